@@ -1,0 +1,73 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { registerAuth } from './http/plugins/auth.js';
+import { registerBodyParsers } from './http/plugins/body-parsers.js';
+import { registerErrorHandling } from './http/plugins/errors.js';
+import { registerNotFound } from './http/plugins/method-not-allowed.js';
+import { authRoutes } from './http/routes/auth.js';
+import { connectionRoutes } from './http/routes/connections.js';
+import { healthRoutes } from './http/routes/health.js';
+import { preferenceRoutes } from './http/routes/preferences.js';
+import { userRoutes } from './http/routes/users.js';
+import { ErrorBody } from './http/schemas/common.js';
+import { ConnectionRequest } from './http/schemas/connections.js';
+import { Me, User } from './http/schemas/users.js';
+
+export interface AppOptions {
+  config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'>;
+  db: Database;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Builds the whole HTTP application; the server and the tests build the same one. */
+export async function buildApp({ config, db, logger = false }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger,
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true, allErrors: false } },
+    return503OnClosing: true,
+  });
+
+  registerErrorHandling(app);
+  registerNotFound(app);
+  registerBodyParsers(app);
+  registerAuth(app, db, config.jwtSecret);
+
+  for (const schema of [ErrorBody, User, Me, ConnectionRequest]) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'kith',
+        version: '0.1.0',
+        description: 'Connections (friendships) of a community, speaking the SelfCommunity API v2.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+      security: [{ bearerAuth: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  healthRoutes(app, db);
+  authRoutes(app, db, {
+    secret: config.jwtSecret,
+    accessTtl: config.accessTokenTtl,
+    refreshTtl: config.refreshTokenTtl,
+  });
+  userRoutes(app, db);
+  connectionRoutes(app, db);
+  preferenceRoutes(app, db);
+  app.get('/api/v2/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return app;
+}

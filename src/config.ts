@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The server's configuration: read once from the environment, then frozen. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly jwtSecret: string;
+  readonly trustProxy: boolean | string;
+  readonly logLevel: string;
+  readonly production: boolean;
+  readonly adminPassword: string | undefined;
+  readonly accessTokenTtl: number;
+  readonly refreshTokenTtl: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, errors: string[]) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    errors.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+    return fallback;
+  }
+  return Number(raw);
+}
+
+/** The file in the data directory that keeps a generated JWT secret between runs. */
+export function secretFilePath(dataDir: string): string {
+  return join(dataDir, 'jwt-secret');
+}
+
+/**
+ * Reads and validates every variable; throws one ConfigError naming all bad ones.
+ * Outside production a missing JWT_SECRET is generated once and kept in the data directory.
+ */
+export function loadConfig(env: Env = process.env, options: { createSecret?: boolean } = {}): Config {
+  const errors: string[] = [];
+  const production = env.NODE_ENV === 'production';
+  const port = integer(env, 'PORT', 8000, 0, 65535, errors);
+  const host = env.HOST || '127.0.0.1';
+  const dataDir = resolve(env.KITH_DATA_DIR || './data');
+
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    errors.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel))
+    errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+
+  let trustProxy: boolean | string = false;
+  const rawTrust = env.TRUST_PROXY;
+  if (rawTrust === 'true' || rawTrust === '1') trustProxy = true;
+  else if (rawTrust === undefined || rawTrust === '' || rawTrust === 'false' || rawTrust === '0') trustProxy = false;
+  else if (/^[0-9a-fA-F.:/, ]+$/.test(rawTrust)) trustProxy = rawTrust;
+  else errors.push(`TRUST_PROXY must be true, false, or a comma-separated list of addresses/CIDRs (got "${rawTrust}")`);
+
+  const accessTokenTtl = integer(env, 'KITH_ACCESS_TOKEN_TTL', 3600, 1, 31_536_000, errors);
+  const refreshTokenTtl = integer(env, 'KITH_REFRESH_TOKEN_TTL', 30 * 86_400, 1, 315_360_000, errors);
+
+  let jwtSecret = env.JWT_SECRET ?? '';
+  if (jwtSecret !== '' && jwtSecret.length < 32) errors.push('JWT_SECRET must be at least 32 characters');
+  if (jwtSecret === '' && production) errors.push('JWT_SECRET is required when NODE_ENV=production');
+
+  const adminPassword = env.KITH_ADMIN_PASSWORD || undefined;
+
+  if (errors.length > 0) throw new ConfigError(`invalid configuration: ${errors.join('; ')}`);
+
+  if (jwtSecret === '') jwtSecret = readOrCreateSecret(dataDir, options.createSecret ?? true);
+
+  return Object.freeze({
+    port,
+    host,
+    databaseUrl,
+    dataDir,
+    jwtSecret,
+    trustProxy,
+    logLevel,
+    production,
+    adminPassword,
+    accessTokenTtl,
+    refreshTokenTtl,
+  });
+}
+
+function readOrCreateSecret(dataDir: string, create: boolean): string {
+  const file = secretFilePath(dataDir);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  if (!create) {
+    throw new ConfigError(`JWT_SECRET is not set and ${file} does not exist: start the server once, or set JWT_SECRET`);
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return secret;
+}

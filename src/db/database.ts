@@ -1,0 +1,144 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import {
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  Kysely,
+  type LogEvent,
+  PGliteDialect,
+  PostgresDialect,
+  type TransactionSettings,
+} from 'kysely';
+import pg from 'pg';
+import type { DB } from './schema.js';
+
+export type Database = Kysely<DB>;
+
+/** Counts the SQL statements issued inside one scope (a request, in tests and benchmarks). */
+export const queryCounter = new AsyncLocalStorage<{ count: number }>();
+
+export interface DatabaseHandle {
+  db: Database;
+  kind: 'postgres' | 'pglite';
+  /** The raw embedded database, when there is one (LISTEN/NOTIFY and the seed need it). */
+  pglite?: PGlite;
+  /** The node-postgres pool, when there is one. */
+  pool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+const INT8 = 20;
+const DATE = 1082;
+
+// Counts and ids fit in a double; dates stay as the 'YYYY-MM-DD' text the API speaks.
+const parseInt8 = (value: string) => Number(value);
+const keepText = (value: string) => value;
+
+function onQuery(_event: LogEvent) {
+  const scope = queryCounter.getStore();
+  if (scope) scope.count += 1;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string | undefined;
+  dataDir?: string;
+  /** Use an in-memory embedded database (tests). */
+  memory?: boolean;
+  poolSize?: number;
+}
+
+/** Opens PostgreSQL when a URL is given, otherwise the embedded PGlite database. */
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+          if (oid === INT8) return parseInt8;
+          if (oid === DATE) return keepText;
+          return pg.types.getTypeParser(oid, format);
+        }) as typeof pg.types.getTypeParser,
+      },
+    });
+    pool.on('error', () => {
+      // An idle client lost its connection; the pool replaces it. /readyz reports the outage.
+    });
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: onQuery });
+    return { db, kind: 'postgres', pool, close: () => db.destroy() };
+  }
+
+  let dataDir: string | undefined;
+  if (!options.memory) {
+    dataDir = options.dataDir ?? './data';
+    mkdirSync(dataDir, { recursive: true });
+  }
+  const pglite = await PGlite.create(dataDir ? `${dataDir}/pgdata` : undefined, {
+    parsers: { [INT8]: parseInt8, [DATE]: keepText },
+  });
+  const db = new Kysely<DB>({ dialect: new SerializedDialect(new PGliteDialect({ pglite })), log: onQuery });
+  return {
+    db,
+    kind: 'pglite',
+    pglite,
+    close: async () => {
+      await db.destroy();
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}
+
+/**
+ * PGlite is one connection. Kysely's PGlite driver hands that connection to every caller at once,
+ * so a query from one request could run inside another request's transaction. This wrapper makes
+ * each caller wait for the connection, as a pool of size one would.
+ */
+class SerializedDialect implements Dialect {
+  constructor(private readonly inner: Dialect) {}
+  createAdapter = () => this.inner.createAdapter();
+  createIntrospector = (db: Kysely<unknown>) => this.inner.createIntrospector(db);
+  createQueryCompiler = () => this.inner.createQueryCompiler();
+  createDriver(): Driver {
+    return new SerializedDriver(this.inner.createDriver());
+  }
+}
+
+class SerializedDriver implements Driver {
+  #tail: Promise<void> = Promise.resolve();
+  #release: (() => void) | undefined;
+  constructor(private readonly inner: Driver) {}
+
+  init() {
+    return this.inner.init();
+  }
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const previous = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    this.#release = release;
+    return this.inner.acquireConnection();
+  }
+  async releaseConnection(connection: DatabaseConnection) {
+    await this.inner.releaseConnection(connection);
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+  }
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings) {
+    return this.inner.beginTransaction(connection, settings);
+  }
+  commitTransaction(connection: DatabaseConnection) {
+    return this.inner.commitTransaction(connection);
+  }
+  rollbackTransaction(connection: DatabaseConnection) {
+    return this.inner.rollbackTransaction(connection);
+  }
+  destroy() {
+    return this.inner.destroy();
+  }
+}

@@ -1,0 +1,262 @@
+import { type Kysely, sql } from 'kysely';
+import type { CounterDelta, PairState } from '../../domain/connection-state.js';
+import type { ConnectionRequestRow, DB, UserRow } from '../schema.js';
+import { connectionStatusSql, pageOf, type UserWithStatus } from './users.js';
+
+type Executor = Kysely<DB>;
+
+const pair = (a: number, b: number) =>
+  sql`least(from_user_id, to_user_id) = least(${a}::int, ${b}::int) AND greatest(from_user_id, to_user_id) = greatest(${a}::int, ${b}::int)`;
+
+/**
+ * Locks both users' rows in id order (so two transactions on one pair never deadlock) and returns
+ * those that exist and are active. Every change to a pair happens under these locks.
+ */
+export async function lockPair(db: Executor, me: number, them: number): Promise<Set<number>> {
+  const { rows } = await sql<{ id: number; is_active: boolean }>`
+    SELECT id, is_active FROM users WHERE id IN (${me}, ${them}) ORDER BY id FOR NO KEY UPDATE`.execute(db);
+  return new Set(rows.filter((r) => r.is_active).map((r) => r.id));
+}
+
+export interface PairSnapshot {
+  state: PairState;
+  request: ConnectionRequestRow | undefined;
+}
+
+/** The state of the pair from my side. */
+export async function loadPair(db: Executor, me: number, them: number): Promise<PairSnapshot> {
+  const { rows } = await sql<ConnectionRequestRow & { connected: boolean }>`
+    SELECT r.*, EXISTS (SELECT 1 FROM connections WHERE user_id = ${me} AND friend_id = ${them}) AS connected
+    FROM (SELECT 1) one LEFT JOIN connection_requests r ON ${pair(me, them)}`.execute(db);
+  const row = rows[0];
+  if (row?.connected) return { state: 'connected', request: undefined };
+  if (!row || row.id === null) return { state: 'none', request: undefined };
+  const { connected, ...request } = row;
+  const mine = request.from_user_id === me;
+  const rejected = request.rejected !== null;
+  const state: PairState = mine
+    ? rejected
+      ? 'sent_rejected'
+      : 'sent_pending'
+    : rejected
+      ? 'received_rejected'
+      : 'received_pending';
+  return { state, request };
+}
+
+export async function insertRequest(db: Executor, from: number, to: number) {
+  return db
+    .insertInto('connection_requests')
+    .values({ from_user_id: from, to_user_id: to, rejected: null, viewed: null })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function deleteRequest(db: Executor, id: number) {
+  await db.deleteFrom('connection_requests').where('id', '=', id).execute();
+}
+
+export async function setRejected(db: Executor, id: number, rejected: boolean) {
+  await db
+    .updateTable('connection_requests')
+    .set({ rejected: rejected ? sql<Date>`now()` : null })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function markViewed(db: Executor, id: number) {
+  await db
+    .updateTable('connection_requests')
+    .set({ viewed: sql<Date>`coalesce(viewed, now())` })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function insertConnection(db: Executor, a: number, b: number) {
+  const created = sql<Date>`now()`;
+  await db
+    .insertInto('connections')
+    .values([
+      { user_id: a, friend_id: b, created },
+      { user_id: b, friend_id: a, created },
+    ])
+    .execute();
+}
+
+export async function deleteConnection(db: Executor, a: number, b: number) {
+  await db
+    .deleteFrom('connections')
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('user_id', '=', a), eb('friend_id', '=', b)]),
+        eb.and([eb('user_id', '=', b), eb('friend_id', '=', a)]),
+      ]),
+    )
+    .execute();
+}
+
+export async function addToCounters(db: Executor, userId: number, delta: CounterDelta) {
+  if (delta.connections === 0 && delta.sent === 0 && delta.received === 0) return;
+  await db
+    .updateTable('users')
+    .set((eb) => ({
+      connections_count: eb('connections_count', '+', delta.connections),
+      requests_sent_count: eb('requests_sent_count', '+', delta.sent),
+      requests_received_count: eb('requests_received_count', '+', delta.received),
+    }))
+    .where('id', '=', userId)
+    .execute();
+}
+
+export const USER_COLUMNS = [
+  'id',
+  'username',
+  'email',
+  'ext_id',
+  'role',
+  'is_active',
+  'real_name',
+  'avatar',
+  'cover',
+  'bio',
+  'location',
+  'location_lat_lng',
+  'position_lat_lng',
+  'date_of_birth',
+  'description',
+  'gender',
+  'website',
+  'company_name',
+  'company_role',
+  'reputation',
+  'community_badge',
+  'reg_approved',
+  'deleted',
+  'date_joined',
+  'connections_count',
+  'requests_sent_count',
+  'requests_received_count',
+] as const satisfies ReadonlyArray<keyof UserRow>;
+
+export type ListedUser = Pick<UserRow, (typeof USER_COLUMNS)[number]>;
+
+/** `u.col AS "prefix.col"` for every presented user column. */
+function prefixedUser(alias: string, prefix: string) {
+  return sql.join(USER_COLUMNS.map((c) => sql`${sql.ref(`${alias}.${c}`)} AS ${sql.id(`${prefix}${c}`)}`));
+}
+
+function unprefix(row: Record<string, unknown>, prefix: string): ListedUser {
+  const user: Record<string, unknown> = {};
+  for (const c of USER_COLUMNS) user[c] = row[`${prefix}${c}`];
+  return user as ListedUser;
+}
+
+export interface RequestListItem {
+  id: number;
+  created: Date;
+  rejected: Date | null;
+  viewed: Date | null;
+  other: ListedUser;
+}
+
+/** Requests to `userId`, newest first; pending ones (served by a partial index) or the rejected ones. */
+export async function listReceived(db: Executor, userId: number, rejected: boolean, limit: number, offset: number) {
+  const { rows } = await sql<
+    Record<string, unknown> & { id: number; created: Date; rejected: Date | null; viewed: Date | null }
+  >`
+    SELECT r.id, r.created, r.rejected, r.viewed, ${prefixedUser('u', 'u.')}
+    FROM connection_requests r JOIN users u ON u.id = r.from_user_id
+    WHERE r.to_user_id = ${userId} AND r.rejected IS ${rejected ? sql`NOT NULL` : sql`NULL`}
+    ORDER BY r.created DESC, r.id DESC
+    LIMIT ${limit} OFFSET ${offset}`.execute(db);
+  return rows.map(toRequestItem);
+}
+
+export async function countRejected(db: Executor, userId: number): Promise<number> {
+  const row = await db
+    .selectFrom('connection_requests')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('to_user_id', '=', userId)
+    .where('rejected', 'is not', null)
+    .executeTakeFirstOrThrow();
+  return row.n;
+}
+
+/** Requests from `userId` (rejected ones included: a sender never learns of a rejection), newest first. */
+export async function listSent(db: Executor, userId: number, limit: number, offset: number) {
+  const { rows } = await sql<
+    Record<string, unknown> & { id: number; created: Date; rejected: Date | null; viewed: Date | null }
+  >`
+    SELECT r.id, r.created, r.rejected, r.viewed, ${prefixedUser('u', 'u.')}
+    FROM connection_requests r JOIN users u ON u.id = r.to_user_id
+    WHERE r.from_user_id = ${userId}
+    ORDER BY r.created DESC, r.id DESC
+    LIMIT ${limit} OFFSET ${offset}`.execute(db);
+  return rows.map(toRequestItem);
+}
+
+function toRequestItem(
+  row: Record<string, unknown> & { id: number; created: Date; rejected: Date | null; viewed: Date | null },
+): RequestListItem {
+  return { id: row.id, created: row.created, rejected: row.rejected, viewed: row.viewed, other: unprefix(row, 'u.') };
+}
+
+export type ConnectionListUser = UserWithStatus;
+
+/**
+ * Connections of `userId`: those also connected to the viewer first, then the others, each group
+ * newest connection first. `mutual` keeps one group only. Returns the total with the page, in one
+ * statement; null when the user does not exist.
+ */
+export async function listConnections(
+  db: Executor,
+  viewerId: number | null,
+  userId: number,
+  mutual: boolean | undefined,
+  limit: number,
+  offset: number,
+) {
+  const isMutual =
+    viewerId === null
+      ? sql<boolean>`false`
+      : sql<boolean>`EXISTS (SELECT 1 FROM connections m WHERE m.user_id = ${viewerId} AND m.friend_id = c.friend_id)`;
+  const filter = mutual === undefined ? sql`true` : mutual ? isMutual : sql`NOT ${isMutual}`;
+  const total =
+    mutual === undefined
+      ? sql<number>`x.connections_count`
+      : sql<number>`(SELECT count(*) FROM connections c WHERE c.user_id = x.id AND ${filter})`;
+  const { rows } = await sql<UserWithStatus & { total: number }>`
+    SELECT ${total} AS total, p.*
+    FROM users x LEFT JOIN LATERAL (
+      SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
+      FROM (
+        SELECT c.friend_id, c.created, ${isMutual} AS mutual
+        FROM connections c WHERE c.user_id = x.id AND ${filter}
+        ORDER BY mutual DESC, c.created DESC, c.friend_id DESC
+        LIMIT ${limit} OFFSET ${offset}
+      ) page JOIN users u ON u.id = page.friend_id
+      ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC
+    ) p ON true
+    WHERE x.id = ${userId} AND x.is_active`.execute(db);
+  if (rows.length === 0) return null;
+  return pageOf(rows);
+}
+
+/** The viewer's status towards each of these users; ids that name no active user are left out. */
+export async function statuses(db: Executor, viewerId: number, ids: number[]) {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ id: number; connection_status: string | null }>`
+    SELECT u.id, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
+    FROM users u WHERE u.id = ANY(${ids}::int[]) AND u.is_active`.execute(db);
+  return rows;
+}
+
+export async function isConnected(db: Executor, a: number, b: number) {
+  const row = await db
+    .selectFrom('connections')
+    .select('user_id')
+    .where('user_id', '=', a)
+    .where('friend_id', '=', b)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,0 +1,161 @@
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { DB, NewUser, UserRow } from '../schema.js';
+
+type Executor = Kysely<DB>;
+
+/** The settings every request may need, read in the same statement as the viewer. */
+export interface Community {
+  followEnabled: boolean;
+  contentAvailability: boolean;
+}
+
+export interface Viewer extends UserRow {
+  community: Community;
+}
+
+const communityColumns = sql<unknown>`
+  (SELECT value FROM dynamic_preferences WHERE name = 'follow_enabled') AS pref_follow_enabled,
+  (SELECT value FROM dynamic_preferences WHERE name = 'content_availability') AS pref_content_availability`;
+
+function readCommunity(row: { pref_follow_enabled?: unknown; pref_content_availability?: unknown }): Community {
+  return {
+    followEnabled: row.pref_follow_enabled === true,
+    contentAvailability: row.pref_content_availability !== false,
+  };
+}
+
+/** Loads an active user and the community settings in one statement. */
+export async function findActiveViewer(db: Executor, id: number): Promise<Viewer | undefined> {
+  const { rows } = await sql<UserRow & { pref_follow_enabled: unknown; pref_content_availability: unknown }>`
+    SELECT u.*, ${communityColumns} FROM users u WHERE u.id = ${id} AND u.is_active`.execute(db);
+  const row = rows[0];
+  if (!row) return undefined;
+  const { pref_follow_enabled, pref_content_availability, ...user } = row;
+  return { ...user, community: readCommunity(row) };
+}
+
+/** The community settings alone, for anonymous requests. */
+export async function loadCommunity(db: Executor): Promise<Community> {
+  const { rows } = await sql<{ pref_follow_enabled: unknown; pref_content_availability: unknown }>`
+    SELECT ${communityColumns}`.execute(db);
+  return readCommunity(rows[0] ?? {});
+}
+
+/**
+ * The viewer's connection_status towards the user in column `userId`: a lookup by primary key
+ * and one by the pair index, whatever the size of either user's graph.
+ */
+export function connectionStatusSql(viewerId: number | null, userId: RawBuilder<unknown>): RawBuilder<string | null> {
+  if (viewerId === null) return sql<null>`NULL::text`;
+  return sql<string | null>`CASE
+    WHEN ${userId} = ${viewerId} THEN NULL
+    WHEN EXISTS (SELECT 1 FROM connections c WHERE c.user_id = ${viewerId} AND c.friend_id = ${userId}) THEN 'connected'
+    ELSE (SELECT CASE WHEN r.from_user_id = ${viewerId} THEN 'sent_connection_request'
+                      WHEN r.rejected IS NULL THEN 'received_connection_request' END
+          FROM connection_requests r
+          WHERE least(r.from_user_id, r.to_user_id) = least(${viewerId}::int, ${userId})
+            AND greatest(r.from_user_id, r.to_user_id) = greatest(${viewerId}::int, ${userId}))
+  END`;
+}
+
+export type UserWithStatus = UserRow & { connection_status: string | null };
+
+export async function findUserWithStatus(db: Executor, viewerId: number | null, id: number) {
+  const { rows } = await sql<UserWithStatus>`
+    SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
+    FROM users u WHERE u.id = ${id} AND u.is_active`.execute(db);
+  return rows[0];
+}
+
+export async function findById(db: Executor, id: number) {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findByUsername(db: Executor, username: string) {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where(sql<string>`lower(username)`, '=', username.toLowerCase())
+    .executeTakeFirst();
+}
+
+/** Which of these unique values are taken already (case-insensitive for username and email). */
+export async function findTaken(
+  db: Executor,
+  values: { username: string; email?: string | null; ext_id?: string | null },
+) {
+  const rows = await db
+    .selectFrom('users')
+    .select(['username', 'email', 'ext_id'])
+    .where((eb) =>
+      eb.or([
+        eb(sql<string>`lower(username)`, '=', values.username.toLowerCase()),
+        ...(values.email ? [eb(sql<string>`lower(email)`, '=', values.email.toLowerCase())] : []),
+        ...(values.ext_id ? [eb('ext_id', '=', values.ext_id)] : []),
+      ]),
+    )
+    .execute();
+  const taken = new Set<'username' | 'email' | 'ext_id'>();
+  for (const row of rows) {
+    if (row.username.toLowerCase() === values.username.toLowerCase()) taken.add('username');
+    if (values.email && row.email?.toLowerCase() === values.email.toLowerCase()) taken.add('email');
+    if (values.ext_id && row.ext_id === values.ext_id) taken.add('ext_id');
+  }
+  return taken;
+}
+
+export async function insertUser(db: Executor, user: NewUser) {
+  return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Creates the administrator (id 1) unless a user 1 exists; keeps the id sequence ahead of it. */
+export async function ensureAdmin(db: Executor, passwordHash: string | null): Promise<boolean> {
+  const inserted = await db
+    .insertInto('users')
+    .values({ id: 1, username: 'admin', role: 'admin', password_hash: passwordHash })
+    .onConflict((oc) => oc.doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  await sql`SELECT setval(pg_get_serial_sequence('users', 'id'), greatest((SELECT max(id) FROM users), 1))`.execute(db);
+  return inserted !== undefined;
+}
+
+export async function updateProfile(db: Executor, id: number, patch: Partial<NewUser>) {
+  if (Object.keys(patch).length === 0) return;
+  await db.updateTable('users').set(patch).where('id', '=', id).execute();
+}
+
+export interface UserListFilter {
+  search?: string | undefined;
+  username?: string | undefined;
+  ordering: { column: 'id' | 'username' | 'date_joined'; descending: boolean };
+  limit: number;
+  offset: number;
+}
+
+/** A page of active users and their total, in one statement. */
+export async function listUsers(db: Executor, viewerId: number | null, filter: UserListFilter) {
+  const conditions = [sql`u.is_active`];
+  if (filter.username !== undefined) conditions.push(sql`lower(u.username) = ${filter.username.toLowerCase()}`);
+  if (filter.search) {
+    const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    conditions.push(sql`(u.username ILIKE ${pattern} OR u.real_name ILIKE ${pattern})`);
+  }
+  const where = sql.join(conditions, sql` AND `);
+  const direction = filter.ordering.descending ? sql`DESC` : sql`ASC`;
+  const { rows } = await sql<UserWithStatus & { total: number }>`
+    SELECT t.total, p.* FROM (SELECT count(*) AS total FROM users u WHERE ${where}) t
+    LEFT JOIN LATERAL (
+      SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
+      FROM users u WHERE ${where}
+      ORDER BY ${sql.ref(`u.${filter.ordering.column}`)} ${direction}, u.id ${direction}
+      LIMIT ${filter.limit} OFFSET ${filter.offset}
+    ) p ON true`.execute(db);
+  return pageOf(rows);
+}
+
+/** Splits rows of the "total + LEFT JOIN LATERAL page" shape into the total and the items. */
+export function pageOf<T extends { total: number; id: number | null }>(rows: T[]) {
+  const total = rows[0]?.total ?? 0;
+  return { total, items: rows.filter((r) => r.id !== null) as Array<Omit<T, 'total'>> };
+}

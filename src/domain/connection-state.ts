@@ -1,0 +1,178 @@
+/**
+ * The friendship state machine, seen from one side of a pair ("me" and "them"). Pure: no I/O.
+ * Every (state, action) pair is decided here; services only load the state, apply the result and
+ * write it back.
+ */
+
+export type PairState =
+  | 'none'
+  | 'sent_pending' // my request to them waits
+  | 'sent_rejected' // they rejected my request (I am never told)
+  | 'received_pending' // their request to me waits
+  | 'received_rejected' // I rejected their request
+  | 'connected';
+
+export type ConnectionAction =
+  | 'request'
+  | 'accept'
+  | 'reject'
+  | 'cancel_reject'
+  | 'cancel_request'
+  | 'remove'
+  | 'mark_seen';
+
+export type ConnectionStatus = 'connected' | 'sent_connection_request' | 'received_connection_request' | null;
+
+export type Transition = { ok: true; next: PairState; changed: boolean } | { ok: false; reason: string };
+
+const to = (next: PairState, from: PairState): Transition => ({ ok: true, next, changed: next !== from });
+const refuse = (reason: string): Transition => ({ ok: false, reason });
+
+/** Decides what an action does to a pair: the next state, or why it is refused. */
+export function transition(state: PairState, action: ConnectionAction): Transition {
+  switch (action) {
+    case 'request':
+      switch (state) {
+        case 'none':
+          return to('sent_pending', state);
+        case 'received_pending':
+        case 'received_rejected':
+          return to('connected', state);
+        case 'sent_pending':
+        case 'sent_rejected':
+        case 'connected':
+          return to(state, state);
+      }
+      break;
+    case 'accept':
+      switch (state) {
+        case 'received_pending':
+        case 'received_rejected':
+          return to('connected', state);
+        case 'connected':
+          return to(state, state);
+        default:
+          return refuse('There is no connection request from this user to accept.');
+      }
+    case 'reject':
+      switch (state) {
+        case 'received_pending':
+          return to('received_rejected', state);
+        case 'received_rejected':
+          return to(state, state);
+        default:
+          return refuse('There is no pending connection request from this user to reject.');
+      }
+    case 'cancel_reject':
+      switch (state) {
+        case 'received_rejected':
+          return to('received_pending', state);
+        case 'received_pending':
+          return to(state, state);
+        default:
+          return refuse('There is no rejected connection request from this user to restore.');
+      }
+    case 'cancel_request':
+      switch (state) {
+        case 'sent_pending':
+        case 'sent_rejected':
+          return to('none', state);
+        case 'none':
+          return to(state, state);
+        case 'connected':
+          return refuse('You are connected with this user: remove the connection instead.');
+        default:
+          return refuse('You have not sent a connection request to this user.');
+      }
+    case 'remove':
+      switch (state) {
+        case 'connected':
+          return to('none', state);
+        case 'none':
+          return to(state, state);
+        default:
+          return refuse('You are not connected with this user: a connection request is pending.');
+      }
+    case 'mark_seen':
+      switch (state) {
+        case 'received_pending':
+        case 'received_rejected':
+          return to(state, state);
+        default:
+          return refuse('There is no connection request from this user.');
+      }
+  }
+  return assertNever(action);
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled: ${String(value)}`);
+}
+
+/** The connection_status I see for them in a given state. A rejection is never shown to its sender. */
+export function statusOf(state: PairState): ConnectionStatus {
+  switch (state) {
+    case 'none':
+    case 'received_rejected':
+      return null;
+    case 'sent_pending':
+    case 'sent_rejected':
+      return 'sent_connection_request';
+    case 'received_pending':
+      return 'received_connection_request';
+    case 'connected':
+      return 'connected';
+  }
+}
+
+/** The state as they see it. */
+export function mirror(state: PairState): PairState {
+  switch (state) {
+    case 'sent_pending':
+      return 'received_pending';
+    case 'sent_rejected':
+      return 'received_rejected';
+    case 'received_pending':
+      return 'sent_pending';
+    case 'received_rejected':
+      return 'sent_rejected';
+    default:
+      return state;
+  }
+}
+
+export interface CounterDelta {
+  connections: number;
+  sent: number;
+  received: number;
+}
+
+const ZERO: CounterDelta = { connections: 0, sent: 0, received: 0 };
+
+/** What a state adds to my counters: requests I sent that still wait (rejected ones too), requests I must answer, connections. */
+function contribution(state: PairState): CounterDelta {
+  switch (state) {
+    case 'sent_pending':
+    case 'sent_rejected':
+      return { ...ZERO, sent: 1 };
+    case 'received_pending':
+      return { ...ZERO, received: 1 };
+    case 'connected':
+      return { ...ZERO, connections: 1 };
+    default:
+      return ZERO;
+  }
+}
+
+/** How my counters and theirs change when the pair moves from one state to another. */
+export function counterDeltas(from: PairState, next: PairState): { me: CounterDelta; them: CounterDelta } {
+  const diff = (a: CounterDelta, b: CounterDelta): CounterDelta => ({
+    connections: b.connections - a.connections,
+    sent: b.sent - a.sent,
+    received: b.received - a.received,
+  });
+  return {
+    me: diff(contribution(from), contribution(next)),
+    them: diff(contribution(mirror(from)), contribution(mirror(next))),
+  };
+}

@@ -1,0 +1,38 @@
+/** The machine codes kith answers with; stable, snake_case, in the DRF dialect SelfCommunity speaks. */
+export type ErrorCode =
+  | 'invalid'
+  | 'parse_error'
+  | 'not_authenticated'
+  | 'authentication_failed'
+  | 'permission_denied'
+  | 'friendship_mode_required'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'invalid_connection_action'
+  | 'self_connection'
+  | 'unique'
+  | 'invalid_grant'
+  | 'unsupported_grant_type'
+  | 'service_unavailable'
+  | 'error';
+
+/** The one error type of kith: a status, a code and a sentence for humans. */
+export class AppError extends Error {
+  override name = 'AppError';
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    readonly detail: string,
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(detail);
+  }
+}
+
+export const notFound = (what = 'Not found.') => new AppError(404, 'not_found', what);
+export const forbidden = (detail = 'You do not have permission to perform this action.') =>
+  new AppError(403, 'permission_denied', detail);
+export const invalid = (detail: string, fields?: Record<string, string[]>) =>
+  new AppError(400, 'invalid', detail, fields ? { errors: fields } : undefined);

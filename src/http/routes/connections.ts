@@ -1,0 +1,198 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Database } from '../../db/database.js';
+import * as repo from '../../db/repositories/connections.js';
+import { findUserWithStatus } from '../../db/repositories/users.js';
+import type { ConnectionAction, ConnectionStatus as Status } from '../../domain/connection-state.js';
+import { notFound } from '../../domain/errors.js';
+import { act } from '../../services/connections.js';
+import { pageWindow, paginated } from '../pagination.js';
+import { viewerOf } from '../plugins/auth.js';
+import { presentReceived, presentSent } from '../presenters/connection-requests.js';
+import { presentUser } from '../presenters/users.js';
+import { errors, IdParams, Page, PageQuery } from '../schemas/common.js';
+import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
+import { UserRef } from '../schemas/users.js';
+
+const tags = ['connections'];
+
+const ACTIONS: Array<{ action: Exclude<ConnectionAction, 'mark_seen'>; summary: string }> = [
+  { action: 'request', summary: 'Request a connection to the user' },
+  { action: 'accept', summary: "Accept the user's connection request" },
+  { action: 'reject', summary: "Reject the user's connection request" },
+  { action: 'cancel_request', summary: 'Cancel my connection request to the user' },
+  { action: 'cancel_reject', summary: "Restore a rejected request of the user's" },
+  { action: 'remove', summary: 'Remove the connection with the user' },
+];
+
+export function connectionRoutes(base: FastifyInstance, db: Database) {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+
+  for (const { action, summary } of ACTIONS) {
+    app.post(
+      `/api/v2/user/:id/connection/${action}/`,
+      {
+        config: { auth: 'required', friendship: true },
+        schema: { tags, summary, params: IdParams, response: { 200: StatusBody, ...errors } },
+      },
+      async (request) => {
+        const { status } = await act(db, viewerOf(request).id, request.params.id, action);
+        return { connection_status: status };
+      },
+    );
+  }
+
+  app.post(
+    '/api/v2/user/:id/connection_requests/mark_seen/',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: "Mark the user's connection request to me as seen",
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Marked' }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await act(db, viewerOf(request).id, request.params.id, 'mark_seen');
+      return reply.code(204).send(null);
+    },
+  );
+
+  const receivedRoute = {
+    config: { auth: 'required' as const, friendship: true },
+    schema: {
+      tags,
+      summary: 'Connection requests I received, newest first',
+      querystring: ReceivedQuery,
+      response: { 200: Page(Type.Ref('ConnectionRequest')), ...errors },
+    },
+  };
+  for (const url of ['/api/v2/user/connection/requests/', '/api/v2/user/connection_requests/']) {
+    app.get(url, receivedRoute, async (request) => {
+      const viewer = viewerOf(request);
+      const window = pageWindow(request.query);
+      const rejected = request.query.rejected === true;
+      const count = rejected ? await repo.countRejected(db, viewer.id) : viewer.requests_received_count;
+      const items =
+        count > window.offset ? await repo.listReceived(db, viewer.id, rejected, window.limit, window.offset) : [];
+      return paginated(
+        request,
+        window,
+        count,
+        items.map((item) => presentReceived(viewer, item)),
+      );
+    });
+  }
+
+  app.get(
+    '/api/v2/user/connection/requests_sent/',
+    {
+      config: { auth: 'required', friendship: true },
+      schema: {
+        tags,
+        summary: 'Connection requests I sent that still wait, newest first',
+        querystring: PageQuery,
+        response: { 200: Page(Type.Ref('ConnectionRequest')), ...errors },
+      },
+    },
+    async (request) => {
+      const viewer = viewerOf(request);
+      const window = pageWindow(request.query);
+      const count = viewer.requests_sent_count;
+      const items = count > window.offset ? await repo.listSent(db, viewer.id, window.limit, window.offset) : [];
+      return paginated(
+        request,
+        window,
+        count,
+        items.map((item) => presentSent(viewer, item)),
+      );
+    },
+  );
+
+  app.get(
+    '/api/v2/user/:id/connections/',
+    {
+      config: { auth: 'public', friendship: true },
+      schema: {
+        tags,
+        summary: "A user's connections: shared ones first, then the others, newest first",
+        params: IdParams,
+        querystring: ConnectionsQuery,
+        response: { 200: Page(UserRef), ...errors },
+      },
+    },
+    async (request) => {
+      const window = pageWindow(request.query);
+      const mutual = request.query.mutual === undefined ? undefined : request.query.mutual === 1;
+      const page = await repo.listConnections(
+        db,
+        request.viewer?.id ?? null,
+        request.params.id,
+        mutual,
+        window.limit,
+        window.offset,
+      );
+      if (!page) throw notFound('User not found.');
+      return paginated(
+        request,
+        window,
+        page.total,
+        page.items.map((u) => presentUser(u, u.connection_status)),
+      );
+    },
+  );
+
+  app.get(
+    '/api/v2/user/:id/is_connection/',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Whether the user is connected with me',
+        params: IdParams,
+        response: { 200: Type.Object({ is_connection: Type.Boolean() }), ...errors },
+      },
+    },
+    async (request) => ({ is_connection: await repo.isConnected(db, viewerOf(request).id, request.params.id) }),
+  );
+
+  app.get(
+    '/api/v2/user/:id/connection_status/',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'My connection status towards the user',
+        params: IdParams,
+        response: { 200: StatusBody, ...errors },
+      },
+    },
+    async (request) => {
+      const user = await findUserWithStatus(db, viewerOf(request).id, request.params.id);
+      if (!user) throw notFound('User not found.');
+      return { connection_status: user.connection_status as Status };
+    },
+  );
+
+  app.post(
+    '/api/v2/user/connection/statuses/',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'My connection status towards each of these users',
+        body: StatusesBody,
+        response: { 200: StatusesResult, ...errors },
+      },
+    },
+    async (request) => {
+      const ids = [...new Set(request.body.users)];
+      const rows = await repo.statuses(db, viewerOf(request).id, ids);
+      const connection_statuses: Record<string, Status> = {};
+      for (const row of rows) connection_statuses[String(row.id)] = row.connection_status as Status;
+      return { connection_statuses };
+    },
+  );
+}

@@ -1,0 +1,97 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Database } from '../../db/database.js';
+import { invalid, notFound } from '../../domain/errors.js';
+import { getPreference, listPreferences, patchPreferences } from '../../services/preferences.js';
+import { pageWindow, paginated } from '../pagination.js';
+import { errors, Id, Page, PageQuery } from '../schemas/common.js';
+
+const tags = ['preferences'];
+const Value = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
+const Preference = Type.Object(
+  { id: Type.Integer(), section: Type.String(), name: Type.String(), value: Value },
+  { $id: 'DynamicPreference' },
+);
+const PreferenceQuery = Type.Object({
+  ...PageQuery.properties,
+  section: Type.Optional(Type.String({ maxLength: 100 })),
+  search: Type.Optional(Type.String({ maxLength: 100 })),
+  keys: Type.Optional(Type.String({ maxLength: 10_000 })),
+  ordering: Type.Optional(Type.String({ maxLength: 50 })),
+});
+
+export function preferenceRoutes(base: FastifyInstance, db: Database) {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  app.addSchema(Preference);
+
+  for (const [url, summary] of [
+    ['/api/v2/dynamic_preference/', 'All dynamic preferences'],
+    ['/api/v2/dynamic_preference/search/', 'Search dynamic preferences (keys=section.name,...)'],
+  ] as const) {
+    app.get(
+      url,
+      {
+        config: { auth: 'optional' },
+        schema: {
+          tags,
+          summary,
+          querystring: PreferenceQuery,
+          response: { 200: Page(Type.Ref('DynamicPreference')), ...errors },
+        },
+      },
+      async (request) => {
+        const window = pageWindow(request.query);
+        const all = await listPreferences(db, request.query);
+        return paginated(request, window, all.length, all.slice(window.offset, window.offset + window.limit));
+      },
+    );
+  }
+
+  app.get(
+    '/api/v2/dynamic_preference/:id/',
+    {
+      config: { auth: 'optional' },
+      schema: {
+        tags,
+        summary: 'A dynamic preference',
+        params: Type.Object({ id: Id }),
+        response: { 200: Type.Ref('DynamicPreference'), ...errors },
+      },
+    },
+    async (request) => {
+      const preference = await getPreference(db, request.params.id);
+      if (!preference) throw notFound('Dynamic preference not found.');
+      return preference;
+    },
+  );
+
+  app.patch(
+    '/api/v2/dynamic_preference/',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags,
+        summary: 'Update dynamic preferences (admin), keyed by name: {"follow_enabled": true}',
+        body: Type.Record(Type.String(), Type.Unknown()),
+        response: {
+          200: Type.Record(
+            Type.String(),
+            Type.Object({
+              id: Type.Integer(),
+              section: Type.String(),
+              name: Type.String(),
+              value: Value,
+              type: Type.String(),
+            }),
+          ),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      if (request.body === undefined || request.body === null) throw invalid('The body names no preference to update.');
+      return patchPreferences(db, request.body);
+    },
+  );
+}

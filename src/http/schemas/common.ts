@@ -1,0 +1,49 @@
+import { type TSchema, Type } from 'typebox';
+
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const ErrorBody = Type.Object(
+  {
+    detail: Type.String(),
+    code: Type.String(),
+    errors: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
+  },
+  { $id: 'Error', additionalProperties: true },
+);
+
+/** Postgres `integer` ids: anything outside this range cannot name a row. */
+export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
+
+export const IdParams = Type.Object({ id: Id });
+
+export const PageQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, description: 'Results per page (default 20, at most 100)' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Index of the first result' })),
+});
+
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({
+    count: Type.Integer(),
+    next: Nullable(Type.String({ format: 'uri' })),
+    previous: Nullable(Type.String({ format: 'uri' })),
+    results: Type.Array(item),
+  });
+
+const errorResponse = (description: string) => ({ ...Type.Ref('Error'), description });
+
+/** The error answers a route may give, by status. */
+export const errors = {
+  400: errorResponse('Bad request'),
+  401: errorResponse('Not authenticated'),
+  403: errorResponse('Forbidden'),
+  404: errorResponse('Not found'),
+} as const;
+
+export const ConnectionStatus = Nullable(
+  Type.Union([
+    Type.Literal('connected'),
+    Type.Literal('sent_connection_request'),
+    Type.Literal('received_connection_request'),
+    Type.Literal('followed'),
+  ]),
+);

@@ -1,0 +1,123 @@
+import { Type } from 'typebox';
+import { ConnectionStatus, Nullable } from './common.js';
+
+const DateTime = Type.String({ format: 'date-time' });
+
+/** Every field of the User schema; counters of features kith does not have are null. */
+export const userProperties = {
+  id: Type.Integer(),
+  username: Type.String(),
+  real_name: Type.String(),
+  avatar: Nullable(Type.String()),
+  ext_id: Nullable(Type.String()),
+  followings_counter: Nullable(Type.Integer()),
+  followers_counter: Nullable(Type.Integer()),
+  posts_counter: Nullable(Type.Integer()),
+  discussions_counter: Nullable(Type.Integer()),
+  polls_counter: Nullable(Type.Integer()),
+  connection_status: ConnectionStatus,
+  categories_counter: Nullable(Type.Integer()),
+  connections_counter: Nullable(Type.Integer()),
+  date_joined: DateTime,
+  bio: Type.String(),
+  location: Type.String(),
+  location_lat_lng: Type.String(),
+  position_lat_lng: Type.String(),
+  date_of_birth: Nullable(Type.String({ format: 'date' })),
+  description: Type.String(),
+  gender: Type.String(),
+  website: Type.String(),
+  cover: Nullable(Type.String()),
+  tags: Type.Array(Type.Unknown()),
+  reputation: Type.Integer(),
+  community_badge: Type.Boolean(),
+  reg_approved: Type.Boolean(),
+  deleted: Type.Boolean(),
+  company_name: Type.String(),
+  company_role: Type.String(),
+};
+
+export const User = Type.Object(userProperties, { $id: 'User' });
+export const UserRef = Type.Ref('User');
+
+export const Me = Type.Object(
+  {
+    ...userProperties,
+    email: Nullable(Type.String()),
+    email_isvalid: Type.Boolean(),
+    role: Nullable(Type.String()),
+    permission: Type.Record(Type.String(), Type.Boolean()),
+    unseen_interactions_counter: Type.Integer(),
+    unseen_notification_banners_counter: Type.Integer(),
+    connection_requests_sent_counter: Type.Integer(),
+    connection_requests_received_counter: Type.Integer(),
+  },
+  { $id: 'Me' },
+);
+
+export const Counters = Type.Object({
+  discussions: Nullable(Type.Integer()),
+  posts: Nullable(Type.Integer()),
+  statuses: Nullable(Type.Integer()),
+  polls: Nullable(Type.Integer()),
+  followings: Nullable(Type.Integer()),
+  followers: Nullable(Type.Integer()),
+  categories: Nullable(Type.Integer()),
+  connections: Type.Optional(Nullable(Type.Integer())),
+  connection_requests_sent: Type.Optional(Nullable(Type.Integer())),
+  connection_requests_received: Type.Optional(Nullable(Type.Integer())),
+});
+
+const Username = Type.String({ pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 255 });
+const Password = Type.String({ minLength: 8, maxLength: 128 });
+const Email = Type.String({ format: 'email', maxLength: 254 });
+export const Role = Nullable(Type.Union([Type.Literal('admin'), Type.Literal('moderator'), Type.Literal('editor')]));
+
+export const SignupBody = Type.Object({
+  username: Username,
+  ext_id: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 255 }))),
+  real_name: Type.Optional(Type.String({ maxLength: 255 })),
+  email: Type.Optional(Nullable(Email)),
+  password: Type.Optional(Password),
+  role: Type.Optional(Role),
+  avatar: Type.Optional(Nullable(Type.String({ format: 'uri', maxLength: 2000 }))),
+  tags: Type.Optional(Nullable(Type.Array(Type.Integer()))),
+});
+
+export const SignupResult = Type.Object({
+  id: Type.Integer(),
+  ext_id: Nullable(Type.String()),
+  username: Type.String(),
+  email: Nullable(Type.String()),
+  role: Nullable(Type.String()),
+  tags: Nullable(Type.Array(Type.Integer())),
+  avatar: Nullable(Type.String()),
+});
+
+export const AccountCreateBody = Type.Object({
+  username: Username,
+  email: Email,
+  password: Password,
+});
+
+export const ProfilePatch = Type.Object({
+  real_name: Type.Optional(Type.String({ maxLength: 255 })),
+  bio: Type.Optional(Type.String({ maxLength: 10_000 })),
+  location: Type.Optional(Type.String({ maxLength: 100 })),
+  location_lat_lng: Type.Optional(Type.String({ maxLength: 100 })),
+  position_lat_lng: Type.Optional(Type.String({ maxLength: 100 })),
+  date_of_birth: Type.Optional(Nullable(Type.String({ format: 'date' }))),
+  description: Type.Optional(Type.String({ maxLength: 50 })),
+  gender: Type.Optional(Type.Union([Type.Literal('Male'), Type.Literal('Female'), Type.Literal('Unspecified')])),
+  website: Type.Optional(Type.Union([Type.Literal(''), Type.String({ format: 'uri', maxLength: 200 })])),
+});
+
+export const UserListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  search: Type.Optional(Type.String({ maxLength: 255 })),
+  username: Type.Optional(Type.String({ maxLength: 255 })),
+  ordering: Type.Optional(
+    Type.Union(['id', '-id', 'username', '-username', 'date_joined', '-date_joined'].map((v) => Type.Literal(v))),
+  ),
+});
