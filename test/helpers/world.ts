@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { buildApp } from '../../src/app.js';
+import { openAndPrepare } from '../../src/bootstrap.js';
+import type { DatabaseHandle } from '../../src/db/database.js';
+import { insertUser } from '../../src/db/repositories/users.js';
+import type { NewUser, UserRow } from '../../src/db/schema.js';
+import { signAccessToken } from '../../src/services/tokens.js';
+
+export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+let counter = 0;
+/** A name no other test uses. */
+export const unique = (prefix = 'u') => `${prefix}_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`;
+
+/**
+ * A throwaway PostgreSQL database for one test file when DATABASE_URL is set (so files can run in
+ * parallel and switch community settings freely); otherwise an in-memory PGlite database.
+ */
+export async function openTestDatabase(): Promise<DatabaseHandle & { databaseUrl?: string }> {
+  const base = process.env.DATABASE_URL;
+  if (!base)
+    return openAndPrepare({ databaseUrl: undefined, dataDir: '', adminPassword: 'Admin-pass-1' }, { memory: true });
+  const name = `kith_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const handle = await openAndPrepare({ databaseUrl: url.toString(), dataDir: '', adminPassword: 'Admin-pass-1' });
+  return {
+    ...handle,
+    databaseUrl: url.toString(),
+    close: async () => {
+      await handle.close();
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface RequestOptions {
+  token?: string | null;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Send this raw text as the body instead of JSON. */
+  raw?: string;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** A running kith on 127.0.0.1 over its own database, with factories for users and tokens. */
+export class World {
+  private constructor(
+    readonly app: FastifyInstance,
+    readonly handle: DatabaseHandle,
+    readonly baseUrl: string,
+  ) {}
+
+  static async start(): Promise<World> {
+    const handle = await openTestDatabase();
+    const app = await buildApp({
+      config: { jwtSecret: JWT_SECRET, accessTokenTtl: 3600, refreshTokenTtl: 86_400, trustProxy: false },
+      db: handle.db,
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    return new World(app, handle, `http://127.0.0.1:${port}`);
+  }
+
+  get db() {
+    return this.handle.db;
+  }
+
+  async close() {
+    await this.app.close();
+    await this.handle.close();
+  }
+
+  /** A new active member with a unique username. */
+  async user(overrides: Partial<NewUser> = {}): Promise<UserRow & { token: string }> {
+    const row = await insertUser(this.db, {
+      username: unique(),
+      email: null,
+      ext_id: null,
+      role: null,
+      password_hash: null,
+      avatar: null,
+      cover: null,
+      date_of_birth: null,
+      ...overrides,
+    });
+    return { ...row, token: await signAccessToken(JWT_SECRET, row.id, 3600) };
+  }
+
+  adminToken() {
+    return signAccessToken(JWT_SECRET, 1, 3600);
+  }
+
+  async request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined;
+    if (options.raw !== undefined) body = options.raw;
+    else if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(path.startsWith('http') ? path : `${this.baseUrl}${path}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown = text;
+    if (text !== '' && response.headers.get('content-type')?.includes('json')) parsed = JSON.parse(text);
+    return { status: response.status, headers: response.headers, body: parsed as T, text };
+  }
+
+  get = <T = any>(path: string, token?: string | null) => this.request<T>('GET', path, { token: token ?? null });
+  post = <T = any>(path: string, token?: string | null, body?: unknown) =>
+    this.request<T>('POST', path, { token: token ?? null, body });
+
+  /** A friendship action as the SelfCommunity SDK sends it (JSON content type, empty body). */
+  act(token: string, userId: number, action: string) {
+    const path =
+      action === 'mark_seen'
+        ? `/api/v2/user/${userId}/connection_requests/mark_seen/`
+        : `/api/v2/user/${userId}/connection/${action}/`;
+    return this.request('POST', path, { token, headers: { 'content-type': 'application/json' }, raw: '' });
+  }
+
+  async setPreferences(values: Record<string, unknown>) {
+    const response = await this.request('PATCH', '/api/v2/dynamic_preference/', {
+      token: await this.adminToken(),
+      body: values,
+    });
+    if (response.status !== 200) throw new Error(`setPreferences failed: ${response.status} ${response.text}`);
+  }
+}
