@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ConfigError, loadConfig, secretFilePath } from '../../src/config.js';
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kith-config-'));
+  dirs.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const SECRET = 'a-test-secret-that-is-at-least-32-characters-long';
+
+/** Runs loadConfig and returns the ConfigError it throws. */
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig({ JWT_SECRET: SECRET, KITH_DATA_DIR: tempDir(), ...env });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.equal(error.message.includes('\n'), false, 'one line');
+    return error;
+  }
+  assert.fail('loadConfig accepted a bad configuration');
+}
+
+describe('defaults', () => {
+  test('an empty environment (outside production) gives the documented defaults', () => {
+    const dir = tempDir();
+    const config = loadConfig({ KITH_DATA_DIR: dir });
+    assert.equal(config.port, 8000);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.dataDir, dir);
+    assert.equal(config.trustProxy, false);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.production, false);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  test('valid values are read', () => {
+    const config = loadConfig({
+      PORT: '9123',
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'postgres://u@db:5432/kith',
+      JWT_SECRET: SECRET,
+      TRUST_PROXY: 'true',
+      LOG_LEVEL: 'debug',
+      NODE_ENV: 'production',
+      KITH_DATA_DIR: tempDir(),
+    });
+    assert.equal(config.port, 9123);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.databaseUrl, 'postgres://u@db:5432/kith');
+    assert.equal(config.jwtSecret, SECRET);
+    assert.equal(config.trustProxy, true);
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(config.production, true);
+  });
+
+  test('TRUST_PROXY accepts false/0 and address lists', () => {
+    assert.equal(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: 'false' }).trustProxy, false);
+    assert.equal(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: '0' }).trustProxy, false);
+    assert.equal(loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: '1' }).trustProxy, true);
+    assert.equal(
+      loadConfig({ JWT_SECRET: SECRET, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy,
+      '10.0.0.0/8, 127.0.0.1',
+    );
+  });
+});
+
+describe('bad values stop the start with one ConfigError naming the variable', () => {
+  for (const port of ['abc', '-1', '65536', '80.5', '8000x']) {
+    test(`PORT=${port}`, () => {
+      const error = configError({ PORT: port });
+      assert.match(error.message, /PORT/);
+      assert.ok(error.message.includes(`"${port}"`), error.message);
+    });
+  }
+
+  for (const level of ['verbose', 'INFO ', 'loud']) {
+    test(`LOG_LEVEL=${JSON.stringify(level)}`, () => {
+      const error = configError({ LOG_LEVEL: level });
+      assert.match(error.message, /LOG_LEVEL/);
+      assert.doesNotMatch(error.message, /PORT|TRUST_PROXY|JWT_SECRET/);
+    });
+  }
+
+  for (const trust of ['yes', 'maybe', 'proxy.example.com']) {
+    test(`TRUST_PROXY=${trust}`, () => {
+      const error = configError({ TRUST_PROXY: trust });
+      assert.match(error.message, /TRUST_PROXY/);
+      assert.doesNotMatch(error.message, /PORT|LOG_LEVEL|JWT_SECRET/);
+    });
+  }
+
+  test('NODE_ENV=production without JWT_SECRET', () => {
+    const error = configError({ NODE_ENV: 'production', JWT_SECRET: undefined });
+    assert.match(error.message, /JWT_SECRET/);
+    assert.match(error.message, /production/);
+  });
+
+  test('NODE_ENV=production with an empty JWT_SECRET', () => {
+    assert.match(configError({ NODE_ENV: 'production', JWT_SECRET: '' }).message, /JWT_SECRET/);
+  });
+
+  test('a JWT_SECRET shorter than 32 characters', () => {
+    assert.match(configError({ JWT_SECRET: 'short' }).message, /JWT_SECRET/);
+  });
+
+  test('DATABASE_URL that is not a postgres URL', () => {
+    assert.match(configError({ DATABASE_URL: 'mysql://x@y/z' }).message, /DATABASE_URL/);
+  });
+
+  test('several bad variables: one error naming each of them', () => {
+    const error = configError({ PORT: 'x', LOG_LEVEL: 'y', TRUST_PROXY: 'z' });
+    for (const name of ['PORT', 'LOG_LEVEL', 'TRUST_PROXY']) assert.ok(error.message.includes(name), error.message);
+  });
+
+  test('production without JWT_SECRET writes no secret file', () => {
+    const dir = tempDir();
+    assert.throws(() => loadConfig({ NODE_ENV: 'production', KITH_DATA_DIR: dir }), ConfigError);
+    assert.throws(() => statSync(secretFilePath(dir)), /ENOENT/);
+  });
+});
+
+describe('the generated JWT secret', () => {
+  test('is created once in the data directory with mode 0600 and reused', () => {
+    const dir = join(tempDir(), 'nested', 'data');
+    const first = loadConfig({ KITH_DATA_DIR: dir });
+    const file = secretFilePath(dir);
+    assert.equal(file, join(dir, 'jwt-secret'));
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.ok(first.jwtSecret.length >= 32, 'long enough for HS256');
+    assert.equal(readFileSync(file, 'utf8').trim(), first.jwtSecret);
+
+    const second = loadConfig({ KITH_DATA_DIR: dir });
+    assert.equal(second.jwtSecret, first.jwtSecret);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+  });
+
+  test('two data directories get two different secrets', () => {
+    const a = loadConfig({ KITH_DATA_DIR: tempDir() }).jwtSecret;
+    const b = loadConfig({ KITH_DATA_DIR: tempDir() }).jwtSecret;
+    assert.notEqual(a, b);
+  });
+
+  test('an existing secret file is read (trimmed)', () => {
+    const dir = tempDir();
+    writeFileSync(secretFilePath(dir), `${SECRET}\n`, { mode: 0o600 });
+    assert.equal(loadConfig({ KITH_DATA_DIR: dir }).jwtSecret, SECRET);
+  });
+
+  test('JWT_SECRET wins over the file and no file is written', () => {
+    const dir = tempDir();
+    assert.equal(loadConfig({ KITH_DATA_DIR: dir, JWT_SECRET: SECRET }).jwtSecret, SECRET);
+    assert.throws(() => statSync(secretFilePath(dir)), /ENOENT/);
+  });
+
+  test('createSecret: false (the CLI) without a file is a ConfigError naming JWT_SECRET', () => {
+    const dir = tempDir();
+    assert.throws(
+      () => loadConfig({ KITH_DATA_DIR: dir }, { createSecret: false }),
+      (error: unknown) => error instanceof ConfigError && /JWT_SECRET/.test(error.message),
+    );
+  });
+});
