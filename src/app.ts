@@ -10,20 +10,24 @@ import { registerNotFound } from './http/plugins/method-not-allowed.js';
 import { authRoutes } from './http/routes/auth.js';
 import { connectionRoutes } from './http/routes/connections.js';
 import { healthRoutes } from './http/routes/health.js';
+import { notificationRoutes } from './http/routes/notifications.js';
 import { preferenceRoutes } from './http/routes/preferences.js';
 import { userRoutes } from './http/routes/users.js';
 import { ErrorBody } from './http/schemas/common.js';
 import { ConnectionRequest } from './http/schemas/connections.js';
 import { Me, User } from './http/schemas/users.js';
+import { type RealtimeOptions, registerRealtime } from './realtime/plugin.js';
 
 export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'>;
   db: Database;
   logger?: FastifyServerOptions['logger'];
+  /** The realtime channel needs the database handle (for LISTEN); without it, no /ws/notify. */
+  realtime?: Omit<RealtimeOptions, 'secret'>;
 }
 
 /** Builds the whole HTTP application; the server and the tests build the same one. */
-export async function buildApp({ config, db, logger = false }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, db, logger = false, realtime }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
     trustProxy: config.trustProxy,
@@ -66,6 +70,8 @@ export async function buildApp({ config, db, logger = false }: AppOptions): Prom
   userRoutes(app, db);
   connectionRoutes(app, db);
   preferenceRoutes(app, db);
+  notificationRoutes(app, db);
+  if (realtime) await registerRealtime(app, { ...realtime, secret: config.jwtSecret });
   app.get('/api/v2/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();

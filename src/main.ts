@@ -21,7 +21,12 @@ export async function start() {
     process.stderr.write(`kith: cannot open the database: ${message}\n`);
     process.exit(1);
   });
-  const app = await buildApp({ config, db: handle.db, logger: loggerOptions(config.logLevel) });
+  const app = await buildApp({
+    config,
+    db: handle.db,
+    logger: loggerOptions(config.logLevel),
+    realtime: { handle, databaseUrl: config.databaseUrl },
+  });
 
   let closing = false;
   const shutdown = async (signal: string) => {

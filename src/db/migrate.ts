@@ -1,10 +1,12 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import type { Database } from './database.js';
 import * as init from './migrations/0001-init.js';
+import * as events from './migrations/0002-events.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
   '0001-init': init,
+  '0002-events': events,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

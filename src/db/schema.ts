@@ -62,7 +62,79 @@ export interface RefreshTokensTable {
   created: Generated<Date>;
 }
 
+export interface EventsTable {
+  id: Generated<number>;
+  type: string;
+  created: Generated<Date>;
+  from_user_id: number;
+  to_user_id: number;
+  data: ColumnType<Record<string, unknown>, string, string>;
+}
+
+export interface NotificationsTable {
+  id: Generated<number>;
+  user_id: number;
+  type: 'connection_request' | 'connection_accept' | 'connection_cancel_request' | 'connection_remove';
+  actor_id: number;
+  event_id: number;
+  request_id: number | null;
+  created: Generated<Date>;
+  read_at: Date | null;
+}
+
+export interface WebhookEndpointsTable {
+  id: Generated<number>;
+  target: string;
+  description: Generated<string>;
+  is_active: Generated<boolean>;
+  ssl_cert_verification: Generated<boolean>;
+  signing_secret: string;
+  previous_secret: string | null;
+  previous_secret_expires: Date | null;
+  failing_since: Date | null;
+  disabled_reason: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface WebhookEndpointEventsTable {
+  endpoint_id: number;
+  type: string;
+  added_at: Generated<Date>;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  endpoint_id: number;
+  event_id: number;
+  status: Generated<'pending' | 'succeeded' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  created_at: Generated<Date>;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  endpoint_id: number;
+  event_id: number;
+  created_at: Timestamp;
+  sent_at: Timestamp;
+  http_request_body: string;
+  http_request_signature_header: string;
+  http_response_code: number | null;
+  http_response_body: Generated<string>;
+  error: string | null;
+  next_retry: Timestamp | null;
+}
+
 export interface DB {
+  events: EventsTable;
+  notifications: NotificationsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_endpoint_events: WebhookEndpointEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
   users: UsersTable;
   connection_requests: ConnectionRequestsTable;
   connections: ConnectionsTable;

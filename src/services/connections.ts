@@ -8,6 +8,8 @@ import {
   transition,
 } from '../domain/connection-state.js';
 import { AppError, notFound } from '../domain/errors.js';
+import { eventFor } from '../domain/events.js';
+import { recordEvent } from '../events/outbox.js';
 
 export interface ActionResult {
   status: ConnectionStatus;
@@ -16,7 +18,7 @@ export interface ActionResult {
 
 /**
  * Applies one friendship action of `me` towards `them` in one transaction: both users' rows are
- * locked, the state machine decides, the rows and both users' counters change together.
+ * locked, the state machine decides, the rows, both users' counters and the event change together.
  */
 export async function act(db: Database, me: number, them: number, action: ConnectionAction): Promise<ActionResult> {
   if (me === them) throw new AppError(400, 'self_connection', 'You cannot do this with yourself.');
@@ -30,9 +32,10 @@ export async function act(db: Database, me: number, them: number, action: Connec
 
     if (action === 'mark_seen' && request) await repo.markViewed(tx, request.id);
     if (result.changed) {
+      let requestId = request?.id;
       switch (next) {
         case 'sent_pending':
-          await repo.insertRequest(tx, me, them);
+          requestId = (await repo.insertRequest(tx, me, them)).id;
           break;
         case 'connected':
           if (request) await repo.deleteRequest(tx, request.id);
@@ -52,6 +55,9 @@ export async function act(db: Database, me: number, them: number, action: Connec
       const deltas = counterDeltas(state, next);
       await repo.addToCounters(tx, me, deltas.me);
       await repo.addToCounters(tx, them, deltas.them);
+      // No change without its event: the event log is written in this same transaction.
+      const event = eventFor(me, them, state, next);
+      if (event) await recordEvent(tx, event, requestId);
     }
     return { status: statusOf(next), changed: result.changed };
   });

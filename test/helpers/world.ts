@@ -72,6 +72,7 @@ export class World {
     const app = await buildApp({
       config: { jwtSecret: JWT_SECRET, accessTokenTtl: 3600, refreshTokenTtl: 86_400, trustProxy: false },
       db: handle.db,
+      realtime: { handle, databaseUrl: handle.databaseUrl, pingIntervalMs: 1000 },
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;

@@ -42,14 +42,14 @@ export function presentUser(row: UserFields, connectionStatus: string | null): S
 }
 
 /** The authenticated user's own view: private fields and the request counters. */
-export function presentMe(row: UserRow): Static<typeof Me> {
+export function presentMe(row: UserRow, unseenNotifications = 0): Static<typeof Me> {
   return {
     ...presentUser(row, null),
     email: row.email,
     email_isvalid: row.email !== null,
     role: row.role,
     permission: {},
-    unseen_interactions_counter: 0,
+    unseen_interactions_counter: unseenNotifications,
     unseen_notification_banners_counter: 0,
     connection_requests_sent_counter: row.requests_sent_count,
     connection_requests_received_counter: row.requests_received_count,

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
+import { countUnseen } from '../../db/repositories/notifications.js';
 import * as users from '../../db/repositories/users.js';
 import { forbidden, notFound } from '../../domain/errors.js';
 import { createUser } from '../../services/users.js';
@@ -30,7 +31,10 @@ export function userRoutes(base: FastifyInstance, db: Database) {
       config: { auth: 'required' },
       schema: { tags, summary: 'The authenticated user', response: { 200: Type.Ref('Me'), ...errors } },
     },
-    async (request) => presentMe(viewerOf(request)),
+    async (request) => {
+      const viewer = viewerOf(request);
+      return presentMe(viewer, await countUnseen(db, viewer.id));
+    },
   );
 
   app.get(

@@ -1,0 +1,86 @@
+import type { PairState } from './connection-state.js';
+
+export const CONNECTION_EVENT_TYPES = [
+  'connection_request.created',
+  'connection_request.rejected',
+  'connection_request.restored',
+  'connection_request.cancelled',
+  'connection.created',
+  'connection.deleted',
+  'connection.follow',
+  'connection.unfollow',
+] as const;
+
+export type EventType = (typeof CONNECTION_EVENT_TYPES)[number];
+
+export type NotificationType =
+  | 'connection_request'
+  | 'connection_accept'
+  | 'connection_cancel_request'
+  | 'connection_remove';
+
+/** The user field each notification type carries, as SelfCommunity's clients read it. */
+export const NOTIFICATION_USER_FIELD: Record<NotificationType, string> = {
+  connection_request: 'request_user',
+  connection_accept: 'accept_user',
+  connection_cancel_request: 'cancel_request_user',
+  connection_remove: 'remove_user',
+};
+
+export interface GraphEvent {
+  type: EventType;
+  /** The user who sent the request (for connection.deleted: the user who removed the connection). */
+  from: number;
+  /** The request's recipient (for connection.deleted: the other side). */
+  to: number;
+  /** Who is told, about whom. */
+  notification?: { type: NotificationType; recipient: number; actor: number };
+}
+
+/**
+ * What a change of a pair means to the rest of the world, from the actor's ("me") side. Pure.
+ * A rejection and a restored rejection are silent for the sender: they never learn of either.
+ */
+export function eventFor(me: number, them: number, from: PairState, next: PairState): GraphEvent | undefined {
+  if (from === next) return undefined;
+  switch (next) {
+    case 'sent_pending':
+      return {
+        type: 'connection_request.created',
+        from: me,
+        to: them,
+        notification: { type: 'connection_request', recipient: them, actor: me },
+      };
+    case 'connected':
+      return {
+        type: 'connection.created',
+        from: them,
+        to: me,
+        notification: { type: 'connection_accept', recipient: them, actor: me },
+      };
+    case 'received_rejected':
+      return { type: 'connection_request.rejected', from: them, to: me };
+    case 'received_pending':
+      return { type: 'connection_request.restored', from: them, to: me };
+    case 'none':
+      if (from === 'connected') {
+        return {
+          type: 'connection.deleted',
+          from: me,
+          to: them,
+          notification: { type: 'connection_remove', recipient: them, actor: me },
+        };
+      }
+      return {
+        type: 'connection_request.cancelled',
+        from: me,
+        to: them,
+        // Withdrawing a request they had already rejected tells them nothing new.
+        ...(from === 'sent_pending'
+          ? { notification: { type: 'connection_cancel_request' as const, recipient: them, actor: me } }
+          : {}),
+      };
+    case 'sent_rejected':
+      return undefined;
+  }
+}

@@ -1,0 +1,34 @@
+import type { UserRow } from '../../db/schema.js';
+
+/** A user inside a webhook payload: the fields of the connection events page, for the community's own systems. */
+export function presentWebhookUser(row: UserRow) {
+  return {
+    id: row.id,
+    username: row.username,
+    real_name: row.real_name,
+    email: row.email,
+    email_isvalid: row.email !== null,
+    date_joined: row.date_joined.toISOString(),
+    bio: row.bio,
+    location: row.location,
+    location_lat_lng: row.location_lat_lng,
+    position_lat_lng: row.position_lat_lng,
+    date_of_birth: row.date_of_birth,
+    description: row.description,
+    gender: row.gender,
+    status: row.is_active ? 'a' : 'b',
+    website: row.website,
+    avatar: row.avatar,
+    cover: row.cover,
+    ext_id: row.ext_id,
+    tags: [],
+    reputation: row.reputation,
+    connection_requests_sent_counter: row.requests_sent_count,
+    connection_requests_received_counter: row.requests_received_count,
+    connections_counter: row.connections_count,
+    posts_counter: null,
+    discussions_counter: null,
+    statuses_counter: null,
+    polls_counter: null,
+  };
+}

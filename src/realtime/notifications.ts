@@ -1,0 +1,38 @@
+import type { Database } from '../db/database.js';
+import { countUnseen, eventUsers, findNotification } from '../db/repositories/notifications.js';
+import { NOTIFICATION_USER_FIELD } from '../domain/events.js';
+import { presentNotificationItem } from '../http/presenters/notifications.js';
+import { presentUser } from '../http/presenters/users.js';
+
+/**
+ * The realtime message for a notification, as SelfCommunity's web client reads it:
+ * `{"type": "interaction", "data": {activity_type, <user field>, connection, count_interactions, ...}}`.
+ * Undefined when the notification is gone (a request cancelled before the message went out).
+ */
+export async function interactionMessage(db: Database, userId: number, notificationId: number) {
+  const row = await findNotification(db, userId, notificationId);
+  if (!row) return undefined;
+  const [unseen, users] = await Promise.all([
+    countUnseen(db, userId),
+    eventUsers(db, userId, [row.event_from, row.event_to]),
+  ]);
+  const from = users.get(row.event_from);
+  const to = users.get(row.event_to);
+  const item = presentNotificationItem(row);
+  return JSON.stringify({
+    type: 'interaction',
+    data: {
+      activity_type: row.type,
+      [NOTIFICATION_USER_FIELD[row.type]]: item[NOTIFICATION_USER_FIELD[row.type]],
+      connection: {
+        id: row.request_id,
+        event: row.event_type,
+        from_user: from ? presentUser(from, from.connection_status) : null,
+        to_user: to ? presentUser(to, to.connection_status) : null,
+        created: row.event_created.toISOString(),
+      },
+      count_interactions: unseen,
+      notification_obj: item,
+    },
+  });
+}
