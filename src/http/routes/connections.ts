@@ -155,7 +155,13 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
         response: { 200: Type.Object({ is_connection: Type.Boolean() }), ...errors },
       },
     },
-    async (request) => ({ is_connection: await repo.isConnected(db, viewerOf(request).id, request.params.id) }),
+    async (request) => {
+      const viewer = viewerOf(request);
+      if (await repo.isConnected(db, viewer.id, request.params.id)) return { is_connection: true };
+      // An unknown or inactive user is a 404, as for connection_status.
+      if (!(await findUserWithStatus(db, viewer.id, request.params.id))) throw notFound('User not found.');
+      return { is_connection: false };
+    },
   );
 
   app.get(
