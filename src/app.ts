@@ -5,9 +5,11 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { registerAuth } from './http/plugins/auth.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
+import { registerCors } from './http/plugins/cors.js';
 import { registerErrorHandling } from './http/plugins/errors.js';
 import { registerNotFound } from './http/plugins/method-not-allowed.js';
 import { authRoutes } from './http/routes/auth.js';
+import { communityRoutes } from './http/routes/community.js';
 import { connectionRoutes } from './http/routes/connections.js';
 import { healthRoutes } from './http/routes/health.js';
 import { notificationRoutes } from './http/routes/notifications.js';
@@ -19,7 +21,8 @@ import { Me, User } from './http/schemas/users.js';
 import { type RealtimeOptions, registerRealtime } from './realtime/plugin.js';
 
 export interface AppOptions {
-  config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'>;
+  config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &
+    Partial<Pick<Config, 'corsOrigins'>>;
   db: Database;
   logger?: FastifyServerOptions['logger'];
   /** The realtime channel needs the database handle (for LISTEN); without it, no /ws/notify. */
@@ -40,6 +43,7 @@ export async function buildApp({ config, db, logger = false, realtime }: AppOpti
   registerErrorHandling(app);
   registerNotFound(app);
   registerBodyParsers(app);
+  await registerCors(app, config.corsOrigins ?? []);
   registerAuth(app, db, config.jwtSecret);
 
   for (const schema of [ErrorBody, User, Me, ConnectionRequest]) app.addSchema(schema);
@@ -70,6 +74,7 @@ export async function buildApp({ config, db, logger = false, realtime }: AppOpti
   userRoutes(app, db);
   connectionRoutes(app, db);
   preferenceRoutes(app, db);
+  communityRoutes(app, db);
   notificationRoutes(app, db);
   if (realtime) await registerRealtime(app, { ...realtime, secret: config.jwtSecret });
   app.get('/api/v2/openapi.json', { schema: { hide: true } }, async () => app.swagger());

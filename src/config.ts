@@ -15,6 +15,8 @@ export interface Config {
   readonly adminPassword: string | undefined;
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
+  /** Browser origins allowed to call the API (CORS_ORIGINS); empty: CORS off. `*` allows any origin. */
+  readonly corsOrigins: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -76,6 +78,8 @@ export function loadConfig(env: Env = process.env, options: { createSecret?: boo
 
   const adminPassword = env.KITH_ADMIN_PASSWORD || undefined;
 
+  const corsOrigins = parseOrigins(env.CORS_ORIGINS, errors);
+
   if (errors.length > 0) throw new ConfigError(`invalid configuration: ${errors.join('; ')}`);
 
   if (jwtSecret === '') jwtSecret = readOrCreateSecret(dataDir, options.createSecret ?? true);
@@ -92,7 +96,32 @@ export function loadConfig(env: Env = process.env, options: { createSecret?: boo
     adminPassword,
     accessTokenTtl,
     refreshTokenTtl,
+    corsOrigins,
   });
+}
+
+/** CORS_ORIGINS: a comma- or space-separated list of origins (`https://community.example.org`), or `*`. */
+function parseOrigins(raw: string | undefined, errors: string[]): readonly string[] {
+  const items = (raw ?? '').split(/[\s,]+/).filter(Boolean);
+  if (items.includes('*')) {
+    if (items.length > 1) errors.push('CORS_ORIGINS must be either * or a list of origins, not both');
+    return Object.freeze(['*']);
+  }
+  const origins: string[] = [];
+  for (const item of items) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(item);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === item.replace(/\/$/, '')) {
+        origin = url.origin;
+      }
+    } catch {
+      // reported below
+    }
+    if (origin) origins.push(origin);
+    else errors.push(`CORS_ORIGINS: "${item}" is not an origin (scheme://host[:port], no path)`);
+  }
+  return Object.freeze(origins);
 }
 
 function readOrCreateSecret(dataDir: string, create: boolean): string {

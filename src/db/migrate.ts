@@ -2,11 +2,13 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
 import type { Database } from './database.js';
 import * as init from './migrations/0001-init.js';
 import * as events from './migrations/0002-events.js';
+import * as userSettings from './migrations/0004-user-settings.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
   '0001-init': init,
   '0002-events': events,
+  '0004-user-settings': userSettings,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

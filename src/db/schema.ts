@@ -128,6 +128,14 @@ export interface WebhookAttemptsTable {
   next_retry: Timestamp | null;
 }
 
+/** A member's setting that differs from the catalogue's default (src/domain/user-settings.ts). */
+export interface UserSettingsTable {
+  user_id: number;
+  name: string;
+  value: ColumnType<unknown, string, string>;
+  updated: Generated<Date>;
+}
+
 export interface DB {
   events: EventsTable;
   notifications: NotificationsTable;
@@ -140,6 +148,7 @@ export interface DB {
   connections: ConnectionsTable;
   dynamic_preferences: DynamicPreferencesTable;
   refresh_tokens: RefreshTokensTable;
+  user_settings: UserSettingsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
