@@ -18,7 +18,8 @@ function fieldErrors(error: FastifyError): Record<string, string[]> {
     const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
     const missing = (v.params as { missingProperty?: string }).missingProperty;
     const field = missing ?? (path || (error.validationContext ?? 'body'));
-    const message = missing ? 'This field is required.' : `Must ${v.message ?? 'be valid'}.`;
+    const text = v.message ?? 'must be valid';
+    const message = missing ? 'This field is required.' : `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
     fields[field] = [...(fields[field] ?? []), message];
   }
   return fields;
@@ -26,6 +27,23 @@ function fieldErrors(error: FastifyError): Record<string, string[]> {
 
 /** One error handler, one shape: `{"detail": ..., "code": ...}`. 5xx details never leave the server. */
 export function registerErrorHandling(app: FastifyInstance) {
+  // Schema coercion would read "1e2", "0x10" or " 5" as integers: ids, limit and offset are decimal digits only.
+  app.addHook('preValidation', async (request) => {
+    for (const [where, values] of [
+      ['params', request.params],
+      ['querystring', request.query],
+    ] as const) {
+      if (typeof values !== 'object' || values === null) continue;
+      for (const field of ['id', 'limit', 'offset']) {
+        const raw = (values as Record<string, unknown>)[field];
+        if (typeof raw === 'string' && !/^-?\d+$/.test(raw)) {
+          throw new AppError(400, 'invalid', `${field}: Must be an integer.`, {
+            errors: { [field]: [`Must be an integer (${where}).`] },
+          });
+        }
+      }
+    }
+  });
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     let status: number;
     let body: Record<string, unknown>;

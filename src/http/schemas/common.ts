@@ -18,7 +18,8 @@ export const IdParams = Type.Object({ id: Id });
 
 export const PageQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, description: 'Results per page (default 20, at most 100)' })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Index of the first result' })),
+  // Bounded so that a huge offset never reaches the database as a bigint overflow (a 500).
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'Index of the first result' })),
 });
 
 export const Page = <T extends TSchema>(item: T) =>

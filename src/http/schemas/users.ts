@@ -114,7 +114,7 @@ export const ProfilePatch = Type.Object({
 
 export const UserListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647 })),
   search: Type.Optional(Type.String({ maxLength: 255 })),
   username: Type.Optional(Type.String({ maxLength: 255 })),
   ordering: Type.Optional(
