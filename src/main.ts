@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { buildApp } from './app.js';
 import { openAndPrepare } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -52,4 +53,61 @@ export async function start() {
   );
 }
 
-await start();
+/**
+ * KITH_WORKERS=N (N > 1) runs N server processes on one port (node:cluster: the primary accepts
+ * connections and hands them round-robin to the workers). The primary applies migrations once,
+ * then forks; a worker that dies is replaced; SIGTERM/SIGINT reach every worker.
+ */
+function workerCount(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 1;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 64) {
+    process.stderr.write(`kith: invalid configuration: KITH_WORKERS must be an integer from 1 to 64 (got "${raw}")\n`);
+    process.exit(1);
+  }
+  return Number(raw);
+}
+
+async function startPrimary(workers: number) {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`kith: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  if (!config.databaseUrl) {
+    process.stderr.write('kith: KITH_WORKERS > 1 needs DATABASE_URL (the embedded database allows one process)\n');
+    process.exit(1);
+  }
+  const handle = await openAndPrepare(config).catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`kith: cannot open the database: ${message}\n`);
+    process.exit(1);
+  });
+  await handle.close();
+
+  let closing = false;
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('exit', (worker, code) => {
+    if (closing) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    process.stderr.write(`kith: worker ${worker.process.pid} exited (${code}); starting another\n`);
+    cluster.fork();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+const workers = cluster.isPrimary ? workerCount(process.env.KITH_WORKERS) : 1;
+if (workers > 1) await startPrimary(workers);
+else await start();

@@ -2,10 +2,12 @@ import { parseArgs } from 'node:util';
 import { openAndPrepare } from '../bootstrap.js';
 import { ConfigError, loadConfig } from '../config.js';
 import type { DatabaseHandle } from '../db/database.js';
+import { seedCommunity } from '../db/seed.js';
 import { AppError } from '../domain/errors.js';
 import { presentMe } from '../http/presenters/users.js';
 import { signAccessToken } from '../services/tokens.js';
 import { createUser } from '../services/users.js';
+import { WebhookWorker } from '../webhooks/worker.js';
 
 const HELP = `kith — a connections server for communities (SelfCommunity API v2)
 
@@ -16,6 +18,10 @@ Commands:
   user create --username U [--role admin|moderator|editor] [--password P] [--email E]
                                            create a user and print it as JSON
   token --user-id N [--ttl SECONDS]        print a signed access token (needs only the secret)
+  worker                                   deliver webhooks only (no HTTP); several may run at once
+  seed --users N [--celebrity-requests M] [--seed S]
+                                           fill the database with a reproducible community and print
+                                           a typical member and the celebrity as JSON
   help                                     show this help
 
 Configuration comes from the environment (see the README): DATABASE_URL, KITH_DATA_DIR, JWT_SECRET, ...
@@ -102,6 +108,58 @@ async function main(argv: string[]) {
       if (!Number.isSafeInteger(ttl) || ttl < 1) throw new UsageError('--ttl must be a positive number of seconds');
       const config = loadConfig(process.env, { createSecret: false });
       process.stdout.write(`${await signAccessToken(config.jwtSecret, userId, ttl)}\n`);
+      return;
+    }
+    case 'seed': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          users: { type: 'string' },
+          'celebrity-requests': { type: 'string' },
+          seed: { type: 'string' },
+          quiet: { type: 'boolean' },
+        },
+      });
+      const count = (name: string, raw: string | undefined, fallback: number) => {
+        const value = raw === undefined ? fallback : Number(raw);
+        if (!Number.isSafeInteger(value) || value < 0) throw new UsageError(`--${name} must be a whole number`);
+        return value;
+      };
+      const users = count('users', values.users, Number.NaN);
+      if (values.users === undefined || users < 2) throw new UsageError('--users N (at least 2) is required');
+      const celebrityRequests = count(
+        'celebrity-requests',
+        values['celebrity-requests'],
+        Math.min(users - 1, Math.floor(users / 2)),
+      );
+      if (celebrityRequests > users - 1) throw new UsageError('--celebrity-requests must be less than --users');
+      const seed = count('seed', values.seed, 1);
+      const log = values.quiet ? undefined : (message: string) => process.stderr.write(`kith seed: ${message}\n`);
+      const result = await withDatabase(({ db }) => seedCommunity(db, { users, celebrityRequests, seed, log }));
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      const { wrongCounters, overlaps, wrongDays } = result.check;
+      if (wrongCounters + overlaps + wrongDays > 0) fail('the seeded data failed its check (see "check" above)');
+      return;
+    }
+    case 'worker': {
+      const config = loadConfig();
+      if (!config.databaseUrl) {
+        throw new UsageError('kith worker needs DATABASE_URL: the embedded database allows one process, and the server runs a worker itself');
+      }
+      await withDatabase(async (handle) => {
+        const log = {
+          error: (obj: object, msg: string) => process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`),
+          warn: (obj: object, msg: string) => process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`),
+        };
+        const worker = new WebhookWorker(handle.db, { config: config.webhooks, log });
+        await worker.start(handle, config.databaseUrl);
+        process.stdout.write('kith worker: delivering webhooks (SIGTERM to stop)\n');
+        await new Promise<void>((resolve) => {
+          process.once('SIGTERM', resolve);
+          process.once('SIGINT', resolve);
+        });
+        await worker.stop();
+      });
       return;
     }
     default:

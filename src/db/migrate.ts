@@ -2,12 +2,14 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
 import type { Database } from './database.js';
 import * as init from './migrations/0001-init.js';
 import * as events from './migrations/0002-events.js';
+import * as fastLists from './migrations/0003-fast-lists.js';
 import * as userSettings from './migrations/0004-user-settings.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
   '0001-init': init,
   '0002-events': events,
+  '0003-fast-lists': fastLists,
   '0004-user-settings': userSettings,
 };
 

@@ -1,7 +1,7 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { CounterDelta, PairState } from '../../domain/connection-state.js';
 import type { ConnectionRequestRow, DB, UserRow } from '../schema.js';
-import { connectionStatusSql, pageOf, type UserWithStatus } from './users.js';
+import { connectionStatusSql } from './users.js';
 
 type Executor = Kysely<DB>;
 
@@ -201,12 +201,123 @@ function toRequestItem(
   return { id: row.id, created: row.created, rejected: row.rejected, viewed: row.viewed, other: unprefix(row, 'u.') };
 }
 
-export type ConnectionListUser = UserWithStatus;
+/** Where a page of a request list starts: after this row (its `created` in epoch microseconds). */
+export interface RowCursor {
+  micros: string;
+  id: number;
+}
+
+export interface JsonPage {
+  /** The list's total. */
+  count: number;
+  /** The page's items as JSON objects joined by commas ('' when empty), ready to go inside `[...]`. */
+  items: string;
+  /** The last row of the page, to seek from for the next one; null when the page is empty. */
+  last: RowCursor | null;
+}
+
+export type RequestList = 'pending' | 'rejected' | 'sent';
+
+export interface RequestPageQuery {
+  list: RequestList;
+  limit: number;
+  offset: number;
+  /** Seek past this row instead of skipping `offset` rows. */
+  after?: RowCursor | undefined;
+}
+
+/** Below this offset a plain index walk is as cheap as the per-day counts. */
+const DAYS_FROM_OFFSET = 2000;
+
+const iso = (column: RawBuilder<unknown>) => sql`coalesce('"' || kith_iso(${column}) || '"', 'null')`;
+
+/**
+ * A page of one of my request lists, newest first, as JSON text built by PostgreSQL in one
+ * statement: each item is byte for byte JSON.stringify(presentReceived/presentSent(...)).
+ * Only the page's rows are read: the page is chosen on the list's index alone (an index-only scan,
+ * or a seek with `after`), and a deep offset into pending requests first finds its day from the
+ * per-day counts, so it skips less than a day of index entries.
+ */
+export async function requestPage(db: Executor, viewerId: number, query: RequestPageQuery): Promise<JsonPage> {
+  const { list, limit, offset, after } = query;
+  const mine = list === 'sent' ? sql`r.from_user_id` : sql`r.to_user_id`;
+  const filter =
+    list === 'pending'
+      ? sql`r.to_user_id = ${viewerId} AND r.rejected IS NULL`
+      : list === 'rejected'
+        ? sql`r.to_user_id = ${viewerId} AND r.rejected IS NOT NULL`
+        : sql`r.from_user_id = ${viewerId}`;
+  const seek = after
+    ? sql` AND (r.created, r.id) < (timestamptz 'epoch' + ${after.micros}::bigint * interval '1 microsecond', ${after.id}::int)`
+    : sql``;
+  const order = sql`ORDER BY r.created DESC, r.id DESC`;
+
+  let page: RawBuilder<unknown>;
+  if (list === 'pending' && !after && offset >= DAYS_FROM_OFFSET) {
+    page = sql`
+      SELECT r.id, r.created FROM (
+        SELECT d.day, d.upto - d.pending AS before FROM (
+          SELECT day, pending, sum(pending) OVER (ORDER BY day DESC) AS upto
+          FROM connection_request_days WHERE to_user_id = ${viewerId}
+        ) d WHERE d.upto > ${offset} ORDER BY d.day DESC LIMIT 1
+      ) s CROSS JOIN LATERAL (
+        SELECT r.id, r.created FROM connection_requests r
+        WHERE ${filter} AND r.created < timestamptz 'epoch' + (s.day + 1) * interval '1 day'
+        ${order} OFFSET ${offset} - s.before LIMIT ${limit}
+      ) r`;
+  } else {
+    page = sql`SELECT r.id, r.created FROM connection_requests r WHERE ${filter}${seek} ${order}
+      LIMIT ${limit} OFFSET ${after ? 0 : offset}`;
+  }
+
+  const other = list === 'sent' ? sql`r.to_user_id` : sql`r.from_user_id`;
+  const otherJson =
+    list === 'sent'
+      ? sql`kith_user_json(o, 'sent_connection_request')`
+      : list === 'pending'
+        ? sql`kith_user_json(o, 'received_connection_request')`
+        : sql`kith_user_json(o, NULL)`;
+  const [fromUser, toUser] = list === 'sent' ? [sql`v.json`, otherJson] : [otherJson, sql`v.json`];
+  const rejected = list === 'rejected' ? iso(sql`r.rejected`) : sql`'null'`;
+  const count =
+    list === 'pending'
+      ? sql`v.requests_received_count`
+      : list === 'sent'
+        ? sql`v.requests_sent_count`
+        : sql`(SELECT count(*) FROM connection_requests r WHERE ${filter})::int`;
+
+  const { rows } = await sql<{ count: number; items: string | null; last: string | null }>`
+    WITH page AS MATERIALIZED (${page}),
+         v AS (SELECT kith_user_json(v, NULL) AS json, v.requests_received_count, v.requests_sent_count
+               FROM users v WHERE v.id = ${viewerId})
+    SELECT ${count} AS count,
+      (SELECT string_agg('{"id":' || r.id || ',"from_user":' || ${fromUser} || ',"to_user":' || ${toUser}
+                         || ',"created":"' || kith_iso(r.created) || '","rejected":' || ${rejected}
+                         || ',"viewed":' || ${iso(sql`r.viewed`)} || '}', ',' ${order})
+       FROM page p JOIN connection_requests r ON r.id = p.id JOIN users o ON o.id = ${other}
+       WHERE ${mine} = ${viewerId}) AS items,
+      (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.id
+       FROM page p ORDER BY p.created, p.id LIMIT 1) AS last
+    FROM v`.execute(db);
+  const row = rows[0];
+  if (!row) return { count: 0, items: '', last: null };
+  return { count: row.count, items: row.items ?? '', last: parseRowCursor(row.last) };
+}
+
+/** Reads the "micros.id" form the page query returns (and cursors carry); null when malformed. */
+export function parseRowCursor(text: string | null | undefined): RowCursor | null {
+  if (!text) return null;
+  const match = /^(-?\d{1,18})\.(\d{1,10})$/.exec(text);
+  if (!match) return null;
+  const id = Number(match[2]);
+  if (id < 1 || id > 2_147_483_647) return null;
+  return { micros: match[1]!, id };
+}
 
 /**
  * Connections of `userId`: those also connected to the viewer first, then the others, each group
- * newest connection first. `mutual` keeps one group only. Returns the total with the page, in one
- * statement; null when the user does not exist.
+ * newest connection first. `mutual` keeps one group only. Returns the total with the page (User
+ * objects as JSON text, built by PostgreSQL), in one statement; null when the user does not exist.
  */
 export async function listConnections(
   db: Executor,
@@ -215,7 +326,7 @@ export async function listConnections(
   mutual: boolean | undefined,
   limit: number,
   offset: number,
-) {
+): Promise<JsonPage | null> {
   const isMutual =
     viewerId === null
       ? sql<boolean>`false`
@@ -224,22 +335,22 @@ export async function listConnections(
   const total =
     mutual === undefined
       ? sql<number>`x.connections_count`
-      : sql<number>`(SELECT count(*) FROM connections c WHERE c.user_id = x.id AND ${filter})`;
-  const { rows } = await sql<UserWithStatus & { total: number }>`
-    SELECT ${total} AS total, p.*
-    FROM users x LEFT JOIN LATERAL (
-      SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
-      FROM (
-        SELECT c.friend_id, c.created, ${isMutual} AS mutual
-        FROM connections c WHERE c.user_id = x.id AND ${filter}
-        ORDER BY mutual DESC, c.created DESC, c.friend_id DESC
-        LIMIT ${limit} OFFSET ${offset}
-      ) page JOIN users u ON u.id = page.friend_id
-      ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC
-    ) p ON true
+      : sql<number>`(SELECT count(*) FROM connections c WHERE c.user_id = x.id AND ${filter})::int`;
+  const { rows } = await sql<{ count: number; items: string | null }>`
+    SELECT ${total} AS count,
+      (SELECT string_agg(kith_user_json(u, ${connectionStatusSql(viewerId, sql`u.id`)}), ','
+                         ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC)
+       FROM (
+         SELECT c.friend_id, c.created, ${isMutual} AS mutual
+         FROM connections c WHERE c.user_id = x.id AND ${filter}
+         ORDER BY mutual DESC, c.created DESC, c.friend_id DESC
+         LIMIT ${limit} OFFSET ${offset}
+       ) page JOIN users u ON u.id = page.friend_id) AS items
+    FROM users x
     WHERE x.id = ${userId} AND x.is_active`.execute(db);
-  if (rows.length === 0) return null;
-  return pageOf(rows);
+  const row = rows[0];
+  if (!row) return null;
+  return { count: row.count, items: row.items ?? '', last: null };
 }
 
 /** The viewer's status towards each of these users; ids that name no active user are left out. */

@@ -7,10 +7,8 @@ import { findUserWithStatus } from '../../db/repositories/users.js';
 import type { ConnectionAction, ConnectionStatus as Status } from '../../domain/connection-state.js';
 import { notFound } from '../../domain/errors.js';
 import { act } from '../../services/connections.js';
-import { pageWindow, paginated } from '../pagination.js';
+import { CursorParam, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
 import { viewerOf } from '../plugins/auth.js';
-import { presentReceived, presentSent } from '../presenters/connection-requests.js';
-import { presentUser } from '../presenters/users.js';
 import { errors, IdParams, Page, PageQuery } from '../schemas/common.js';
 import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
 import { UserRef } from '../schemas/users.js';
@@ -65,24 +63,22 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
     schema: {
       tags,
       summary: 'Connection requests I received, newest first',
-      querystring: ReceivedQuery,
+      querystring: Type.Object({ ...ReceivedQuery.properties, cursor: CursorParam }),
       response: { 200: Page(Type.Ref('ConnectionRequest')), ...errors },
     },
   };
+  // Lists answer with JSON text the database built (byte for byte what the presenters print).
   for (const url of ['/api/v2/user/connection/requests/', '/api/v2/user/connection_requests/']) {
-    app.get(url, receivedRoute, async (request) => {
+    app.get(url, receivedRoute, async (request, reply) => {
       const viewer = viewerOf(request);
       const window = pageWindow(request.query);
-      const rejected = request.query.rejected === true;
-      const count = rejected ? await repo.countRejected(db, viewer.id) : viewer.requests_received_count;
-      const items =
-        count > window.offset ? await repo.listReceived(db, viewer.id, rejected, window.limit, window.offset) : [];
-      return paginated(
-        request,
-        window,
-        count,
-        items.map((item) => presentReceived(viewer, item)),
-      );
+      const after = readCursor(request.query.cursor);
+      const list = request.query.rejected === true ? 'rejected' : 'pending';
+      const page =
+        list === 'pending' && !after && viewer.requests_received_count <= window.offset
+          ? { count: viewer.requests_received_count, items: '' }
+          : await repo.requestPage(db, viewer.id, { list, ...window, after });
+      return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
     });
   }
 
@@ -93,21 +89,19 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
       schema: {
         tags,
         summary: 'Connection requests I sent that still wait, newest first',
-        querystring: PageQuery,
+        querystring: Type.Object({ ...PageQuery.properties, cursor: CursorParam }),
         response: { 200: Page(Type.Ref('ConnectionRequest')), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const viewer = viewerOf(request);
       const window = pageWindow(request.query);
-      const count = viewer.requests_sent_count;
-      const items = count > window.offset ? await repo.listSent(db, viewer.id, window.limit, window.offset) : [];
-      return paginated(
-        request,
-        window,
-        count,
-        items.map((item) => presentSent(viewer, item)),
-      );
+      const after = readCursor(request.query.cursor);
+      const page =
+        !after && viewer.requests_sent_count <= window.offset
+          ? { count: viewer.requests_sent_count, items: '' }
+          : await repo.requestPage(db, viewer.id, { list: 'sent', ...window, after });
+      return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
     },
   );
 
@@ -123,7 +117,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
         response: { 200: Page(UserRef), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const window = pageWindow(request.query);
       const mutual = request.query.mutual === undefined ? undefined : request.query.mutual === 1;
       const page = await repo.listConnections(
@@ -135,12 +129,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
         window.offset,
       );
       if (!page) throw notFound('User not found.');
-      return paginated(
-        request,
-        window,
-        page.total,
-        page.items.map((u) => presentUser(u, u.connection_status)),
-      );
+      return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
     },
   );
 

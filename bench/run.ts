@@ -1,0 +1,634 @@
+/**
+ * kith's benchmark: `npm run bench` (needs DATABASE_URL; see docs/performance.md).
+ *
+ * Seeds the database when it holds no community yet, starts the built server in production mode as
+ * a child process, drives it with autocannon over loopback for each case, runs pgbench on the SQL
+ * that case 2 issues, samples the server's memory throughout, and writes bench/results/latest.{json,md}.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { requestPage } from '../src/db/repositories/connections.js';
+import { findActiveViewer } from '../src/db/repositories/users.js';
+import type { DB } from '../src/db/schema.js';
+import { signAccessToken } from '../src/services/tokens.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const { values: flags } = parseArgs({
+  options: {
+    users: { type: 'string', default: '300000' },
+    'celebrity-requests': { type: 'string', default: '200000' },
+    seed: { type: 'string', default: '1' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '10' },
+    workers: { type: 'string', default: '1' },
+    cases: { type: 'string' },
+    out: { type: 'string', default: 'latest' },
+    'skip-build': { type: 'boolean', default: false },
+  },
+});
+
+const DURATION = Number(flags.duration);
+const WARMUP = Number(flags.warmup);
+const CONNECTIONS = Number(flags.connections);
+const WORKERS = Number(flags.workers);
+const ROTATION = 1000;
+const PORT = 18000 + Math.floor(Math.random() * 1000);
+const BASE = `http://127.0.0.1:${PORT}`;
+const JWT_SECRET = randomBytes(32).toString('base64url');
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  process.stderr.write(
+    'bench: DATABASE_URL is required, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/kith_bench npm run bench\n',
+  );
+  process.exit(2);
+}
+
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+async function ensureDatabase(url: string) {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) {
+      log(`creating database ${name}`);
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status})`);
+  return result.stdout.toString();
+}
+
+// ---------------------------------------------------------------- server and memory
+
+interface Server {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(): Promise<Server> {
+  const child = spawn(process.execPath, ['dist/main.js'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      JWT_SECRET,
+      PORT: String(PORT),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      KITH_WORKERS: String(WORKERS),
+    },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      const response = await fetch(`${BASE}/healthz`);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i === 99) throw new Error('the server did not start');
+  }
+  return {
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** RSS of the server and its workers (KiB), from /proc. */
+function rssOf(pid: number): number {
+  let total = 0;
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  for (const p of pids) {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (match) total += Number(match[1]);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------- load cases
+
+interface CaseResult {
+  id: string;
+  title: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+  ratio?: number;
+  note?: string;
+}
+
+type Requests = autocannon.Request[];
+
+function cannon(requests: Requests, seconds: number): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      { url: BASE, connections: CONNECTIONS, duration: seconds, requests, timeout: 10 },
+      (error: unknown, result: autocannon.Result) => (error ? reject(error) : resolve(result)),
+    );
+  });
+}
+
+async function loadCase(id: string, title: string, make: () => Requests, note?: string): Promise<CaseResult> {
+  log(`case ${id}: ${title}`);
+  if (WARMUP > 0) await cannon(make(), WARMUP);
+  const r = await cannon(make(), DURATION);
+  return {
+    id,
+    title,
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    requests: r.requests.total,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    ...(note ? { note } : {}),
+  };
+}
+
+/** Cycles through a list, one item per request, across all connections. */
+function rotate<T>(items: T[]) {
+  let i = 0;
+  return () => items[i++ % items.length]!;
+}
+
+// ---------------------------------------------------------------- pgbench floor
+
+async function pgbenchFloor(userIds: number[]): Promise<{ tps: number; script: string }> {
+  // Capture the very statements case 2 issues: the auth hook's viewer query, then the page query.
+  const captured: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+  const logging = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }),
+    log: (event) => {
+      captured.push({ sql: event.query.sql, parameters: event.query.parameters });
+    },
+  });
+  const probe = userIds[0]!;
+  await findActiveViewer(logging, probe);
+  await requestPage(logging, probe, { list: 'pending', limit: 20, offset: 0 });
+  await logging.destroy();
+
+  const lo = Math.min(...userIds);
+  const hi = Math.max(...userIds);
+  const lines = [`\\set uid random(${lo}, ${hi})`];
+  for (const statement of captured) {
+    const text = statement.sql.replace(/\$(\d+)/g, (_, n: string) => {
+      const value = statement.parameters[Number(n) - 1];
+      if (value === probe) return ':uid';
+      if (typeof value === 'number') return String(value);
+      throw new Error(`pgbench: cannot bind parameter ${n} (${String(value)})`);
+    });
+    lines.push(`${text.replace(/\s+/g, ' ').trim()};`);
+  }
+  const script = lines.join('\n');
+  const file = join(tmpdir(), `kith-bench-${process.pid}.sql`);
+  writeFileSync(file, `${script}\n`);
+  const url = new URL(databaseUrl!);
+  const args = (seconds: number) => [
+    '-n',
+    '-M',
+    'extended',
+    '-c',
+    String(Math.min(CONNECTIONS, 10 * WORKERS)),
+    '-j',
+    '2',
+    '-T',
+    String(seconds),
+    '-f',
+    file,
+    '-h',
+    url.hostname,
+    '-p',
+    url.port || '5432',
+    '-U',
+    decodeURIComponent(url.username || 'postgres'),
+    decodeURIComponent(url.pathname.slice(1)),
+  ];
+  const env = { PGPASSWORD: decodeURIComponent(url.password) };
+  log(`pgbench ${args(DURATION).join(' ')}`);
+  if (WARMUP > 0) run('pgbench', args(WARMUP), env);
+  const out = run('pgbench', args(DURATION), env);
+  const match = /tps = ([\d.]+)/.exec(out);
+  if (!match) throw new Error(`pgbench printed no tps:\n${out}`);
+  const failed = /number of failed transactions: (\d+)/.exec(out);
+  if (failed && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[1]} failed transactions`);
+  return { tps: Math.round(Number(match[1])), script };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  await ensureDatabase(databaseUrl!);
+  if (!flags['skip-build']) {
+    log('building (npm run build)');
+    run('npm', ['run', '--silent', 'build']);
+  }
+  run(process.execPath, ['dist/cli/index.js', 'migrate'], { JWT_SECRET });
+
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const { rows: sizeRows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE id > 1`.execute(db);
+  let seeded: unknown = null;
+  if (sizeRows[0]!.n === 0) {
+    log(`seeding ${flags.users} users, ${flags['celebrity-requests']} requests to the celebrity`);
+    const out = run(process.execPath, [
+      'dist/cli/index.js',
+      'seed',
+      '--users',
+      flags.users!,
+      '--celebrity-requests',
+      flags['celebrity-requests']!,
+      '--seed',
+      flags.seed!,
+    ]);
+    seeded = JSON.parse(out);
+  }
+
+  // The dataset as it is now (earlier runs of case 7 added connections).
+  const { rows: stats } = await sql<{ users: number; connections: number; pending: number; rejected: number }>`
+    SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM connections)::int AS connections,
+           (SELECT count(*) FROM connection_requests WHERE rejected IS NULL)::int AS pending,
+           (SELECT count(*) FROM connection_requests WHERE rejected IS NOT NULL)::int AS rejected`.execute(db);
+  const { rows: celebRows } = await sql<{ id: number; pending: number }>`
+    SELECT id, requests_received_count AS pending FROM users ORDER BY requests_received_count DESC, id LIMIT 1`.execute(
+    db,
+  );
+  const celebrity = celebRows[0]!;
+
+  // Case 2: a contiguous range of ids, so pgbench can pick the same users (\set uid random(lo, hi)).
+  const typicalIds = Array.from({ length: ROTATION }, (_, i) => 2 + i).filter((id) => id !== celebrity.id);
+  const { rows: fill } = await sql<{ full: number; avg: number }>`
+    SELECT count(*) FILTER (WHERE requests_received_count >= 20)::int AS full,
+           avg(least(requests_received_count, 20))::float8 AS avg
+    FROM users WHERE id = ANY(${typicalIds})`.execute(db);
+
+  // Case 5: each viewer looks at the connections of their best-connected friend (mutual ones first).
+  const { rows: pairs5 } = await sql<{ viewer: number; target: number }>`
+    SELECT v.id AS viewer, f.friend_id AS target FROM users v
+    CROSS JOIN LATERAL (SELECT c.friend_id FROM connections c JOIN users u ON u.id = c.friend_id
+                        WHERE c.user_id = v.id ORDER BY u.connections_count DESC LIMIT 1) f
+    WHERE v.id = ANY(${typicalIds})`.execute(db);
+
+  // Case 7: pairs with no relation yet, each used once: A requests B, B accepts.
+  const { rows: pairs7 } = await sql<{ a: number; b: number }>`
+    SELECT a, b FROM (
+      SELECT 2 + (hashint4(g) & 2147483647) % ${stats[0]!.users - 2} AS a,
+             2 + (hashint4(g + 7777777) & 2147483647) % ${stats[0]!.users - 2} AS b
+      FROM generate_series(${Date.now() % 1_000_000}, ${(Date.now() % 1_000_000) + 60_000}) g
+    ) x
+    WHERE a <> b AND a <> ${celebrity.id} AND b <> ${celebrity.id}
+      AND NOT EXISTS (SELECT 1 FROM connections c WHERE c.user_id = a AND c.friend_id = b)
+      AND NOT EXISTS (SELECT 1 FROM connection_requests r
+                      WHERE least(r.from_user_id, r.to_user_id) = least(a, b)
+                        AND greatest(r.from_user_id, r.to_user_id) = greatest(a, b))`.execute(db);
+  const seen = new Set<string>();
+  const freshPairs = pairs7.filter(({ a, b }) => {
+    const key = a < b ? `${a}:${b}` : `${b}:${a}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+
+  log(`minting tokens (${typicalIds.length + 2 * freshPairs.length})`);
+  const tokens = new Map<number, string>();
+  const token = async (id: number) => {
+    let t = tokens.get(id);
+    if (!t) {
+      t = `Bearer ${await signAccessToken(JWT_SECRET, id, 6 * 3600)}`;
+      tokens.set(id, t);
+    }
+    return t;
+  };
+  for (const id of [...typicalIds, celebrity.id, ...pairs5.map((p) => p.viewer)]) await token(id);
+  for (const { a, b } of freshPairs) {
+    await token(a);
+    await token(b);
+  }
+
+  const server = await startServer();
+  const samples: Array<{ t: number; rss: number }> = [];
+  const t0 = Date.now();
+  const sampler = setInterval(() => samples.push({ t: (Date.now() - t0) / 1000, rss: rssOf(server.pid) }), 500);
+
+  const selected = flags.cases ? new Set(flags.cases.split(',')) : null;
+  const want = (id: string) => !selected || selected.has(id);
+  const results: CaseResult[] = [];
+  const get = (path: string, auth: string): autocannon.Request => ({
+    method: 'GET',
+    path,
+    headers: { authorization: auth },
+  });
+
+  try {
+    if (want('1'))
+      results.push(await loadCase('1', 'floor: GET /healthz', () => [{ method: 'GET', path: '/healthz' }]));
+
+    if (want('2')) {
+      results.push(
+        await loadCase(
+          '2',
+          `received requests, ${typicalIds.length} users in rotation, limit 20`,
+          () => {
+            const next = rotate(typicalIds);
+            return [
+              {
+                setupRequest: (req) => ({
+                  ...req,
+                  ...get('/api/v2/user/connection/requests/?limit=20', tokens.get(next())!),
+                }),
+              },
+            ];
+          },
+          `${fill[0]!.full} of ${typicalIds.length} users have a full page; ${fill[0]!.avg.toFixed(1)} results per page on average`,
+        ),
+      );
+    }
+
+    const celebToken = tokens.get(celebrity.id)!;
+    if (want('3')) {
+      results.push(
+        await loadCase('3', `received requests, celebrity (${celebrity.pending}), offset 0`, () => [
+          get('/api/v2/user/connection/requests/?limit=20', celebToken),
+        ]),
+      );
+    }
+
+    const deep = Math.floor((celebrity.pending * 0.9) / 20) * 20;
+    if (want('4')) {
+      results.push(
+        await loadCase('4', `received requests, celebrity, offset ${deep} (90%)`, () => [
+          get(`/api/v2/user/connection/requests/?limit=20&offset=${deep}`, celebToken),
+        ]),
+      );
+    }
+
+    if (want('4b')) {
+      let pages = 0;
+      let deepest = 0;
+      results.push(
+        await loadCase(
+          '4b',
+          'received requests, celebrity, following `next` links',
+          () => {
+            // Connection k starts its walk at k/C of the list, then follows `next` to the end and
+            // starts over from the first page: every depth is visited, through cursors.
+            let k = 0;
+            const lastPage = Math.floor((celebrity.pending - 1) / 20) * 20;
+            return [
+              {
+                setupRequest: (req, context: any) => {
+                  if (context.next === undefined) {
+                    const start = Math.floor((k++ * celebrity.pending) / CONNECTIONS / 20) * 20;
+                    context.next = `/api/v2/user/connection/requests/?limit=20${start ? `&offset=${Math.min(start, lastPage)}` : ''}`;
+                  }
+                  return { ...req, ...get(context.next, celebToken) };
+                },
+                onResponse: (status, body, context: any) => {
+                  if (status !== 200) return;
+                  const next = JSON.parse(body).next as string | null;
+                  pages += 1;
+                  if (next) {
+                    const url = new URL(next);
+                    deepest = Math.max(deepest, Number(url.searchParams.get('offset') ?? 0));
+                    context.next = url.pathname + url.search;
+                  } else {
+                    context.next = '/api/v2/user/connection/requests/?limit=20';
+                  }
+                },
+              },
+            ];
+          },
+          undefined,
+        ),
+      );
+      results.at(-1)!.note = `${pages} pages walked (warm-up included), deepest offset reached ${deepest}`;
+    }
+
+    if (want('5')) {
+      results.push(
+        await loadCase('5', `connections of a friend, mutual ones first, limit 20 (${pairs5.length} viewers)`, () => {
+          const next = rotate(pairs5);
+          return [
+            {
+              setupRequest: (req) => {
+                const p = next();
+                return { ...req, ...get(`/api/v2/user/${p.target}/connections/?limit=20`, tokens.get(p.viewer)!) };
+              },
+            },
+          ];
+        }),
+      );
+    }
+
+    if (want('6')) {
+      const bodies = typicalIds.map((id) => ({
+        auth: tokens.get(id)!,
+        body: JSON.stringify({ users: Array.from({ length: 100 }, (_, i) => Math.max(2, id - 50) + i) }),
+      }));
+      results.push(
+        await loadCase('6', 'POST /api/v2/user/connection/statuses/ with 100 ids', () => {
+          const next = rotate(bodies);
+          return [
+            {
+              setupRequest: (req) => {
+                const b = next();
+                return {
+                  ...req,
+                  method: 'POST',
+                  path: '/api/v2/user/connection/statuses/',
+                  headers: { authorization: b.auth, 'content-type': 'application/json' },
+                  body: b.body,
+                };
+              },
+            },
+          ];
+        }),
+      );
+    }
+
+    if (want('7')) {
+      let used = 0;
+      results.push(
+        await loadCase(
+          '7',
+          'write mix: A requests B, then B accepts (distinct pairs)',
+          () => {
+            return [
+              {
+                setupRequest: (req, context: any) => {
+                  const pair = freshPairs[used++ % freshPairs.length]!;
+                  context.pair = pair;
+                  return {
+                    ...req,
+                    method: 'POST',
+                    path: `/api/v2/user/${pair.b}/connection/request/`,
+                    headers: { authorization: tokens.get(pair.a)!, 'content-type': 'application/json' },
+                    body: '',
+                  };
+                },
+              },
+              {
+                setupRequest: (req, context: any) => ({
+                  ...req,
+                  method: 'POST',
+                  path: `/api/v2/user/${context.pair.a}/connection/accept/`,
+                  headers: { authorization: tokens.get(context.pair.b)!, 'content-type': 'application/json' },
+                  body: '',
+                }),
+              },
+            ];
+          },
+          undefined,
+        ),
+      );
+      results.at(-1)!.note =
+        `${Math.min(used, freshPairs.length)} of ${freshPairs.length} fresh pairs used${used > freshPairs.length ? ' (then reused: idempotent)' : ''}`;
+    }
+  } finally {
+    clearInterval(sampler);
+    await server.stop();
+  }
+
+  let floor: { tps: number; script: string } | null = null;
+  if (want('2')) floor = await pgbenchFloor(typicalIds);
+  await db.destroy();
+
+  const case1 = results.find((r) => r.id === '1');
+  for (const r of results) if (case1) r.ratio = Math.round((r.rps / case1.rps) * 1000) / 1000;
+
+  const rss = samples.map((s) => s.rss);
+  const third = Math.max(1, Math.floor(rss.length / 3));
+  const memory = {
+    seconds: Math.round(samples.at(-1)?.t ?? 0),
+    peakMiB: Math.round(Math.max(...rss) / 1024),
+    firstThirdPeakMiB: Math.round(Math.max(...rss.slice(0, third)) / 1024),
+    lastThirdPeakMiB: Math.round(Math.max(...rss.slice(-third)) / 1024),
+    flat: false,
+  };
+  memory.flat = memory.lastThirdPeakMiB <= memory.firstThirdPeakMiB * 1.15 + 10;
+
+  const by = (id: string) => results.find((r) => r.id === id);
+  const targets: Array<{ target: string; value: string; met: boolean }> = [];
+  const c2 = by('2');
+  if (c2 && floor) {
+    const v = c2.rps / floor.tps;
+    targets.push({ target: 'case 2 ≥ 60% of the pgbench floor', value: `${(v * 100).toFixed(0)}%`, met: v >= 0.6 });
+  }
+  if (c2 && case1) {
+    const v = c2.rps / case1.rps;
+    targets.push({ target: 'case 2 ≥ 20% of case 1', value: `${(v * 100).toFixed(0)}%`, met: v >= 0.2 });
+  }
+  const c3 = by('3');
+  const c4 = by('4');
+  const c4b = by('4b');
+  if (c3 && c4b) {
+    const v = c4b.p99 / c3.p99;
+    targets.push({ target: 'case 4b p99 ≤ 1.5 × case 3 p99', value: `${v.toFixed(2)}×`, met: v <= 1.5 });
+  }
+  if (c3 && c4) {
+    const v = c4.p99 / c3.p99;
+    targets.push({ target: 'case 4 p99 ≤ 4 × case 3 p99', value: `${v.toFixed(2)}×`, met: v <= 4 });
+  }
+  const bad = results.reduce((n, r) => n + r.errors + r.non2xx, 0);
+  targets.push({ target: 'zero errors and non-2xx', value: String(bad), met: bad === 0 });
+  targets.push({
+    target: 'memory flat',
+    value: `${memory.firstThirdPeakMiB} → ${memory.lastThirdPeakMiB} MiB`,
+    met: memory.flat,
+  });
+
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    settings: {
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+      warmupSeconds: WARMUP,
+      workers: WORKERS,
+      rotation: typicalIds.length,
+    },
+    dataset: { ...stats[0]!, celebrity, seeded },
+    results,
+    pgbench: floor,
+    memory,
+    targets,
+  };
+
+  const ms = (v: number) => `${v}`;
+  const md = [
+    `| case | what | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | × case 1 |`,
+    `|---|---|---:|---:|---:|---:|---:|---:|---:|`,
+    ...results.map(
+      (r) =>
+        `| ${r.id} | ${r.title} | ${r.rps} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.errors} | ${r.non2xx} | ${r.ratio ?? ''} |`,
+    ),
+    ...(floor ? [`| 2-db | pgbench, case 2's SQL, same users and concurrency | ${floor.tps} | | | | 0 | | |`] : []),
+    '',
+    ...results.filter((r) => r.note).map((r) => `- case ${r.id}: ${r.note}`),
+    `- server RSS: peak ${memory.peakMiB} MiB over ${memory.seconds} s; peak in first third ${memory.firstThirdPeakMiB} MiB, last third ${memory.lastThirdPeakMiB} MiB (${memory.flat ? 'flat' : 'growing'})`,
+    `- dataset: ${stats[0]!.users} users, ${stats[0]!.connections} connection rows, ${stats[0]!.pending} pending and ${stats[0]!.rejected} rejected requests; celebrity ${celebrity.id} with ${celebrity.pending} pending`,
+    `- ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per case, KITH_WORKERS=${WORKERS}, ${report.machine.cpus} CPUs, Node ${process.version}`,
+    '',
+    '| target | measured | met |',
+    '|---|---:|:---:|',
+    ...targets.map((t) => `| ${t.target} | ${t.value} | ${t.met ? 'yes' : 'NO'} |`),
+    '',
+  ].join('\n');
+
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${flags.out}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(dir, `${flags.out}.md`), md);
+  process.stdout.write(`\n${md}`);
+}
+
+await main();

@@ -1,0 +1,267 @@
+import { type Kysely, sql } from 'kysely';
+import type { DB } from './schema.js';
+
+type Executor = Kysely<DB>;
+
+export interface SeedOptions {
+  users: number;
+  /** Pending requests to the celebrity (the last seeded user), from as many distinct users. */
+  celebrityRequests: number;
+  seed: number;
+  /** Drop secondary indexes and foreign keys around the load and rebuild them (default: users >= 20,000). */
+  bulk?: boolean;
+  log?: (message: string) => void;
+}
+
+export interface SeedCheck {
+  /** Users whose stored counters differ from the rows. */
+  wrongCounters: number;
+  /** Pairs that hold both a request and a connection. */
+  overlaps: number;
+  /** (user, day) pending counts that differ from the rows. */
+  wrongDays: number;
+}
+
+export interface SeedResult {
+  users: number;
+  firstUserId: number;
+  lastUserId: number;
+  celebrity: { id: number; pending: number };
+  typical: { id: number; pending: number; connections: number };
+  rows: { users: number; connections: number; pending: number; rejected: number; total: number };
+  seconds: number;
+  check: SeedCheck;
+}
+
+const PRIMES = [1_000_003, 999_983, 104_729, 7_919, 997, 101, 7];
+
+/**
+ * Fills the database with a reproducible community, generated inside the database in a handful of
+ * set-based statements (one transaction):
+ * - each user starts a Pareto-distributed number of friendships and of requests (mean about 3 each),
+ *   70% / 40% of them inside the user's block of 50 ids (so friends share friends), the others to
+ *   a power-law-chosen user (low ids are the popular ones);
+ * - a pair holds at most one relation: a connection (stored both ways), a pending request or a
+ *   rejected one (about 20% of requests);
+ * - the last seeded user is the celebrity: exactly `celebrityRequests` pending requests, from
+ *   distinct users;
+ * - counters and per-day pending counts are computed from the rows, then checked.
+ * Randomness is `hashint8extended(i, seed)`: the same (users, celebrityRequests, seed) gives the
+ * same data.
+ */
+export async function seedCommunity(db: Executor, options: SeedOptions): Promise<SeedResult> {
+  const started = performance.now();
+  const log = options.log ?? (() => undefined);
+  const n = options.users;
+  const m = options.celebrityRequests;
+  if (!Number.isSafeInteger(n) || n < 2) throw new RangeError('users must be at least 2');
+  if (!Number.isSafeInteger(m) || m < 0 || m > n - 1) throw new RangeError('celebrity requests must be 0..users-1');
+  const bulk = options.bulk ?? n >= 20_000;
+  const step = PRIMES.find((p) => (n - 1) % p !== 0 && p < n - 1) ?? 1;
+  const s = options.seed;
+
+  // A uniform number in [0, 1) from (x, k): one hash per (row, purpose).
+  const rnd = (x: ReturnType<typeof sql>, k: number) =>
+    sql`((hashint8extended(${x}, ${s * 64 + k}::bigint) & 9007199254740991)::float8 / 9007199254740992.0)`;
+
+  const timed = async (label: string, run: () => Promise<unknown>) => {
+    const t = performance.now();
+    await run();
+    log(`${label}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  };
+
+  const result = await db.transaction().execute(async (tx) => {
+    await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
+    await sql`SET LOCAL maintenance_work_mem = '512MB'`.execute(tx);
+    const { rows: baseRows } = await sql<{ base: number }>`SELECT coalesce(max(id), 0) AS base FROM users`.execute(tx);
+    const base = Number(baseRows[0]!.base);
+    const anchor = sql`timestamptz '2026-01-01 00:00:00+00'`;
+    const i = sql.ref('g.i');
+
+    await timed('edges', async () => {
+      await sql`CREATE TEMP TABLE seed_edge (a integer, b integer, kind "char", prio integer, created timestamptz) ON COMMIT DROP`.execute(
+        tx,
+      );
+      // Friendships and requests started by each user i (1..n; the celebrity n is left out).
+      await sql`
+        INSERT INTO seed_edge
+        SELECT g.i, CASE WHEN ${rnd(sql`g.i::bigint * 1000 + j`, 2)} < 0.7
+                      THEN least(((g.i - 1) / 50) * 50 + 1 + floor(${rnd(sql`g.i::bigint * 1000 + j`, 3)} * 50)::int, ${n - 1})
+                      ELSE 1 + floor(${n - 1} * power(${rnd(sql`g.i::bigint * 1000 + j`, 3)}, 3))::int END,
+               'c', 2, ${anchor} - floor(${rnd(sql`g.i::bigint * 1000 + j`, 4)} * 31536000000) * interval '1 ms'
+        FROM generate_series(1, ${n - 1}) AS g(i),
+             generate_series(1, least(floor(1.8 * power(1 - ${rnd(i, 1)}, -1 / 1.5)), 400)::int - 1) AS j`.execute(tx);
+      await sql`
+        INSERT INTO seed_edge
+        SELECT g.i, CASE WHEN ${rnd(sql`g.i::bigint * 1000 + j`, 6)} < 0.4
+                      THEN least(((g.i - 1) / 50) * 50 + 1 + floor(${rnd(sql`g.i::bigint * 1000 + j`, 7)} * 50)::int, ${n - 1})
+                      ELSE 1 + floor(${n - 1} * power(${rnd(sql`g.i::bigint * 1000 + j`, 7)}, 2.5))::int END,
+               CASE WHEN ${rnd(sql`g.i::bigint * 1000 + j`, 8)} < 0.2 THEN 'r' ELSE 'p' END, 3,
+               ${anchor} - floor(${rnd(sql`g.i::bigint * 1000 + j`, 9)} * 31536000000) * interval '1 ms'
+        FROM generate_series(1, ${n - 1}) AS g(i),
+             generate_series(1, least(floor(1.5 * power(1 - ${rnd(i, 5)}, -1 / 1.5)), 400)::int - 1) AS j`.execute(tx);
+      // The celebrity's requests: k * step mod (n - 1) visits distinct users; they win over any other relation.
+      await sql`
+        INSERT INTO seed_edge
+        SELECT 1 + ((k::bigint * ${step}) % ${n - 1})::int, ${n}, 'p', 1,
+               ${anchor} - floor(${rnd(sql`k`, 10)} * 31536000000) * interval '1 ms'
+        FROM generate_series(0, ${m - 1}) AS k`.execute(tx);
+    });
+
+    await timed('pairs', async () => {
+      await sql`
+        CREATE TEMP TABLE seed_pair ON COMMIT DROP AS
+        SELECT DISTINCT ON (least(a, b), greatest(a, b)) a, b, kind, created
+        FROM seed_edge WHERE a <> b
+        ORDER BY least(a, b), greatest(a, b), prio, a, b`.execute(tx);
+      await sql`DROP TABLE seed_edge`.execute(tx);
+      await sql`
+        CREATE TEMP TABLE seed_count ON COMMIT DROP AS
+        SELECT id, sum(c)::int AS c, sum(s)::int AS s, sum(r)::int AS r FROM (
+          SELECT a AS id, (kind = 'c')::int AS c, (kind <> 'c')::int AS s, 0 AS r FROM seed_pair
+          UNION ALL
+          SELECT b, (kind = 'c')::int, 0, (kind = 'p')::int FROM seed_pair
+        ) x GROUP BY id`.execute(tx);
+      await sql`CREATE INDEX ON seed_count (id)`.execute(tx);
+    });
+
+    const dropped = bulk ? await dropForBulkLoad(tx) : { indexes: [], constraints: [] };
+
+    await timed('users', async () => {
+      await sql`ALTER TABLE connection_requests DISABLE TRIGGER connection_requests_count_days`.execute(tx);
+      await sql`
+        INSERT INTO users (id, username, real_name, avatar, bio, location, gender, reputation, community_badge,
+                           date_of_birth, description, date_joined,
+                           connections_count, requests_sent_count, requests_received_count)
+        SELECT ${base} + g.i, 'member_' || (${base} + g.i),
+               CASE WHEN g.i = ${n} THEN 'A Celebrity' ELSE 'Member ' || (${base} + g.i) END,
+               CASE WHEN ${rnd(i, 11)} < 0.6 THEN 'https://cdn.example.org/avatars/' || (${base} + g.i) || '.png' END,
+               CASE WHEN ${rnd(i, 12)} < 0.3 THEN 'Hello, I am "member ' || g.i || E'".\\nI like \\\\ and ünïcode.' ELSE '' END,
+               (ARRAY['', 'Milano', 'Berlin', 'Lyon', 'São Paulo'])[1 + floor(${rnd(i, 13)} * 5)::int],
+               (ARRAY['Unspecified', 'Male', 'Female'])[1 + floor(${rnd(i, 14)} * 3)::int],
+               floor(power(${rnd(i, 15)}, 4) * 5000)::int, ${rnd(i, 16)} < 0.01,
+               CASE WHEN ${rnd(i, 17)} < 0.4 THEN date '1960-01-01' + floor(${rnd(i, 18)} * 16000)::int END,
+               CASE WHEN ${rnd(i, 19)} < 0.2 THEN 'Member since day one' ELSE '' END,
+               ${anchor} - interval '365 days' - floor(${rnd(i, 20)} * 63072000000) * interval '1 ms',
+               coalesce(c.c, 0), coalesce(c.s, 0), coalesce(c.r, 0)
+        FROM generate_series(1, ${n}) AS g(i) LEFT JOIN seed_count c ON c.id = g.i`.execute(tx);
+      await sql`SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))`.execute(tx);
+    });
+
+    await timed('connections', async () => {
+      await sql`
+        INSERT INTO connections (user_id, friend_id, created)
+        SELECT ${base} + a, ${base} + b, created FROM seed_pair WHERE kind = 'c'
+        UNION ALL
+        SELECT ${base} + b, ${base} + a, created FROM seed_pair WHERE kind = 'c'`.execute(tx);
+    });
+
+    await timed('requests', async () => {
+      await sql`
+        INSERT INTO connection_requests (from_user_id, to_user_id, created, rejected, viewed)
+        SELECT ${base} + a, ${base} + b, created,
+               CASE WHEN kind = 'r' THEN created + interval '1 hour' * (1 + (a + b) % 200) END,
+               CASE WHEN kind = 'r' OR (a * 7 + b) % 10 < 3 THEN created + interval '1 minute' * (1 + (a + b) % 600) END
+        FROM seed_pair WHERE kind <> 'c' ORDER BY created`.execute(tx);
+      await sql`
+        INSERT INTO connection_request_days AS d (to_user_id, day, pending)
+        SELECT ${base} + b, kith_request_day(created), count(*) FROM seed_pair WHERE kind = 'p' GROUP BY 1, 2
+        ON CONFLICT (to_user_id, day) DO UPDATE SET pending = d.pending + excluded.pending`.execute(tx);
+      await sql`ALTER TABLE connection_requests ENABLE TRIGGER connection_requests_count_days`.execute(tx);
+    });
+
+    if (bulk) await timed('indexes and keys', () => restoreAfterBulkLoad(tx, dropped));
+
+    const { rows: totals } = await sql<{ c: number; p: number; r: number }>`
+      SELECT count(*) FILTER (WHERE kind = 'c')::int AS c, count(*) FILTER (WHERE kind = 'p')::int AS p,
+             count(*) FILTER (WHERE kind = 'r')::int AS r FROM seed_pair`.execute(tx);
+    return { base, totals: totals[0]! };
+  });
+
+  log('vacuum analyze');
+  await sql`VACUUM (ANALYZE) users, connections, connection_requests, connection_request_days`.execute(db);
+
+  const check = await checkCommunity(db);
+  const celebrityId = result.base + n;
+  const { rows: celeb } = await sql<{ pending: number }>`
+    SELECT requests_received_count AS pending FROM users WHERE id = ${celebrityId}`.execute(db);
+  const typical = await typicalUser(db, result.base, celebrityId);
+  const t = result.totals;
+  return {
+    users: n,
+    firstUserId: result.base + 1,
+    lastUserId: celebrityId,
+    celebrity: { id: celebrityId, pending: celeb[0]?.pending ?? 0 },
+    typical,
+    rows: { users: n, connections: 2 * t.c, pending: t.p, rejected: t.r, total: n + 2 * t.c + t.p + t.r },
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    check,
+  };
+}
+
+/** A member with a full first page of pending requests: the median of those with 20 to 200. */
+async function typicalUser(db: Executor, base: number, celebrityId: number) {
+  const { rows } = await sql<{ id: number; pending: number; connections: number }>`
+    WITH c AS (
+      SELECT id, requests_received_count AS pending, connections_count AS connections FROM users
+      WHERE id > ${base} AND id <> ${celebrityId} AND requests_received_count BETWEEN 20 AND 200
+    )
+    SELECT * FROM c ORDER BY pending, id OFFSET (SELECT count(*) / 2 FROM c) LIMIT 1`.execute(db);
+  if (rows[0]) return rows[0];
+  const { rows: any } = await sql<{ id: number; pending: number; connections: number }>`
+    SELECT id, requests_received_count AS pending, connections_count AS connections FROM users
+    WHERE id > ${base} AND id <> ${celebrityId} ORDER BY requests_received_count DESC, id LIMIT 1`.execute(db);
+  return any[0]!;
+}
+
+/** Recomputes every counter, the per-day pending counts and the no-overlap rule from the rows. */
+export async function checkCommunity(db: Executor): Promise<SeedCheck> {
+  const { rows } = await sql<SeedCheck>`
+    WITH c AS (SELECT user_id AS id, count(*) AS n FROM connections GROUP BY 1),
+         s AS (SELECT from_user_id AS id, count(*) AS n FROM connection_requests GROUP BY 1),
+         r AS (SELECT to_user_id AS id, count(*) AS n FROM connection_requests WHERE rejected IS NULL GROUP BY 1),
+         d AS (SELECT to_user_id, kith_request_day(created) AS day, count(*) AS n
+               FROM connection_requests WHERE rejected IS NULL GROUP BY 1, 2)
+    SELECT
+      (SELECT count(*) FROM users u LEFT JOIN c ON c.id = u.id LEFT JOIN s ON s.id = u.id LEFT JOIN r ON r.id = u.id
+       WHERE u.connections_count <> coalesce(c.n, 0) OR u.requests_sent_count <> coalesce(s.n, 0)
+          OR u.requests_received_count <> coalesce(r.n, 0))::int AS "wrongCounters",
+      (SELECT count(*) FROM connection_requests q JOIN connections k
+         ON k.user_id = q.from_user_id AND k.friend_id = q.to_user_id)::int AS overlaps,
+      (SELECT count(*) FROM d FULL JOIN (SELECT * FROM connection_request_days WHERE pending > 0) x
+         ON x.to_user_id = d.to_user_id AND x.day = d.day
+       WHERE x.pending IS DISTINCT FROM d.n)::int AS "wrongDays"`.execute(db);
+  return rows[0]!;
+}
+
+interface Dropped {
+  indexes: string[];
+  constraints: Array<{ table: string; name: string; definition: string }>;
+}
+
+const BULK_TABLES = ['users', 'connections', 'connection_requests'];
+
+/** Drops secondary indexes and foreign keys of the loaded tables; returns how to rebuild them. */
+async function dropForBulkLoad(db: Executor): Promise<Dropped> {
+  const { rows: constraints } = await sql<{ table: string; name: string; definition: string }>`
+    SELECT c.conrelid::regclass::text AS table, c.conname AS name, pg_get_constraintdef(c.oid) AS definition
+    FROM pg_constraint c
+    WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(${BULK_TABLES})`.execute(db);
+  const { rows: indexes } = await sql<{ name: string; definition: string }>`
+    SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+    FROM pg_index i
+    WHERE i.indrelid::regclass::text = ANY(${BULK_TABLES}) AND NOT i.indisprimary
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)`.execute(db);
+  for (const c of constraints) {
+    await sql`ALTER TABLE ${sql.id(c.table)} DROP CONSTRAINT ${sql.id(c.name)}`.execute(db);
+  }
+  for (const i of indexes) await sql`DROP INDEX ${sql.raw(i.name)}`.execute(db);
+  return { indexes: indexes.map((i) => i.definition), constraints };
+}
+
+async function restoreAfterBulkLoad(db: Executor, dropped: Dropped) {
+  for (const definition of dropped.indexes) await sql.raw(definition).execute(db);
+  for (const c of dropped.constraints) {
+    await sql`ALTER TABLE ${sql.id(c.table)} ADD CONSTRAINT ${sql.id(c.name)} ${sql.raw(c.definition)}`.execute(db);
+  }
+}
