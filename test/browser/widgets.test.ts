@@ -1,0 +1,295 @@
+/**
+ * SelfCommunity's published widgets, unchanged, against kith in a real browser.
+ *
+ * kith runs on one origin, the example page (examples/widgets, built with Vite) on another, as on a
+ * community's own site: the page reaches kith only through CORS. The provider's realtime socket
+ * (ws://<portal host>/ws/notify, port dropped) finds nothing here; the widgets must render regardless.
+ *
+ * Needs `npm ci` in examples/widgets and Debian's chromium (/usr/bin/chromium or $CHROMIUM_PATH).
+ * Run with `npm run test:browser`. The screenshot goes to $KITH_SCREENSHOT (default .kith-test-browser/widgets.png).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import type { DatabaseHandle } from '../../src/db/database.js';
+import { JWT_SECRET, openTestDatabase } from '../helpers/world.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const example = join(root, 'examples/widgets');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const screenshot = resolve(root, process.env.KITH_SCREENSHOT ?? '.kith-test-browser/widgets.png');
+const ADMIN_PASSWORD = 'Admin-pass-1';
+const PASSWORD = 'Widgets-pass-1';
+
+// The flags Chromium needs on a machine without a network beyond the package registries (see the README).
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+interface Member {
+  id: number;
+  username: string;
+  token: string;
+  refresh: string;
+}
+
+let handle: DatabaseHandle;
+let app: FastifyInstance;
+let kith: string;
+let pageServer: Server;
+let pageOrigin: string;
+let browser: any;
+
+/** Runs a command to completion within `ms`, or fails the test with its output. */
+function run(command: string, args: string[], cwd: string, ms: number): Promise<void> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) done();
+      else fail(new Error(`${command} ${args.join(' ')} ended with ${signal ?? code}:\n${output.slice(-4000)}`));
+    });
+  });
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+  '.json': 'application/json',
+};
+
+/** Serves the built page (and index.html for any other path), nothing else: a community's own site. */
+function serveStatic(dir: string): Promise<Server> {
+  const server = createServer(async (request, response) => {
+    const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
+    let file = join(dir, path);
+    if (!file.startsWith(dir + sep) || !existsSync(file) || path.endsWith('/')) file = join(dir, 'index.html');
+    try {
+      const body = await readFile(file);
+      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+  return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
+}
+
+async function api(method: string, path: string, token?: string, body?: unknown) {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${kith}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
+}
+
+async function signIn(username: string, password: string) {
+  const response = await fetch(`${kith}/oauth/token/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+  });
+  assert.equal(response.status, 200, `sign-in of ${username}`);
+  const body = (await response.json()) as { access_token: string; refresh_token: string };
+  return { token: body.access_token, refresh: body.refresh_token };
+}
+
+/**
+ * A member created the way a community's backend would: the admin's account/create, then a password sign-in.
+ * The database is this file's own, so plain names are free (and read well on the screenshot).
+ */
+async function member(adminToken: string, username: string): Promise<Member> {
+  const created = await api('POST', '/api/v2/account/create/', adminToken, {
+    username,
+    email: `${username}@example.org`,
+    password: PASSWORD,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return { id: created.body.id, username, ...(await signIn(username, PASSWORD)) };
+}
+
+async function act(actor: Member, other: Member, action: string) {
+  const response = await api('POST', `/api/v2/user/${other.id}/connection/${action}/`, actor.token);
+  assert.equal(response.status, 200, `${actor.username} ${action} ${other.username}: ${JSON.stringify(response.body)}`);
+}
+
+// Bounded: the build, kith and Chromium within two minutes, the test itself within one and a half.
+before(
+  async () => {
+    const playwrightEntry = join(example, 'node_modules/playwright-core/package.json');
+    if (!existsSync(playwrightEntry)) throw new Error('examples/widgets has no node_modules: run `npm ci` there first');
+    if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install chromium`);
+
+    // The page first, so kith can be told its origin.
+    await run(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'error'], example, 90_000);
+    pageServer = await serveStatic(join(example, 'dist'));
+    pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
+
+    handle = await openTestDatabase();
+    app = await buildApp({
+      config: {
+        jwtSecret: JWT_SECRET,
+        accessTokenTtl: 3600,
+        refreshTokenTtl: 86_400,
+        trustProxy: false,
+        corsOrigins: [pageOrigin],
+      },
+      db: handle.db,
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    kith = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+    const { chromium } = createRequire(playwrightEntry)('playwright-core');
+    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, timeout: 30_000 });
+  },
+  { timeout: 120_000 },
+);
+
+after(async () => {
+  await browser?.close();
+  await new Promise((done) => (pageServer ? pageServer.close(done) : done(undefined)));
+  await app?.close();
+  await handle?.close();
+});
+
+interface WidgetView {
+  title: string;
+  people: Array<{ name: string; buttons: string[] }>;
+}
+
+/** What a widget shows: its title and, per listed person, the name and the buttons. */
+async function widget(page: any, testId: string, usernames: string[]): Promise<WidgetView> {
+  const section = page.locator(`[data-testid="${testId}"]`);
+  await section.locator('h5').waitFor({ timeout: 30_000 });
+  const rows: Array<{ text: string; buttons: string[] }> = await section.locator('li').evaluateAll((items: any[]) =>
+    items.map((li) => ({
+      text: li.textContent ?? '',
+      buttons: [...li.querySelectorAll('button')].map((b: any) => (b.textContent ?? '').trim()),
+    })),
+  );
+  return {
+    title: ((await section.locator('h5').textContent()) ?? '').trim(),
+    people: rows.map((row) => {
+      const names = usernames.filter((u) => row.text.includes(u));
+      assert.equal(names.length, 1, `one known member per row: ${row.text}`);
+      return { name: names[0]!, buttons: row.buttons };
+    }),
+  };
+}
+
+test('the published widgets list a member’s requests and connections from kith, and Accept works', {
+  timeout: 90_000,
+}, async () => {
+  const admin = await signIn('admin', ADMIN_PASSWORD);
+  const [me, alice, bob, carol, dave, frank] = await Promise.all(
+    ['maria', 'alice', 'bob', 'carol', 'dave', 'frank'].map((n) => member(admin.token, n)),
+  );
+  assert(me && alice && bob && carol && dave && frank);
+  await act(alice, me, 'request');
+  await act(bob, me, 'request');
+  await act(me, carol, 'request');
+  await act(dave, me, 'request');
+  await act(me, dave, 'accept');
+  await act(frank, alice, 'request'); // someone else's request: on none of my widgets
+  const names = [me, alice, bob, carol, dave, frank].map((m) => m.username);
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 400 } });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (error: Error) => problems.push(`page error: ${error.message}`));
+  const calls: string[] = [];
+  page.on('response', (response: any) => {
+    const url = new URL(response.url());
+    if (url.origin === kith) calls.push(`${response.status()} ${response.request().method()} ${url.pathname}`);
+  });
+
+  try {
+    const hash = new URLSearchParams({ token: me.token, refresh_token: me.refresh });
+    await page.goto(`${pageOrigin}/?portal=${encodeURIComponent(kith)}#${hash}`, { timeout: 30_000 });
+    await page.getByTestId('me').filter({ hasText: me.username }).waitFor({ timeout: 30_000 });
+
+    const received = await widget(page, 'requests', names);
+    assert.equal(received.title, '2 connections requests');
+    assert.deepEqual(received.people, [
+      { name: bob.username, buttons: ['Accept'] },
+      { name: alice.username, buttons: ['Accept'] },
+    ]);
+
+    const sent = await widget(page, 'requests-sent', names);
+    assert.equal(sent.title, '1 connection request sent');
+    assert.deepEqual(sent.people, [{ name: carol.username, buttons: ['Cancel'] }]);
+
+    const connections = await widget(page, 'connections', names);
+    assert.equal(connections.title, '1 connection');
+    assert.deepEqual(connections.people, [{ name: dave.username, buttons: ['Remove'] }]);
+
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+
+    // Accept Alice's request with the widget's own button: kith records the connection.
+    const aliceRow = page.locator('[data-testid="requests"] li', { hasText: alice.username });
+    await aliceRow.getByRole('button', { name: 'Accept' }).click({ timeout: 10_000 });
+    await aliceRow.getByRole('button', { name: 'Remove' }).waitFor({ timeout: 15_000 });
+
+    const status = await api('GET', `/api/v2/user/${alice.id}/connection_status/`, me.token);
+    assert.deepEqual(status.body, { connection_status: 'connected' });
+    const mine = await api('GET', `/api/v2/user/${me.id}/connections/`, me.token);
+    assert.deepEqual(mine.body.results.map((u: { id: number }) => u.id).sort(), [alice.id, dave.id].sort());
+    const left = await api('GET', '/api/v2/user/connection/requests/', me.token);
+    assert.deepEqual(
+      left.body.results.map((r: { from_user: { id: number } }) => r.from_user.id),
+      [bob.id],
+    );
+
+    // The provider's start-up calls all succeeded, through CORS, from the page's own origin.
+    for (const call of [
+      'GET /api/v2/dynamic_preference/',
+      'GET /api/v2/feature/',
+      'GET /api/v2/user/me/',
+      `GET /api/v2/user/${me.id}/settings/`,
+      'GET /api/v2/user/hidden_users_id/',
+      'GET /api/v2/user/connection/requests/',
+      'GET /api/v2/user/connection/requests_sent/',
+      `GET /api/v2/user/${me.id}/connections/`,
+      `POST /api/v2/user/${alice.id}/connection/accept/`,
+    ]) {
+      assert(calls.includes(`200 ${call}`), `expected 200 ${call}; calls were:\n${calls.join('\n')}`);
+    }
+    assert.deepEqual(
+      calls.filter((c) => !/^2\d\d /.test(c)),
+      [],
+    );
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
