@@ -100,17 +100,21 @@ export const AccountCreateBody = Type.Object({
   password: Password,
 });
 
-export const ProfilePatch = Type.Object({
-  real_name: Type.Optional(Type.String({ maxLength: 255 })),
-  bio: Type.Optional(Type.String({ maxLength: 10_000 })),
-  location: Type.Optional(Type.String({ maxLength: 100 })),
-  location_lat_lng: Type.Optional(Type.String({ maxLength: 100 })),
-  position_lat_lng: Type.Optional(Type.String({ maxLength: 100 })),
-  date_of_birth: Type.Optional(Nullable(Type.String({ format: 'date' }))),
-  description: Type.Optional(Type.String({ maxLength: 50 })),
-  gender: Type.Optional(Type.Union([Type.Literal('Male'), Type.Literal('Female'), Type.Literal('Unspecified')])),
-  website: Type.Optional(Type.Union([Type.Literal(''), Type.String({ format: 'uri', maxLength: 200 })])),
-});
+export const ProfilePatch = Type.Object(
+  {
+    real_name: Type.Optional(Type.String({ maxLength: 255 })),
+    bio: Type.Optional(Type.String({ maxLength: 10_000 })),
+    location: Type.Optional(Type.String({ maxLength: 100 })),
+    location_lat_lng: Type.Optional(Type.String({ maxLength: 100 })),
+    position_lat_lng: Type.Optional(Type.String({ maxLength: 100 })),
+    date_of_birth: Type.Optional(Nullable(Type.String({ format: 'date' }))),
+    description: Type.Optional(Type.String({ maxLength: 50 })),
+    gender: Type.Optional(Type.Union([Type.Literal('Male'), Type.Literal('Female'), Type.Literal('Unspecified')])),
+    website: Type.Optional(Type.Union([Type.Literal(''), Type.String({ format: 'uri', maxLength: 200 })])),
+  },
+  // Other fields (username, role, id, counters...) are read-only: stripped before the handler sees them.
+  { additionalProperties: false },
+);
 
 export const UserListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1 })),
