@@ -39,7 +39,14 @@ describe('follow mode: friendship endpoints answer 403, data is kept', () => {
   let snapshot: () => Promise<unknown>;
 
   before(async () => {
-    [a, b, c, d, e, f] = await Promise.all(Array.from({ length: 6 }, () => world.user()));
+    [a, b, c, d, e, f] = (await Promise.all(Array.from({ length: 6 }, () => world.user()))) as Member[] as [
+      Member,
+      Member,
+      Member,
+      Member,
+      Member,
+      Member,
+    ];
     await ok(world.act(a.token, b.id, 'request')); // pending a -> b
     await ok(world.act(c.token, d.id, 'request'));
     await ok(world.act(d.token, c.id, 'accept')); // c and d connected
