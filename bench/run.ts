@@ -236,7 +236,7 @@ async function pgbenchFloor(userIds: number[]): Promise<{ tps: number; script: s
   const args = (seconds: number) => [
     '-n',
     '-M',
-    'extended',
+    'prepared',
     '-c',
     String(Math.min(CONNECTIONS, 10 * WORKERS)),
     '-j',
@@ -321,9 +321,9 @@ async function main() {
   // Case 7: pairs with no relation yet, each used once: A requests B, B accepts.
   const { rows: pairs7 } = await sql<{ a: number; b: number }>`
     SELECT a, b FROM (
-      SELECT 2 + (hashint4(g) & 2147483647) % ${stats[0]!.users - 2} AS a,
-             2 + (hashint4(g + 7777777) & 2147483647) % ${stats[0]!.users - 2} AS b
-      FROM generate_series(${Date.now() % 1_000_000}, ${(Date.now() % 1_000_000) + 60_000}) g
+      SELECT 2 + (hashint4(g) & 2147483647) % ${stats[0]!.users - 2}::int AS a,
+             2 + (hashint4(g + 7777777) & 2147483647) % ${stats[0]!.users - 2}::int AS b
+      FROM generate_series(${Date.now() % 1_000_000}::int, ${(Date.now() % 1_000_000) + 60_000}::int) g
     ) x
     WHERE a <> b AND a <> ${celebrity.id} AND b <> ${celebrity.id}
       AND NOT EXISTS (SELECT 1 FROM connections c WHERE c.user_id = a AND c.friend_id = b)

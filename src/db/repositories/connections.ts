@@ -286,7 +286,7 @@ export async function requestPage(db: Executor, viewerId: number, query: Request
         ? sql`v.requests_sent_count`
         : sql`(SELECT count(*) FROM connection_requests r WHERE ${filter})::int`;
 
-  const { rows } = await sql<{ count: number; items: string | null; last: string | null }>`
+  const { rows } = await sql<{ count: number; items: string | null; last: string | null }>`/* prepared */
     WITH page AS MATERIALIZED (${page}),
          v AS (SELECT kith_user_json(v, NULL) AS json, v.requests_received_count, v.requests_sent_count
                FROM users v WHERE v.id = ${viewerId})
@@ -336,7 +336,7 @@ export async function listConnections(
     mutual === undefined
       ? sql<number>`x.connections_count`
       : sql<number>`(SELECT count(*) FROM connections c WHERE c.user_id = x.id AND ${filter})::int`;
-  const { rows } = await sql<{ count: number; items: string | null }>`
+  const { rows } = await sql<{ count: number; items: string | null }>`/* prepared */
     SELECT ${total} AS count,
       (SELECT string_agg(kith_user_json(u, ${connectionStatusSql(viewerId, sql`u.id`)}), ','
                          ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC)
@@ -356,7 +356,7 @@ export async function listConnections(
 /** The viewer's status towards each of these users; ids that name no active user are left out. */
 export async function statuses(db: Executor, viewerId: number, ids: number[]) {
   if (ids.length === 0) return [];
-  const { rows } = await sql<{ id: number; connection_status: string | null }>`
+  const { rows } = await sql<{ id: number; connection_status: string | null }>`/* prepared */
     SELECT u.id, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
     FROM users u WHERE u.id = ANY(${ids}::int[]) AND u.is_active`.execute(db);
   return rows;

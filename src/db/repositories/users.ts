@@ -26,7 +26,9 @@ function readCommunity(row: { pref_follow_enabled?: unknown; pref_content_availa
 
 /** Loads an active user and the community settings in one statement. */
 export async function findActiveViewer(db: Executor, id: number): Promise<Viewer | undefined> {
-  const { rows } = await sql<UserRow & { pref_follow_enabled: unknown; pref_content_availability: unknown }>`
+  const { rows } = await sql<
+    UserRow & { pref_follow_enabled: unknown; pref_content_availability: unknown }
+  >`/* prepared */
     SELECT u.*, ${communityColumns} FROM users u WHERE u.id = ${id} AND u.is_active`.execute(db);
   const row = rows[0];
   if (!row) return undefined;
