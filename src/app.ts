@@ -6,7 +6,7 @@ import type { Database } from './db/database.js';
 import { registerAuth } from './http/plugins/auth.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { registerCors } from './http/plugins/cors.js';
-import { registerErrorHandling } from './http/plugins/errors.js';
+import { frameworkErrors, registerErrorHandling } from './http/plugins/errors.js';
 import { registerNotFound } from './http/plugins/method-not-allowed.js';
 import { authRoutes } from './http/routes/auth.js';
 import { communityRoutes } from './http/routes/community.js';
@@ -38,6 +38,7 @@ export async function buildApp({ config, db, logger = false, realtime }: AppOpti
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true, allErrors: false } },
     return503OnClosing: true,
+    frameworkErrors,
   });
 
   registerErrorHandling(app);

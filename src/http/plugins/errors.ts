@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import { AppError, type ErrorCode } from '../../domain/errors.js';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -24,6 +24,16 @@ function fieldErrors(error: FastifyError): Record<string, string[]> {
   }
   return fields;
 }
+
+/** Errors Fastify raises before routing (a URL that is not valid percent-encoding): the same JSON shape. */
+export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (error, _request, res) => {
+  const reply = res as unknown as FastifyReply;
+  const status = typeof error.statusCode === 'number' && error.statusCode < 500 ? error.statusCode : 400;
+  reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send({ detail: 'Malformed request URL.', code: CODE_BY_STATUS[status] ?? 'invalid' });
+};
 
 /** One error handler, one shape: `{"detail": ..., "code": ...}`. 5xx details never leave the server. */
 export function registerErrorHandling(app: FastifyInstance) {
@@ -62,6 +72,14 @@ export function registerErrorHandling(app: FastifyInstance) {
           ? 'parse_error'
           : (CODE_BY_STATUS[status] ?? 'error');
       body = { detail: code === 'parse_error' ? 'Malformed request body.' : error.message, code };
+    } else if (/^22[0-9A-Z]{3}$/.test(String((error as { code?: unknown }).code))) {
+      // PostgreSQL "data exception" (e.g. a NUL character in a text field): the input, not the server.
+      status = 400;
+      request.log.info({ err: error }, 'input rejected by the database');
+      body = {
+        detail: 'A value in the request cannot be stored (for example, it contains a NUL character).',
+        code: 'invalid',
+      };
     } else {
       status = 500;
       request.log.error({ err: error }, 'unhandled error');
