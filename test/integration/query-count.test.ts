@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { queryCounter } from '../../src/db/database.js';
+import { World } from '../helpers/world.js';
+
+let world: World;
+after(() => world.close());
+
+// Each HTTP request gets its own counting scope, entered before Fastify sees the request, so every
+// statement issued while serving it (the auth hook's included) is counted.
+const scopes: Array<{ url: string; count: number }> = [];
+before(async () => {
+  world = await World.start();
+  world.app.server.prependListener('request', (req) => {
+    const scope = { url: req.url ?? '', count: 0 };
+    scopes.push(scope);
+    queryCounter.enterWith(scope);
+  });
+});
+
+/** Sends one request over HTTP and returns how many SQL statements serving it issued. */
+async function statementsOf(method: 'GET' | 'POST', url: string, token: string | null, payload?: unknown) {
+  const response = await world.request(method, url, { token, ...(payload === undefined ? {} : { body: payload }) });
+  assert.equal(response.status, 200, `${method} ${url}: ${response.text}`);
+  const scope = scopes.at(-1)!;
+  assert.equal(scope.url, url);
+  return { count: scope.count, body: response.body };
+}
+
+test('no list or read request issues more than 2 SQL statements (auth, then the page)', async () => {
+  const me = await world.user();
+  const friend = await world.user();
+  const senders = [];
+  for (let i = 0; i < 5; i++) {
+    const s = await world.user();
+    await world.act(s.token, me.id, 'request');
+    senders.push(s);
+  }
+  await world.act(me.token, senders[0]!.id, 'reject');
+  await world.act(me.token, friend.id, 'request');
+  await world.act(friend.token, me.id, 'accept');
+  await world.act(me.token, senders[1]!.id, 'request'); // a request back is an acceptance: a connection
+  const stranger = await world.user();
+  await world.act(me.token, stranger.id, 'request');
+
+  const first = await statementsOf('GET', '/api/v2/user/connection/requests/?limit=2', me.token);
+  assert.ok(first.body.next.includes('cursor='), 'next carries a cursor');
+  const followed = new URL(first.body.next);
+
+  const cases: Array<[string, 'GET' | 'POST', string, string | null, unknown?]> = [
+    ['received', 'GET', '/api/v2/user/connection/requests/', me.token],
+    ['received (old path)', 'GET', '/api/v2/user/connection_requests/?limit=1&offset=1', me.token],
+    ['received, following next', 'GET', followed.pathname + followed.search, me.token],
+    ['received, past the end', 'GET', '/api/v2/user/connection/requests/?offset=50', me.token],
+    ['rejected', 'GET', '/api/v2/user/connection/requests/?rejected=true', me.token],
+    ['sent', 'GET', '/api/v2/user/connection/requests_sent/', me.token],
+    ['connections, signed in', 'GET', `/api/v2/user/${me.id}/connections/`, friend.token],
+    ['connections, mutual', 'GET', `/api/v2/user/${me.id}/connections/?mutual=1`, friend.token],
+    ['connections, anonymous', 'GET', `/api/v2/user/${me.id}/connections/`, null],
+    ['is_connection', 'GET', `/api/v2/user/${friend.id}/is_connection/`, me.token],
+    ['connection_status', 'GET', `/api/v2/user/${friend.id}/connection_status/`, me.token],
+    [
+      'statuses',
+      'POST',
+      '/api/v2/user/connection/statuses/',
+      me.token,
+      { users: [friend.id, stranger.id, ...senders.map((s) => s.id)] },
+    ],
+    ['me', 'GET', '/api/v2/user/me/', me.token],
+    ['a user', 'GET', `/api/v2/user/${friend.id}/`, me.token],
+    ['users', 'GET', '/api/v2/user/?limit=5', me.token],
+  ];
+  const counts: Record<string, number> = {};
+  for (const [name, method, url, token, payload] of cases) {
+    counts[name] = (await statementsOf(method, url, token, payload)).count;
+  }
+  for (const [name, count] of Object.entries(counts)) {
+    assert.ok(count >= 1 && count <= 2, `${name}: ${count} statements (${JSON.stringify(counts)})`);
+  }
+  // The hot list: the viewer (with the community settings) and the page, nothing else.
+  assert.equal(counts.received, 2);
+  assert.equal(counts['received, following next'], 2);
+  assert.equal(counts.rejected, 2);
+});
