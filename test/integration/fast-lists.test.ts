@@ -3,11 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { listReceived, listSent } from '../../src/db/repositories/connections.js';
 import { findActiveViewer, findUserWithStatus } from '../../src/db/repositories/users.js';
+import type { NewUser } from '../../src/db/schema.js';
 import { checkCommunity, seedCommunity } from '../../src/db/seed.js';
 import { presentReceived, presentSent } from '../../src/http/presenters/connection-requests.js';
 import { presentUser } from '../../src/http/presenters/users.js';
 import { signAccessToken } from '../../src/services/tokens.js';
-import { JWT_SECRET, unique, World } from '../helpers/world.js';
+import { type ApiResponse, JWT_SECRET, unique, World } from '../helpers/world.js';
 
 let world: World;
 before(async () => {
@@ -19,7 +20,7 @@ after(() => world.close());
 const resultsText = (text: string) => text.slice(text.indexOf('"results":'));
 
 // Every kind of character JSON must escape, and some it must not.
-const tricky = () => ({
+const tricky = (): Partial<NewUser> => ({
   real_name: 'Zoë "Q" \\ back\nslash\t\u0001\u001f </script> 😀 \u2028',
   bio: 'line one\r\nline two \b\f "quoted"',
   location: 'São Paulo',
@@ -142,7 +143,7 @@ describe('cursors and deep offsets', () => {
     let url: string | null = '/api/v2/user/connection/requests/?limit=100';
     let pages = 0;
     while (url) {
-      const page = await world.get(url, star.token);
+      const page: ApiResponse = await world.get(url, star.token);
       assert.equal(page.status, 200, page.text);
       seen.push(...pageIds(page.body));
       pages += 1;
