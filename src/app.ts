@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Config } from './config.js';
+import type { Config, WebhookConfig } from './config.js';
 import type { Database } from './db/database.js';
 import { registerAuth } from './http/plugins/auth.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
@@ -15,22 +15,38 @@ import { healthRoutes } from './http/routes/health.js';
 import { notificationRoutes } from './http/routes/notifications.js';
 import { preferenceRoutes } from './http/routes/preferences.js';
 import { userRoutes } from './http/routes/users.js';
+import { webhookRoutes } from './http/routes/webhooks.js';
 import { ErrorBody } from './http/schemas/common.js';
 import { ConnectionRequest } from './http/schemas/connections.js';
 import { Me, User } from './http/schemas/users.js';
 import { type RealtimeOptions, registerRealtime } from './realtime/plugin.js';
+
+const DEFAULT_WEBHOOKS: WebhookConfig = {
+  allowPrivate: false,
+  retrySchedule: [5, 25, 125, 625, 3125],
+  disableAfter: 3 * 86_400,
+  workerInServer: true,
+};
 
 export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &
     Partial<Pick<Config, 'corsOrigins'>>;
   db: Database;
   logger?: FastifyServerOptions['logger'];
+  /** Webhook settings; without them, private targets are refused and retries follow the default schedule. */
+  webhooks?: WebhookConfig;
   /** The realtime channel needs the database handle (for LISTEN); without it, no /ws/notify. */
   realtime?: Omit<RealtimeOptions, 'secret'>;
 }
 
 /** Builds the whole HTTP application; the server and the tests build the same one. */
-export async function buildApp({ config, db, logger = false, realtime }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  db,
+  logger = false,
+  realtime,
+  webhooks = DEFAULT_WEBHOOKS,
+}: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
     trustProxy: config.trustProxy,
@@ -77,6 +93,7 @@ export async function buildApp({ config, db, logger = false, realtime }: AppOpti
   preferenceRoutes(app, db);
   communityRoutes(app, db);
   notificationRoutes(app, db);
+  webhookRoutes(app, db, webhooks);
   if (realtime) await registerRealtime(app, { ...realtime, secret: config.jwtSecret });
   app.get('/api/v2/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -13,10 +13,22 @@ export interface Config {
   readonly logLevel: string;
   readonly production: boolean;
   readonly adminPassword: string | undefined;
+  readonly webhooks: WebhookConfig;
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
   /** Browser origins allowed to call the API (CORS_ORIGINS); empty: CORS off. `*` allows any origin. */
   readonly corsOrigins: readonly string[];
+}
+
+export interface WebhookConfig {
+  /** Allow targets on loopback and private networks (never link-local). */
+  readonly allowPrivate: boolean;
+  /** Seconds to wait before each retry after a failed attempt. */
+  readonly retrySchedule: readonly number[];
+  /** An endpoint whose every delivery failed for this many seconds is switched off. */
+  readonly disableAfter: number;
+  /** Run the delivery worker inside the server process. */
+  readonly workerInServer: boolean;
 }
 
 export class ConfigError extends Error {
@@ -77,6 +89,7 @@ export function loadConfig(env: Env = process.env, options: { createSecret?: boo
   if (jwtSecret === '' && production) errors.push('JWT_SECRET is required when NODE_ENV=production');
 
   const adminPassword = env.KITH_ADMIN_PASSWORD || undefined;
+  const webhooks = webhookConfig(env, errors);
 
   const corsOrigins = parseOrigins(env.CORS_ORIGINS, errors);
 
@@ -94,6 +107,7 @@ export function loadConfig(env: Env = process.env, options: { createSecret?: boo
     logLevel,
     production,
     adminPassword,
+    webhooks,
     accessTokenTtl,
     refreshTokenTtl,
     corsOrigins,
@@ -135,4 +149,30 @@ function readOrCreateSecret(dataDir: string, create: boolean): string {
   writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   return secret;
+}
+
+function boolean(env: Env, name: string, fallback: boolean, errors: string[]): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  errors.push(`${name} must be true or false (got "${raw}")`);
+  return fallback;
+}
+
+function webhookConfig(env: Env, errors: string[]): WebhookConfig {
+  let retrySchedule: number[] = [5, 25, 125, 625, 3125];
+  const raw = env.KITH_WEBHOOK_RETRY_SCHEDULE;
+  if (raw !== undefined && raw !== '') {
+    const parts = raw.split(',').map((p) => Number(p.trim()));
+    if (parts.length > 50 || parts.some((n) => !Number.isFinite(n) || n <= 0 || n > 31_536_000)) {
+      errors.push(`KITH_WEBHOOK_RETRY_SCHEDULE must be a comma-separated list of positive seconds (got "${raw}")`);
+    } else retrySchedule = parts;
+  }
+  return Object.freeze({
+    allowPrivate: boolean(env, 'KITH_WEBHOOK_ALLOW_PRIVATE', false, errors),
+    retrySchedule: Object.freeze(retrySchedule),
+    disableAfter: integer(env, 'KITH_WEBHOOK_DISABLE_AFTER', 3 * 86_400, 1, 315_360_000, errors),
+    workerInServer: boolean(env, 'KITH_WEBHOOK_WORKER', true, errors),
+  });
 }

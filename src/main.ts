@@ -3,6 +3,7 @@ import { buildApp } from './app.js';
 import { openAndPrepare } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { loggerOptions } from './logger.js';
+import { WebhookWorker } from './webhooks/worker.js';
 
 /** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT. */
 export async function start() {
@@ -27,7 +28,11 @@ export async function start() {
     db: handle.db,
     logger: loggerOptions(config.logLevel),
     realtime: { handle, databaseUrl: config.databaseUrl },
+    webhooks: config.webhooks,
   });
+  const worker = config.webhooks.workerInServer
+    ? new WebhookWorker(handle.db, { config: config.webhooks, log: app.log })
+    : undefined;
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -36,6 +41,7 @@ export async function start() {
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     try {
       await app.close();
+      await worker?.stop();
       await handle.close();
       process.exit(0);
     } catch (error) {
@@ -47,6 +53,7 @@ export async function start() {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await app.listen({ port: config.port, host: config.host });
+  await worker?.start(handle, config.databaseUrl);
   app.log.info(
     { database: handle.kind === 'pglite' ? `embedded (${config.dataDir})` : 'postgresql' },
     `kith listening on http://${config.host}:${config.port}`,

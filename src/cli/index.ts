@@ -7,6 +7,7 @@ import { AppError } from '../domain/errors.js';
 import { presentMe } from '../http/presenters/users.js';
 import { signAccessToken } from '../services/tokens.js';
 import { createUser } from '../services/users.js';
+import { WebhookWorker } from '../webhooks/worker.js';
 
 const HELP = `kith — a connections server for communities (SelfCommunity API v2)
 
@@ -17,6 +18,7 @@ Commands:
   user create --username U [--role admin|moderator|editor] [--password P] [--email E]
                                            create a user and print it as JSON
   token --user-id N [--ttl SECONDS]        print a signed access token (needs only the secret)
+  worker                                   deliver webhooks only (no HTTP); several may run at once
   seed --users N [--celebrity-requests M] [--seed S]
                                            fill the database with a reproducible community and print
                                            a typical member and the celebrity as JSON
@@ -137,6 +139,29 @@ async function main(argv: string[]) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       const { wrongCounters, overlaps, wrongDays } = result.check;
       if (wrongCounters + overlaps + wrongDays > 0) fail('the seeded data failed its check (see "check" above)');
+      return;
+    }
+    case 'worker': {
+      const config = loadConfig();
+      if (!config.databaseUrl) {
+        throw new UsageError(
+          'kith worker needs DATABASE_URL: the embedded database allows one process, and the server runs a worker itself',
+        );
+      }
+      await withDatabase(async (handle) => {
+        const log = {
+          error: (obj: object, msg: string) => process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`),
+          warn: (obj: object, msg: string) => process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`),
+        };
+        const worker = new WebhookWorker(handle.db, { config: config.webhooks, log });
+        await worker.start(handle, config.databaseUrl);
+        process.stdout.write('kith worker: delivering webhooks (SIGTERM to stop)\n');
+        await new Promise<void>((resolve) => {
+          process.once('SIGTERM', resolve);
+          process.once('SIGINT', resolve);
+        });
+        await worker.stop();
+      });
       return;
     }
     default:

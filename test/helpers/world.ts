@@ -3,11 +3,20 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
+import type { WebhookConfig } from '../../src/config.js';
 import { openAndPrepare } from '../../src/bootstrap.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { insertUser } from '../../src/db/repositories/users.js';
 import type { NewUser, UserRow } from '../../src/db/schema.js';
 import { signAccessToken } from '../../src/services/tokens.js';
+
+/** Tests deliver to receivers on 127.0.0.1, so private targets are allowed here. */
+export const TEST_WEBHOOKS: WebhookConfig = {
+  allowPrivate: true,
+  retrySchedule: [5, 25, 125, 625, 3125],
+  disableAfter: 3 * 86_400,
+  workerInServer: false,
+};
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -73,6 +82,7 @@ export class World {
       config: { jwtSecret: JWT_SECRET, accessTokenTtl: 3600, refreshTokenTtl: 86_400, trustProxy: false },
       db: handle.db,
       realtime: { handle, databaseUrl: handle.databaseUrl, pingIntervalMs: 1000 },
+      webhooks: TEST_WEBHOOKS,
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;

@@ -1,0 +1,301 @@
+import { type Kysely, sql } from 'kysely';
+import type { DB } from '../schema.js';
+
+type Executor = Kysely<DB>;
+
+export async function insertEndpoint(
+  db: Executor,
+  values: {
+    target: string;
+    description: string;
+    is_active: boolean;
+    ssl_cert_verification: boolean;
+    signing_secret: string;
+  },
+  types: string[],
+) {
+  return db.transaction().execute(async (tx) => {
+    const endpoint = await tx.insertInto('webhook_endpoints').values(values).returning('id').executeTakeFirstOrThrow();
+    await replaceEventTypes(tx, endpoint.id, types);
+    return endpoint.id;
+  });
+}
+
+/** Keeps the `added_at` of types that stay; adds the new ones; drops the others. */
+export async function replaceEventTypes(db: Executor, endpointId: number, types: string[]) {
+  await db
+    .deleteFrom('webhook_endpoint_events')
+    .where('endpoint_id', '=', endpointId)
+    .$if(types.length > 0, (q) => q.where('type', 'not in', types))
+    .execute();
+  if (types.length === 0) return;
+  await db
+    .insertInto('webhook_endpoint_events')
+    .values(types.map((type) => ({ endpoint_id: endpointId, type })))
+    .onConflict((oc) => oc.columns(['endpoint_id', 'type']).doNothing())
+    .execute();
+}
+
+export async function findEndpoints(db: Executor, ids: number[]) {
+  if (ids.length === 0) return [];
+  const [endpoints, events] = await Promise.all([
+    db.selectFrom('webhook_endpoints').selectAll().where('id', 'in', ids).execute(),
+    db
+      .selectFrom('webhook_endpoint_events')
+      .selectAll()
+      .where('endpoint_id', 'in', ids)
+      .orderBy('added_at')
+      .orderBy('type')
+      .execute(),
+  ]);
+  const byId = new Map(endpoints.map((e) => [e.id, { ...e, events: [] as Array<{ type: string; added_at: Date }> }]));
+  for (const e of events) byId.get(e.endpoint_id)?.events.push({ type: e.type, added_at: e.added_at });
+  return ids.map((id) => byId.get(id)).filter((e) => e !== undefined);
+}
+
+export type EndpointWithEvents = Awaited<ReturnType<typeof findEndpoints>>[number];
+
+export async function listEndpointIds(
+  db: Executor,
+  options: {
+    target?: string | undefined;
+    orderBy: 'created_at' | 'updated_at' | 'is_active';
+    descending: boolean;
+    limit: number;
+    offset: number;
+  },
+) {
+  let query = db.selectFrom('webhook_endpoints');
+  if (options.target) query = query.where('target', 'ilike', `%${options.target.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  const [rows, total] = await Promise.all([
+    query
+      .select('id')
+      .orderBy(options.orderBy, options.descending ? 'desc' : 'asc')
+      .orderBy('id', options.descending ? 'desc' : 'asc')
+      .limit(options.limit)
+      .offset(options.offset)
+      .execute(),
+    query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { ids: rows.map((r) => r.id), total: total.n };
+}
+
+export async function updateEndpoint(
+  db: Executor,
+  id: number,
+  patch: Partial<{ target: string; description: string; is_active: boolean; ssl_cert_verification: boolean }>,
+  types: string[] | undefined,
+) {
+  return db.transaction().execute(async (tx) => {
+    const reactivated = patch.is_active === true ? { failing_since: null, disabled_reason: null } : {};
+    const row = await tx
+      .updateTable('webhook_endpoints')
+      .set({ ...patch, ...reactivated, updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) return false;
+    if (types) await replaceEventTypes(tx, id, types);
+    return true;
+  });
+}
+
+export async function deleteEndpoint(db: Executor, id: number) {
+  const result = await db.deleteFrom('webhook_endpoints').where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** Rotates the secret: the old one keeps signing beside the new one until `graceUntil`. */
+export async function rotateSecret(db: Executor, id: number, secret: string, graceUntil: Date) {
+  const row = await db
+    .updateTable('webhook_endpoints')
+    .set((eb) => ({
+      previous_secret: eb.ref('signing_secret'),
+      previous_secret_expires: graceUntil,
+      signing_secret: secret,
+      updated_at: sql<Date>`now()`,
+    }))
+    .where('id', '=', id)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function listAttempts(
+  db: Executor,
+  endpointId: number,
+  orderBy: 'created_at' | 'sent_at' | 'next_retry',
+  descending: boolean,
+  limit: number,
+  offset: number,
+) {
+  const base = db.selectFrom('webhook_attempts as a').where('a.endpoint_id', '=', endpointId);
+  const [rows, total] = await Promise.all([
+    base
+      .innerJoin('events as e', 'e.id', 'a.event_id')
+      .select([
+        'a.id',
+        'a.created_at',
+        'a.sent_at',
+        'a.http_request_body',
+        'a.http_request_signature_header',
+        'a.http_response_code',
+        'a.http_response_body',
+        'a.error',
+        'a.next_retry',
+        'a.event_id',
+        'e.type as event_type',
+        'e.created as event_created',
+      ])
+      .orderBy(`a.${orderBy}`, descending ? 'desc' : 'asc')
+      .orderBy('a.id', descending ? 'desc' : 'asc')
+      .limit(limit)
+      .offset(offset)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: total.n };
+}
+
+/** Queues (again) the events for an endpoint: a fresh delivery, due now. Returns the ids that exist. */
+export async function requeue(db: Executor, endpointId: number, eventIds: number[], now: Date) {
+  if (eventIds.length === 0) return [];
+  const existing = await db.selectFrom('events').select('id').where('id', 'in', eventIds).execute();
+  const ids = existing.map((e) => e.id);
+  if (ids.length === 0) return [];
+  await db
+    .insertInto('webhook_deliveries')
+    .values(ids.map((event_id) => ({ endpoint_id: endpointId, event_id, next_attempt_at: now })))
+    .onConflict((oc) =>
+      oc.columns(['endpoint_id', 'event_id']).doUpdateSet({ status: 'pending', attempts: 0, next_attempt_at: now }),
+    )
+    .execute();
+  await sql`SELECT pg_notify('kith_deliveries', ${String(ids[0])})`.execute(db);
+  return ids;
+}
+
+export interface ClaimedDelivery {
+  id: number;
+  endpoint_id: number;
+  event_id: number;
+  attempts: number;
+}
+
+/**
+ * Claims due deliveries for this worker: SKIP LOCKED lets several workers share the queue without
+ * taking the same row; pushing next_attempt_at forward is the lease that a crashed worker lets lapse.
+ */
+export async function claimDue(db: Executor, now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]> {
+  const { rows } = await sql<ClaimedDelivery>`
+    UPDATE webhook_deliveries d SET next_attempt_at = ${leaseUntil}
+    WHERE d.id IN (
+      SELECT q.id FROM webhook_deliveries q
+      WHERE q.status = 'pending' AND q.next_attempt_at <= ${now}
+        AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = q.endpoint_id AND w.is_active)
+      ORDER BY q.next_attempt_at, q.id
+      LIMIT ${limit}
+      FOR UPDATE OF q SKIP LOCKED
+    )
+    RETURNING d.id, d.endpoint_id, d.event_id, d.attempts`.execute(db);
+  // A paused endpoint keeps what was queued before the pause; it goes out when the endpoint is active again.
+  return rows;
+}
+
+export async function loadForDelivery(db: Executor, delivery: ClaimedDelivery) {
+  return db
+    .selectFrom('webhook_endpoints as w')
+    .innerJoin('events as e', (join) => join.on('e.id', '=', delivery.event_id))
+    .select([
+      'w.target',
+      'w.is_active',
+      'w.ssl_cert_verification',
+      'w.signing_secret',
+      'w.previous_secret',
+      'w.previous_secret_expires',
+      'e.id as event_id',
+      'e.type',
+      'e.created',
+      'e.data',
+    ])
+    .where('w.id', '=', delivery.endpoint_id)
+    .executeTakeFirst();
+}
+
+export interface AttemptRecord {
+  delivery: ClaimedDelivery;
+  createdAt: Date;
+  sentAt: Date;
+  body: string;
+  signature: string;
+  status: number | null;
+  responseBody: string;
+  error: string | null;
+  ok: boolean;
+  /** When the next try is due; null when this was the last one. */
+  nextRetry: Date | null;
+  disableAfterMs: number;
+}
+
+/** Records one HTTP try and its consequences (delivery state, the endpoint's failure streak) atomically. */
+export async function recordAttempt(db: Executor, record: AttemptRecord) {
+  const { delivery } = record;
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto('webhook_attempts')
+      .values({
+        delivery_id: delivery.id,
+        endpoint_id: delivery.endpoint_id,
+        event_id: delivery.event_id,
+        created_at: record.createdAt,
+        sent_at: record.sentAt,
+        http_request_body: record.body,
+        http_request_signature_header: record.signature,
+        http_response_code: record.status,
+        http_response_body: record.responseBody,
+        error: record.error,
+        next_retry: record.ok ? null : record.nextRetry,
+      })
+      .execute();
+    await tx
+      .updateTable('webhook_deliveries')
+      .set({
+        attempts: delivery.attempts + 1,
+        status: record.ok ? 'succeeded' : record.nextRetry ? 'pending' : 'failed',
+        ...(record.nextRetry && !record.ok ? { next_attempt_at: record.nextRetry } : {}),
+      })
+      .where('id', '=', delivery.id)
+      .execute();
+    if (record.ok) {
+      await tx
+        .updateTable('webhook_endpoints')
+        .set({ failing_since: null })
+        .where('id', '=', delivery.endpoint_id)
+        .execute();
+      return;
+    }
+    const endpoint = await tx
+      .updateTable('webhook_endpoints')
+      .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', sql<Date>`${record.sentAt}::timestamptz`) }))
+      .where('id', '=', delivery.endpoint_id)
+      .returning(['failing_since', 'is_active'])
+      .executeTakeFirst();
+    const since = endpoint?.failing_since;
+    if (endpoint?.is_active && since && record.sentAt.getTime() - since.getTime() >= record.disableAfterMs) {
+      await tx
+        .updateTable('webhook_endpoints')
+        .set({
+          is_active: false,
+          disabled_reason: `Switched off at ${record.sentAt.toISOString()}: every delivery failed since ${since.toISOString()} (last error: ${record.error ?? 'unknown'}).`,
+          updated_at: sql<Date>`now()`,
+        })
+        .where('id', '=', delivery.endpoint_id)
+        .execute();
+      await tx
+        .updateTable('webhook_deliveries')
+        .set({ status: 'failed' })
+        .where('endpoint_id', '=', delivery.endpoint_id)
+        .where('status', '=', 'pending')
+        .execute();
+    }
+  });
+}
