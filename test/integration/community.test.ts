@@ -22,6 +22,11 @@ describe('GET /api/v2/feature/', () => {
       response.body.results.find((f: { name: string }) => f.name === 'api_v2'),
       { name: 'api_v2', enabled: true },
     );
+    // Webhooks have their API (GET /api/v2/webhook/endpoint/ and the rest), so the feature is on.
+    assert.deepEqual(
+      response.body.results.find((f: { name: string }) => f.name === 'webhook'),
+      { name: 'webhook', enabled: true },
+    );
     for (const feature of response.body.results) assert.deepEqual(Object.keys(feature).sort(), ['enabled', 'name']);
   });
 });
