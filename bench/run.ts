@@ -163,6 +163,8 @@ interface CaseResult {
   errors: number;
   non2xx: number;
   ratio?: number;
+  /** CPU microseconds per request: server processes, PostgreSQL backends, autocannon. */
+  cpuUs?: { server: number; postgres: number; client: number };
   note?: string;
 }
 
@@ -177,10 +179,52 @@ function cannon(requests: Requests, seconds: number): Promise<autocannon.Result>
   });
 }
 
+/** CPU time (ms) a process has used, from /proc (user + system). */
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
+/** The server's processes (a cluster primary and its workers). */
+function serverPids(pid: number): number[] {
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+let cpuProbe: { server: () => number[]; backends: () => Promise<number[]> } | null = null;
+
+/** CPU used per request: the server's, PostgreSQL's (its backends for this database) and the load generator's. */
+async function cpuSnapshot() {
+  if (!cpuProbe) return null;
+  const server = cpuProbe.server().reduce((sum, pid) => sum + cpuOf(pid), 0);
+  const backends = (await cpuProbe.backends()).reduce((sum, pid) => sum + cpuOf(pid), 0);
+  const own = process.cpuUsage();
+  return { server, backends, client: (own.user + own.system) / 1000 };
+}
+
 async function loadCase(id: string, title: string, make: () => Requests, note?: string): Promise<CaseResult> {
   log(`case ${id}: ${title}`);
   if (WARMUP > 0) await cannon(make(), WARMUP);
+  const before = await cpuSnapshot();
   const r = await cannon(make(), DURATION);
+  const after = await cpuSnapshot();
+  const per = (a: number, b: number) => Math.round(((b - a) * 1000) / Math.max(1, r.requests.total));
   return {
     id,
     title,
@@ -191,6 +235,15 @@ async function loadCase(id: string, title: string, make: () => Requests, note?: 
     requests: r.requests.total,
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
+    ...(before && after
+      ? {
+          cpuUs: {
+            server: per(before.server, after.server),
+            postgres: per(before.backends, after.backends),
+            client: per(before.client, after.client),
+          },
+        }
+      : {}),
     ...(note ? { note } : {}),
   };
 }
@@ -203,7 +256,13 @@ function rotate<T>(items: T[]) {
 
 // ---------------------------------------------------------------- pgbench floor
 
-async function pgbenchFloor(userIds: number[]): Promise<{ tps: number; script: string }> {
+interface Floor {
+  tps: number;
+  cpuUsPerTransaction: number | null;
+  script: string;
+}
+
+async function pgbenchFloor(userIds: number[]): Promise<Floor> {
   // Capture the very statements case 2 issues: the auth hook's viewer query, then the page query.
   const captured: Array<{ sql: string; parameters: readonly unknown[] }> = [];
   const logging = new Kysely<DB>({
@@ -256,12 +315,48 @@ async function pgbenchFloor(userIds: number[]): Promise<{ tps: number; script: s
   const env = { PGPASSWORD: decodeURIComponent(url.password) };
   log(`pgbench ${args(DURATION).join(' ')}`);
   if (WARMUP > 0) run('pgbench', args(WARMUP), env);
-  const out = run('pgbench', args(DURATION), env);
+  const { out, backendCpuMs } = await pgbenchWithCpu(args(DURATION), env);
   const match = /tps = ([\d.]+)/.exec(out);
   if (!match) throw new Error(`pgbench printed no tps:\n${out}`);
   const failed = /number of failed transactions: (\d+)/.exec(out);
   if (failed && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[1]} failed transactions`);
-  return { tps: Math.round(Number(match[1])), script };
+  const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? 0);
+  return {
+    tps: Math.round(Number(match[1])),
+    cpuUsPerTransaction: transactions ? Math.round((backendCpuMs * 1000) / transactions) : null,
+    script,
+  };
+}
+
+/** Runs pgbench while reading its backends' CPU time (the last reading before they exit). */
+async function pgbenchWithCpu(args: string[], env: NodeJS.ProcessEnv) {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  const child = spawn('pgbench', args, { cwd: root, env: { ...process.env, ...env } });
+  let out = '';
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  child.stderr.on('data', (chunk) => process.stderr.write(chunk));
+  const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+  const last = new Map<number, number>();
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  while (!done) {
+    const { rows } = await admin.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = current_database()",
+    );
+    for (const { pid } of rows) {
+      const cpu = cpuOf(pid);
+      if (cpu > 0) last.set(pid, cpu);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await admin.end();
+  if ((await exited) !== 0) throw new Error(`pgbench failed:\n${out}`);
+  return { out, backendCpuMs: [...last.values()].reduce((a, b) => a + b, 0) };
 }
 
 // ---------------------------------------------------------------- main
@@ -355,6 +450,15 @@ async function main() {
   }
 
   const server = await startServer();
+  cpuProbe = {
+    server: () => serverPids(server.pid),
+    backends: async () => {
+      const { rows } = await sql<{ pid: number }>`
+        SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> 'pgbench'`.execute(db);
+      return rows.map((r) => r.pid);
+    },
+  };
   const samples: Array<{ t: number; rss: number }> = [];
   const t0 = Date.now();
   const sampler = setInterval(() => samples.push({ t: (Date.now() - t0) / 1000, rss: rssOf(server.pid) }), 500);
@@ -538,7 +642,7 @@ async function main() {
     await server.stop();
   }
 
-  let floor: { tps: number; script: string } | null = null;
+  let floor: Floor | null = null;
   if (want('2')) floor = await pgbenchFloor(typicalIds);
   await db.destroy();
 
@@ -605,13 +709,17 @@ async function main() {
 
   const ms = (v: number) => `${v}`;
   const md = [
-    `| case | what | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | × case 1 |`,
-    `|---|---|---:|---:|---:|---:|---:|---:|---:|`,
+    `| case | what | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | × case 1 | CPU µs/req: server | PostgreSQL | autocannon |`,
+    `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
     ...results.map(
       (r) =>
-        `| ${r.id} | ${r.title} | ${r.rps} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.errors} | ${r.non2xx} | ${r.ratio ?? ''} |`,
+        `| ${r.id} | ${r.title} | ${r.rps} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.errors} | ${r.non2xx} | ${r.ratio ?? ''} | ${r.cpuUs?.server ?? ''} | ${r.cpuUs?.postgres ?? ''} | ${r.cpuUs?.client ?? ''} |`,
     ),
-    ...(floor ? [`| 2-db | pgbench, case 2's SQL, same users and concurrency | ${floor.tps} | | | | 0 | | |`] : []),
+    ...(floor
+      ? [
+          `| 2-db | pgbench, case 2's SQL, same users and concurrency | ${floor.tps} | | | | 0 | | | | ${floor.cpuUsPerTransaction ?? ''} | |`,
+        ]
+      : []),
     '',
     ...results.filter((r) => r.note).map((r) => `- case ${r.id}: ${r.note}`),
     `- server RSS: peak ${memory.peakMiB} MiB over ${memory.seconds} s; peak in first third ${memory.firstThirdPeakMiB} MiB, last third ${memory.lastThirdPeakMiB} MiB (${memory.flat ? 'flat' : 'growing'})`,

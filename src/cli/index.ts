@@ -137,8 +137,9 @@ async function main(argv: string[]) {
       const log = values.quiet ? undefined : (message: string) => process.stderr.write(`kith seed: ${message}\n`);
       const result = await withDatabase(({ db }) => seedCommunity(db, { users, celebrityRequests, seed, log }));
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      const { wrongCounters, overlaps, wrongDays } = result.check;
-      if (wrongCounters + overlaps + wrongDays > 0) fail('the seeded data failed its check (see "check" above)');
+      const { wrongCounters, overlaps, wrongDays, staleJson } = result.check;
+      if (wrongCounters + overlaps + wrongDays + staleJson > 0)
+        fail('the seeded data failed its check (see "check" above)');
       return;
     }
     case 'worker': {

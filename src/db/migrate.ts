@@ -4,6 +4,7 @@ import * as init from './migrations/0001-init.js';
 import * as events from './migrations/0002-events.js';
 import * as fastLists from './migrations/0003-fast-lists.js';
 import * as userSettings from './migrations/0004-user-settings.js';
+import * as userJson from './migrations/0005-user-json.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '0002-events': events,
   '0003-fast-lists': fastLists,
   '0004-user-settings': userSettings,
+  '0005-user-json': userJson,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

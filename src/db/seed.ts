@@ -20,6 +20,8 @@ export interface SeedCheck {
   overlaps: number;
   /** (user, day) pending counts that differ from the rows. */
   wrongDays: number;
+  /** Users whose stored JSON differs from their row. */
+  staleJson: number;
 }
 
 export interface SeedResult {
@@ -129,6 +131,7 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
 
     await timed('users', async () => {
       await sql`ALTER TABLE connection_requests DISABLE TRIGGER connection_requests_count_days`.execute(tx);
+      await sql`ALTER TABLE users DISABLE TRIGGER users_store_json`.execute(tx);
       await sql`
         INSERT INTO users (id, username, real_name, avatar, bio, location, gender, reputation, community_badge,
                            date_of_birth, description, date_joined,
@@ -146,6 +149,12 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
                coalesce(c.c, 0), coalesce(c.s, 0), coalesce(c.r, 0)
         FROM generate_series(1, ${n}) AS g(i) LEFT JOIN seed_count c ON c.id = g.i`.execute(tx);
       await sql`SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))`.execute(tx);
+      await sql`
+        INSERT INTO user_json (user_id, head, tail)
+        SELECT id, left(json, at - 1), substr(json, at + 4)
+        FROM (SELECT id, json, position('"connection_status":null' IN json) + length('"connection_status":') AS at
+              FROM (SELECT u.id, kith_user_json(u, NULL) AS json FROM users u WHERE u.id > ${base}) x) y`.execute(tx);
+      await sql`ALTER TABLE users ENABLE TRIGGER users_store_json`.execute(tx);
     });
 
     await timed('connections', async () => {
@@ -179,7 +188,7 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
   });
 
   log('vacuum analyze');
-  await sql`VACUUM (ANALYZE) users, connections, connection_requests, connection_request_days`.execute(db);
+  await sql`VACUUM (ANALYZE) users, user_json, connections, connection_requests, connection_request_days`.execute(db);
 
   const check = await checkCommunity(db);
   const celebrityId = result.base + n;
@@ -214,7 +223,7 @@ async function typicalUser(db: Executor, base: number, celebrityId: number) {
   return any[0]!;
 }
 
-/** Recomputes every counter, the per-day pending counts and the no-overlap rule from the rows. */
+/** Recomputes every counter, the per-day pending counts, the stored JSON and the no-overlap rule from the rows. */
 export async function checkCommunity(db: Executor): Promise<SeedCheck> {
   const { rows } = await sql<SeedCheck>`
     WITH c AS (SELECT user_id AS id, count(*) AS n FROM connections GROUP BY 1),
@@ -230,7 +239,9 @@ export async function checkCommunity(db: Executor): Promise<SeedCheck> {
          ON k.user_id = q.from_user_id AND k.friend_id = q.to_user_id)::int AS overlaps,
       (SELECT count(*) FROM d FULL JOIN (SELECT * FROM connection_request_days WHERE pending > 0) x
          ON x.to_user_id = d.to_user_id AND x.day = d.day
-       WHERE x.pending IS DISTINCT FROM d.n)::int AS "wrongDays"`.execute(db);
+       WHERE x.pending IS DISTINCT FROM d.n)::int AS "wrongDays",
+      (SELECT count(*) FROM users u LEFT JOIN user_json j ON j.user_id = u.id
+       WHERE j.head || 'null' || j.tail IS DISTINCT FROM kith_user_json(u, NULL))::int AS "staleJson"`.execute(db);
   return rows[0]!;
 }
 

@@ -180,14 +180,14 @@ describe('cursors and deep offsets', () => {
     await world.act(star.token, c!, 'cancel_reject');
     const after = await world.get('/api/v2/user/connection/requests/?limit=20&offset=2050', star.token);
     assert.deepEqual(pageIds(after.body), await expectedIds(2050, 20));
-    assert.deepEqual(await checkCommunity(world.db), { wrongCounters: 0, overlaps: 0, wrongDays: 0 });
+    assert.deepEqual(await checkCommunity(world.db), { wrongCounters: 0, overlaps: 0, wrongDays: 0, staleJson: 0 });
   });
 });
 
 describe('kith seed', () => {
   test('builds a consistent community: exact counters, no overlaps, the celebrity has M requests', async () => {
     const result = await seedCommunity(world.db, { users: 400, celebrityRequests: 150, seed: 7 });
-    assert.deepEqual(result.check, { wrongCounters: 0, overlaps: 0, wrongDays: 0 });
+    assert.deepEqual(result.check, { wrongCounters: 0, overlaps: 0, wrongDays: 0, staleJson: 0 });
     assert.equal(result.celebrity.pending, 150);
     assert.ok(result.rows.connections > 0 && result.rows.pending > 150 && result.rows.rejected > 0);
     const { rows } = await sql<{ n: number }>`

@@ -233,7 +233,8 @@ const iso = (column: RawBuilder<unknown>) => sql`coalesce('"' || kith_iso(${colu
 
 /**
  * A page of one of my request lists, newest first, as JSON text built by PostgreSQL in one
- * statement: each item is byte for byte JSON.stringify(presentReceived/presentSent(...)).
+ * statement: each item is byte for byte JSON.stringify(presentReceived/presentSent(...)), the users
+ * taken from their stored JSON (user_json).
  * Only the page's rows are read: the page is chosen on the list's index alone (an index-only scan,
  * or a seek with `after`), and a deep offset into pending requests first finds its day from the
  * per-day counts, so it skips less than a day of index entries.
@@ -271,12 +272,13 @@ export async function requestPage(db: Executor, viewerId: number, query: Request
   }
 
   const other = list === 'sent' ? sql`r.to_user_id` : sql`r.from_user_id`;
-  const otherJson =
+  const status =
     list === 'sent'
-      ? sql`kith_user_json(o, 'sent_connection_request')`
+      ? sql`'"sent_connection_request"'`
       : list === 'pending'
-        ? sql`kith_user_json(o, 'received_connection_request')`
-        : sql`kith_user_json(o, NULL)`;
+        ? sql`'"received_connection_request"'`
+        : sql`'null'`;
+  const otherJson = sql`o.head || ${status} || o.tail`;
   const [fromUser, toUser] = list === 'sent' ? [sql`v.json`, otherJson] : [otherJson, sql`v.json`];
   const rejected = list === 'rejected' ? iso(sql`r.rejected`) : sql`'null'`;
   const count =
@@ -288,13 +290,13 @@ export async function requestPage(db: Executor, viewerId: number, query: Request
 
   const { rows } = await sql<{ count: number; items: string | null; last: string | null }>`/* prepared */
     WITH page AS MATERIALIZED (${page}),
-         v AS (SELECT kith_user_json(v, NULL) AS json, v.requests_received_count, v.requests_sent_count
-               FROM users v WHERE v.id = ${viewerId})
+         v AS (SELECT j.head || 'null' || j.tail AS json, v.requests_received_count, v.requests_sent_count
+               FROM users v JOIN user_json j ON j.user_id = v.id WHERE v.id = ${viewerId})
     SELECT ${count} AS count,
       (SELECT string_agg('{"id":' || r.id || ',"from_user":' || ${fromUser} || ',"to_user":' || ${toUser}
                          || ',"created":"' || kith_iso(r.created) || '","rejected":' || ${rejected}
                          || ',"viewed":' || ${iso(sql`r.viewed`)} || '}', ',' ${order})
-       FROM page p JOIN connection_requests r ON r.id = p.id JOIN users o ON o.id = ${other}
+       FROM page p JOIN connection_requests r ON r.id = p.id JOIN user_json o ON o.user_id = ${other}
        WHERE ${mine} = ${viewerId}) AS items,
       (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.id
        FROM page p ORDER BY p.created, p.id LIMIT 1) AS last
@@ -338,14 +340,14 @@ export async function listConnections(
       : sql<number>`(SELECT count(*) FROM connections c WHERE c.user_id = x.id AND ${filter})::int`;
   const { rows } = await sql<{ count: number; items: string | null }>`/* prepared */
     SELECT ${total} AS count,
-      (SELECT string_agg(kith_user_json(u, ${connectionStatusSql(viewerId, sql`u.id`)}), ','
-                         ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC)
+      (SELECT string_agg(j.head || coalesce(to_json(${connectionStatusSql(viewerId, sql`j.user_id`)})::text, 'null')
+                         || j.tail, ',' ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC)
        FROM (
          SELECT c.friend_id, c.created, ${isMutual} AS mutual
          FROM connections c WHERE c.user_id = x.id AND ${filter}
          ORDER BY mutual DESC, c.created DESC, c.friend_id DESC
          LIMIT ${limit} OFFSET ${offset}
-       ) page JOIN users u ON u.id = page.friend_id) AS items
+       ) page JOIN user_json j ON j.user_id = page.friend_id) AS items
     FROM users x
     WHERE x.id = ${userId} AND x.is_active`.execute(db);
   const row = rows[0];
