@@ -138,13 +138,15 @@ function App() {
           type: 'OAuth',
           clientId: 'kith-widgets-example',
           authToken: session,
-          // The provider calls this when kith answers 401; without a refresh token, sign in again.
-          handleRefreshToken: async () => {
-            if (!session.refreshToken) {
+          // The provider calls this when kith answers 401, with its current session (it keeps the newest
+          // tokens there); without a refresh token, sign in again.
+          handleRefreshToken: async (current) => {
+            const refreshToken = current?.authToken?.refreshToken ?? session.refreshToken;
+            if (!refreshToken) {
               signOut();
               throw new Error('The access token expired.');
             }
-            const next = await tokenRequest(portal, { grant_type: 'refresh_token', refresh_token: session.refreshToken });
+            const next = await tokenRequest(portal, { grant_type: 'refresh_token', refresh_token: refreshToken });
             sessionStorage.setItem(STORAGE_KEY, JSON.stringify(next));
             return next;
           },
