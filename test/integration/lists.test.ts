@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { assertIsoZ, assertPage, assertUser } from '../helpers/shapes.js';
-import { type ApiResponse, World } from '../helpers/world.js';
+import { type ApiResponse, unique, World } from '../helpers/world.js';
 
 let world: World;
 before(async () => {
@@ -434,17 +435,26 @@ describe('pagination', () => {
 
   test('limit is clamped to 100', async () => {
     const popular = await world.user();
-    for (let batch = 0; batch < 6; batch++) {
-      await Promise.all(
-        Array.from({ length: 18 }, async () => {
-          const s = await world.user();
-          await ok(world.act(s.token, popular.id, 'request'));
-        }),
-      );
-    }
+    // 108 requests written straight into the tables (counters included): the API path is tested elsewhere.
+    const tag = unique('bulk');
+    const { rows } = await sql<{ id: number }>`
+      INSERT INTO users (username) SELECT ${tag} || '_' || g FROM generate_series(1, 108) g RETURNING id`.execute(
+      world.db,
+    );
+    const senders = rows.map((r) => r.id);
+    await sql`
+      INSERT INTO connection_requests (from_user_id, to_user_id, created)
+      SELECT s, ${popular.id}::int, now() - make_interval(secs => s::double precision / 1000)
+      FROM unnest(${senders}::int[]) s`.execute(world.db);
+    await sql`UPDATE users SET requests_sent_count = 1 WHERE id = ANY(${senders}::int[])`.execute(world.db);
+    await sql`UPDATE users SET requests_received_count = 108 WHERE id = ${popular.id}`.execute(world.db);
+
     const response = await ok(world.get(`${PATH}?limit=1000`, popular.token));
     assert.equal(response.body.count, 108);
     assert.equal(response.body.results.length, 100);
+    // created = now() - id milliseconds: the smallest id is the newest.
+    const newestFirst = [...senders].sort((a, b) => a - b);
+    assert.deepEqual(fromIds(response.body), newestFirst.slice(0, 100));
     assertLink(response.body.next, `${PATH}?limit=100&offset=100`);
     const rest = await ok(world.get(response.body.next, popular.token));
     assert.equal(rest.body.results.length, 8);
@@ -452,6 +462,8 @@ describe('pagination', () => {
     assert.equal(seen.size, 108);
     const exactly = await ok(world.get(`${PATH}?limit=101`, popular.token));
     assert.equal(exactly.body.results.length, 100);
+    const hundred = await ok(world.get(`${PATH}?limit=100`, popular.token));
+    assert.deepEqual(ids(hundred.body), ids(response.body));
   });
 
   for (const query of [
