@@ -580,3 +580,58 @@ describe('concurrency', () => {
     assert.equal(both[0]!.n, 0);
   });
 });
+
+describe('the database enforces the rules it can', () => {
+  const rejects = async (label: string, run: () => Promise<unknown>) => {
+    await assert.rejects(run, (error: unknown) => error instanceof Error, label);
+  };
+
+  test('no self-request, one request per pair whichever way, no one-sided or self connection', async () => {
+    const a = await world.user();
+    const b = await world.user();
+    await rejects('self-request', () =>
+      world.db
+        .insertInto('connection_requests')
+        .values({ from_user_id: a.id, to_user_id: a.id, rejected: null, viewed: null })
+        .execute(),
+    );
+    await world.db
+      .insertInto('connection_requests')
+      .values({ from_user_id: a.id, to_user_id: b.id, rejected: null, viewed: null })
+      .execute();
+    await rejects('same pair again', () =>
+      world.db
+        .insertInto('connection_requests')
+        .values({ from_user_id: a.id, to_user_id: b.id, rejected: null, viewed: null })
+        .execute(),
+    );
+    await rejects('same pair reversed', () =>
+      world.db
+        .insertInto('connection_requests')
+        .values({ from_user_id: b.id, to_user_id: a.id, rejected: null, viewed: null })
+        .execute(),
+    );
+    await rejects('self connection', () =>
+      world.db.transaction().execute((tx) =>
+        tx
+          .insertInto('connections')
+          .values([{ user_id: a.id, friend_id: a.id, created: new Date() }])
+          .execute(),
+      ),
+    );
+    await rejects('one-sided connection', () =>
+      world.db.transaction().execute((tx) =>
+        tx
+          .insertInto('connections')
+          .values([{ user_id: a.id, friend_id: b.id, created: new Date() }])
+          .execute(),
+      ),
+    );
+    const left = await world.db.selectFrom('connections').selectAll().where('user_id', 'in', [a.id, b.id]).execute();
+    assert.deepEqual(left, []);
+    await rejects('negative counter', () =>
+      world.db.updateTable('users').set({ requests_sent_count: -1 }).where('id', '=', b.id).execute(),
+    );
+    await world.db.deleteFrom('connection_requests').where('from_user_id', '=', a.id).execute();
+  });
+});
