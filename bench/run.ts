@@ -455,7 +455,8 @@ async function main() {
     backends: async () => {
       const { rows } = await sql<{ pid: number }>`
         SELECT pid FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> 'pgbench'`.execute(db);
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> 'pgbench'
+          AND backend_type = 'client backend'`.execute(db);
       return rows.map((r) => r.pid);
     },
   };
