@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import { WebhookWorker } from '../../src/webhooks/worker.js';
+import { Receiver } from '../helpers/receiver.js';
 import { SocketClient } from '../helpers/socket.js';
 import { JWT_SECRET, TEST_WEBHOOKS, World } from '../helpers/world.js';
 
@@ -85,4 +87,63 @@ test('a request made through one server reaches a socket held by another', async
   assert.equal(message.data.activity_type, 'connection_request');
   assert.equal(message.data.request_user.id, alice.id);
   socket.close();
+});
+
+test('a worker process killed mid-delivery loses nothing', async () => {
+  const databaseUrl = (world.handle as { databaseUrl?: string }).databaseUrl;
+  const receiver = await Receiver.start();
+  receiver.behaviour = 'hang';
+  const admin = await world.adminToken();
+  const created = await world.post('/api/v2/webhook/endpoint/', admin, {
+    target: receiver.url,
+    events: [{ type: 'connection_request.created' }],
+  });
+  assert.equal(created.status, 201);
+  const a = await world.user();
+  const b = await world.user();
+  let killed: Promise<unknown>;
+  if (databaseUrl) {
+    // A real `kith worker` process takes the delivery, and is killed (SIGKILL) while it waits for the answer.
+    const workerProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'worker'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        JWT_SECRET,
+        KITH_WEBHOOK_ALLOW_PRIVATE: 'true',
+        KITH_DATA_DIR: mkdtempSync(join(tmpdir(), 'kith-w-')),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      workerProcess.stdout?.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('delivering webhooks')) resolve();
+      });
+      workerProcess.once('exit', (code) => reject(new Error(`kith worker exited with ${code}`)));
+    });
+    await world.act(a.token, b.id, 'request');
+    await receiver.waitFor(1, 60_000);
+    killed = new Promise((resolve) => workerProcess.once('exit', resolve));
+    workerProcess.kill('SIGKILL');
+  } else {
+    // The embedded database allows one process: a worker that never gets to record its try stands for the killed one.
+    await world.act(a.token, b.id, 'request');
+    const doomed = new WebhookWorker(world.db, { config: TEST_WEBHOOKS, send: () => new Promise(() => undefined) });
+    void doomed.runOnce();
+    killed = new Promise((r) => setTimeout(r, 300));
+    receiver.received.push({ headers: {}, body: '', json: null }); // the doomed try, as the receiver would have seen it
+  }
+  await killed;
+  receiver.behaviour = 'ok';
+  const later = new WebhookWorker(world.db, { config: TEST_WEBHOOKS, now: () => new Date(Date.now() + 61_000) });
+  assert.equal(await later.runOnce(), 1, "the row comes back when the dead worker's lease lapses");
+  assert.equal(receiver.received.length, 2);
+  assert.equal(receiver.received[1]!.json.type, 'connection_request.created');
+  assert.equal(receiver.received[1]!.json.data.from_user.id, a.id);
+  const delivery = await world.db
+    .selectFrom('webhook_deliveries')
+    .select(['status', 'attempts'])
+    .where('endpoint_id', '=', created.body.id)
+    .executeTakeFirstOrThrow();
+  assert.deepEqual(delivery, { status: 'succeeded', attempts: 1 });
+  await receiver.stop();
 });

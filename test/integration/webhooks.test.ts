@@ -371,6 +371,23 @@ describe('delivery', () => {
     await receiver.stop();
   });
 
+  test('a running worker wakes on NOTIFY: a new event goes out without waiting for the next poll', async () => {
+    const receiver = await Receiver.start();
+    const endpoint = await createEndpoint(receiver.url, ['connection_request.created']);
+    const running = worker(clock(), {}, { pollMs: 120_000, now: () => new Date() });
+    await drain(running); // nothing due yet, so the loop below will sleep on the long poll
+    await running.start(world.handle, (world.handle as { databaseUrl?: string }).databaseUrl);
+    await new Promise((r) => setTimeout(r, 300));
+    const a = await world.user();
+    const b = await world.user();
+    await world.act(a.token, b.id, 'request');
+    await receiver.waitFor(1, 10_000);
+    assert.equal(receiver.received[0]!.json.type, 'connection_request.created');
+    await running.stop();
+    await pause(endpoint.id);
+    await receiver.stop();
+  });
+
   test('an expired secret keeps signing beside the new one', async () => {
     const receiver = await Receiver.start();
     const endpoint = await createEndpoint(receiver.url, ['connection_request.created']);
