@@ -209,13 +209,20 @@ function serverPids(pid: number): number[] {
 
 let cpuProbe: { server: () => number[]; backends: () => Promise<number[]> } | null = null;
 
-/** CPU used per request: the server's, PostgreSQL's (its backends for this database) and the load generator's. */
+/** CPU used so far, per process: the server's, PostgreSQL's (its client backends for this database) and the load generator's. */
 async function cpuSnapshot() {
   if (!cpuProbe) return null;
-  const server = cpuProbe.server().reduce((sum, pid) => sum + cpuOf(pid), 0);
-  const backends = (await cpuProbe.backends()).reduce((sum, pid) => sum + cpuOf(pid), 0);
+  const server = new Map(cpuProbe.server().map((pid) => [pid, cpuOf(pid)]));
+  const backends = new Map((await cpuProbe.backends()).map((pid) => [pid, cpuOf(pid)]));
   const own = process.cpuUsage();
   return { server, backends, client: (own.user + own.system) / 1000 };
+}
+
+/** CPU (ms) used between two snapshots by the processes alive at the second (new ones count from 0). */
+function used(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
+  return total;
 }
 
 async function loadCase(id: string, title: string, make: () => Requests, note?: string): Promise<CaseResult> {
@@ -238,8 +245,8 @@ async function loadCase(id: string, title: string, make: () => Requests, note?: 
     ...(before && after
       ? {
           cpuUs: {
-            server: per(before.server, after.server),
-            postgres: per(before.backends, after.backends),
+            server: per(0, used(before.server, after.server)),
+            postgres: per(0, used(before.backends, after.backends)),
             client: per(before.client, after.client),
           },
         }
