@@ -34,6 +34,7 @@ export async function registerRealtime(app: FastifyInstance, options: RealtimeOp
     pingIntervalMs: options.pingIntervalMs ?? 30_000,
   });
 
+  const queues = new Map<number, Promise<void>>();
   const unlisten = await listen(
     options.handle,
     options.databaseUrl,
@@ -41,11 +42,18 @@ export async function registerRealtime(app: FastifyInstance, options: RealtimeOp
     (payload) => {
       const [user, notification] = payload.split(':').map(Number);
       if (!user || !notification || !hub.has(user)) return;
-      interactionMessage(db, user, notification)
+      // One member's messages are built and sent in the order their notifications were made.
+      const previous = queues.get(user) ?? Promise.resolve();
+      const next = previous
+        .then(() => interactionMessage(db, user, notification))
         .then((message) => {
           if (message) hub.send(user, message);
         })
-        .catch((error: unknown) => app.log.error({ err: error }, 'realtime: cannot build a notification message'));
+        .catch((error: unknown) => app.log.error({ err: error }, 'realtime: cannot build a notification message'))
+        .finally(() => {
+          if (queues.get(user) === next) queues.delete(user);
+        });
+      queues.set(user, next);
     },
     (error) => app.log.warn({ err: error }, 'realtime: LISTEN connection lost; reconnecting'),
   );

@@ -218,6 +218,38 @@ describe('realtime', () => {
     aliceSocket.close();
   });
 
+  test('withdrawn requests and removed connections reach the other side; rejections and restorations push nothing', async () => {
+    const alice = await world.user();
+    const bob = await world.user();
+    const bobSocket = await SocketClient.open(world.baseUrl, bob.token);
+    const aliceSocket = await SocketClient.open(world.baseUrl, alice.token);
+    await world.act(alice.token, bob.id, 'request'); // bob: connection_request
+    await world.act(alice.token, bob.id, 'cancel_request'); // bob: connection_cancel_request
+    await world.act(alice.token, bob.id, 'request'); // bob: connection_request
+    await world.act(bob.token, alice.id, 'reject'); // nothing
+    await world.act(bob.token, alice.id, 'cancel_reject'); // nothing
+    await world.act(bob.token, alice.id, 'accept'); // alice: connection_accept
+    await world.act(bob.token, alice.id, 'remove'); // alice: connection_remove
+    const bobs = await bobSocket.waitFor(3);
+    const alices = await aliceSocket.waitFor(2);
+    await new Promise((r) => setTimeout(r, 300)); // nothing else arrives
+    assert.deepEqual(
+      bobs.map((m) => m.data.activity_type),
+      ['connection_request', 'connection_cancel_request', 'connection_request'],
+    );
+    assert.equal(bobs[1].data.cancel_request_user.id, alice.id);
+    assert.equal(bobs[1].data.count_interactions, 1, 'the withdrawn request no longer counts');
+    assert.deepEqual(
+      alices.map((m) => m.data.activity_type),
+      ['connection_accept', 'connection_remove'],
+    );
+    assert.equal(alices[1].data.remove_user.id, bob.id);
+    assert.equal(bobSocket.messages.length, 3);
+    assert.equal(aliceSocket.messages.length, 2);
+    bobSocket.close();
+    aliceSocket.close();
+  });
+
   test('a bad token is refused at the handshake', async () => {
     await assert.rejects(SocketClient.open(world.baseUrl, 'not-a-token'), /handshake refused: 401/);
   });
