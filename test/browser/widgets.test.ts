@@ -146,7 +146,7 @@ async function act(actor: Member, other: Member, action: string) {
   assert.equal(response.status, 200, `${actor.username} ${action} ${other.username}: ${JSON.stringify(response.body)}`);
 }
 
-// Bounded: the build, kith and Chromium within 70 s; the tests within 50 s, 30 s and 30 s: 180 s in all,
+// Bounded: the build, kith and Chromium within 60 s; the tests within 45 s, 30 s and 45 s: 180 s in all,
 // .ci/run's hard limit. A run takes about a minute.
 before(
   async () => {
@@ -182,7 +182,7 @@ before(
       timeout: 30_000,
     });
   },
-  { timeout: 70_000 },
+  { timeout: 60_000 },
 );
 
 after(async () => {
@@ -259,7 +259,7 @@ async function eventually(what: string, ms: number, check: () => boolean) {
 }
 
 test('the published widgets list a member’s requests and connections from kith, and Accept works', {
-  timeout: 50_000,
+  timeout: 45_000,
 }, async () => {
   const admin = await signIn('admin', ADMIN_PASSWORD);
   const [me, alice, bob, carol, dave, frank] = await Promise.all(
@@ -389,15 +389,16 @@ test('behind a proxy on the standard port, the provider’s socket reaches kith 
 });
 
 test('a button pressed after the access token expired still works: the page refreshes it with kith', {
-  timeout: 30_000,
+  timeout: 45_000,
 }, async () => {
   const admin = await signIn('admin', ADMIN_PASSWORD);
   const [quinn, rosa] = await Promise.all(['quinn', 'rosa'].map((n) => member(admin.token, n)));
   assert(quinn && rosa);
   await act(rosa, quinn, 'request');
-  // An access token that lives 8 s, with the real refresh token of a password sign-in.
-  const expiresAt = Date.now() + 8_000;
-  const shortLived = { ...quinn, token: await signAccessToken(JWT_SECRET, quinn.id, 8) };
+  // An access token that lives long enough for the page to load (15 s), with the real refresh token
+  // of a password sign-in.
+  const expiresAt = Date.now() + 15_000;
+  const shortLived = { ...quinn, token: await signAccessToken(JWT_SECRET, quinn.id, 15) };
 
   const { context, page, problems, calls } = await openPage(shortLived, kith);
   try {
