@@ -29,12 +29,14 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const example = join(root, 'examples/widgets');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const screenshot = resolve(root, process.env.KITH_SCREENSHOT ?? '.kith-test-browser/widgets.png');
+/** The administrator's password that openTestDatabase sets. */
 const ADMIN_PASSWORD = 'Admin-pass-1';
 const PASSWORD = 'Widgets-pass-1';
 /** kith as the browser sees it behind a reverse proxy on the standard port (see `--host-resolver-rules`). */
 const PROXIED = 'http://kith.test';
 
-// The flags Chromium needs on a machine without a network beyond the package registries (see the README).
+// Headless, as root, and quiet: without the background-networking flags Chromium keeps calling hosts that a
+// machine with no network beyond the package registries refuses.
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
