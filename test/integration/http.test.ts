@@ -21,12 +21,7 @@ function assertError(response: ApiResponse, status: number, code?: string) {
 }
 
 describe('routing', () => {
-  for (const path of [
-    '/nope',
-    '/api/v2/nothing/',
-    '/api/v2/user/1/nothing/',
-    '/api/v3/user/me/',
-  ]) {
+  for (const path of ['/nope', '/api/v2/nothing/', '/api/v2/user/1/nothing/', '/api/v3/user/me/']) {
     test(`GET ${path}: 404 JSON`, async () => {
       assertError(await world.get(path, member.token), 404, 'not_found');
     });
