@@ -36,7 +36,10 @@ export async function verifyAccessToken(secret: string | Uint8Array, token: stri
   const result = await verifyUncached(secret, token);
   if (result.ok && typeof secret !== 'string') {
     let map = verifiedTokens.get(secret);
-    if (!map) verifiedTokens.set(secret, (map = new Map()));
+    if (!map) {
+      map = new Map();
+      verifiedTokens.set(secret, map);
+    }
     if (map.size >= VERIFIED_MAX) map.delete(map.keys().next().value!);
     map.set(token, { userId: result.userId, exp: result.exp });
   }

@@ -90,7 +90,7 @@ export class WebhookWorker {
   async #attempt(delivery: repo.ClaimedDelivery) {
     const row = await repo.loadForDelivery(this.#db, delivery);
     // Paused (or deleted) since the claim: leave the row; its lease lapses and claims skip paused endpoints.
-    if (!row || !row.is_active) return;
+    if (!row?.is_active) return;
     const createdAt = this.#now();
     const body = payloadOf({ event_id: row.event_id, type: row.type, created: row.created, data: row.data });
     const secrets = [row.signing_secret];
