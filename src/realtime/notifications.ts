@@ -13,7 +13,8 @@ export async function interactionMessage(db: Database, userId: number, notificat
   const row = await findNotification(db, userId, notificationId);
   if (!row) return undefined;
   const [unseen, users] = await Promise.all([
-    countUnseen(db, userId),
+    // As of this notification, so a message built late does not count notifications made after it.
+    countUnseen(db, userId, notificationId),
     eventUsers(db, userId, [row.event_from, row.event_to]),
   ]);
   const from = users.get(row.event_from);

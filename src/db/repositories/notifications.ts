@@ -75,12 +75,14 @@ export async function findNotification(db: Executor, userId: number, id: number)
   return row ? revive(row) : undefined;
 }
 
-export async function countUnseen(db: Executor, userId: number): Promise<number> {
+/** Unread notifications of a user; with `upTo`, only those made up to that one (a realtime message's count). */
+export async function countUnseen(db: Executor, userId: number, upTo?: number): Promise<number> {
   const row = await db
     .selectFrom('notifications')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('user_id', '=', userId)
     .where('read_at', 'is', null)
+    .$if(upTo !== undefined, (q) => q.where('id', '<=', upTo as number))
     .executeTakeFirstOrThrow();
   return row.n;
 }
