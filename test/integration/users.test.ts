@@ -345,6 +345,15 @@ describe('PATCH /api/v2/user/{id}/', () => {
   const patch = (token: string, id: number, body: unknown) =>
     world.request('PATCH', `/api/v2/user/${id}/`, { token, body });
 
+  test('a PATCH without a body changes nothing and answers the user', async () => {
+    const me = await world.user({ real_name: 'Kept' });
+    for (const options of [{}, { headers: { 'content-type': 'application/json' }, raw: '' }]) {
+      const response = await world.request('PATCH', `/api/v2/user/${me.id}/`, { token: me.token, ...options });
+      assert.equal(response.status, 200);
+      assert.equal(response.body.real_name, 'Kept');
+    }
+  });
+
   test('my own profile text fields', async () => {
     const me = await world.user();
     const changes = {

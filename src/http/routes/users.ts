@@ -81,6 +81,10 @@ export function userRoutes(base: FastifyInstance, db: Database) {
     '/api/v2/user/:id/',
     {
       config: { auth: 'required' },
+      // A PATCH without a body changes nothing and answers the user, as DRF does.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags,
         summary: "Update a user's profile (the user themself or an admin)",
