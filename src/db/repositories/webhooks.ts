@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { CHANNEL_DELIVERIES } from '../../events/outbox.js';
 import type { DB } from '../schema.js';
 
 type Executor = Kysely<DB>;
@@ -170,7 +171,7 @@ export async function requeue(db: Executor, endpointId: number, eventIds: number
       oc.columns(['endpoint_id', 'event_id']).doUpdateSet({ status: 'pending', attempts: 0, next_attempt_at: now }),
     )
     .execute();
-  await sql`SELECT pg_notify('kith_deliveries', ${String(ids[0])})`.execute(db);
+  await sql`SELECT pg_notify(${CHANNEL_DELIVERIES}, ${String(ids[0])})`.execute(db);
   return ids;
 }
 
