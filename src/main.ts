@@ -1,15 +1,14 @@
 import cluster from 'node:cluster';
 import { buildApp } from './app.js';
 import { openAndPrepare } from './bootstrap.js';
-import { ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { loggerOptions } from './logger.js';
 import { WebhookWorker } from './webhooks/worker.js';
 
-/** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT. */
-export async function start() {
-  let config: ReturnType<typeof loadConfig>;
+/** The configuration, or one line naming what is wrong and exit 1. */
+function configOrExit(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`kith: ${error.message}\n`);
@@ -17,12 +16,22 @@ export async function start() {
     }
     throw error;
   }
+}
 
-  const handle = await openAndPrepare(config).catch((error: unknown) => {
+/** The prepared database (migrated, administrator and defaults in place), or one line and exit 1. */
+function databaseOrExit(config: Config) {
+  return openAndPrepare(config).catch((error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`kith: cannot open the database: ${message}\n`);
     process.exit(1);
   });
+}
+
+/** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT. */
+export async function start() {
+  const config = configOrExit();
+
+  const handle = await databaseOrExit(config);
   const app = await buildApp({
     config,
     db: handle.db,
@@ -75,25 +84,12 @@ function workerCount(raw: string | undefined): number {
 }
 
 async function startPrimary(workers: number) {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`kith: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = configOrExit();
   if (!config.databaseUrl) {
     process.stderr.write('kith: KITH_WORKERS > 1 needs DATABASE_URL (the embedded database allows one process)\n');
     process.exit(1);
   }
-  const handle = await openAndPrepare(config).catch((error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`kith: cannot open the database: ${message}\n`);
-    process.exit(1);
-  });
+  const handle = await databaseOrExit(config);
   await handle.close();
 
   let closing = false;
