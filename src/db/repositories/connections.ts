@@ -159,7 +159,11 @@ export interface RequestListItem {
   other: ListedUser;
 }
 
-/** Requests to `userId`, newest first; pending ones (served by a partial index) or the rejected ones. */
+/**
+ * Requests to `userId`, newest first; pending ones or the rejected ones, as rows for the presenters.
+ * The routes serve `requestPage` (JSON built by PostgreSQL); this and `listSent` are the plain
+ * reference it is checked against, byte for byte, in test/integration/fast-lists.test.ts.
+ */
 export async function listReceived(db: Executor, userId: number, rejected: boolean, limit: number, offset: number) {
   const { rows } = await sql<
     Record<string, unknown> & { id: number; created: Date; rejected: Date | null; viewed: Date | null }
@@ -170,16 +174,6 @@ export async function listReceived(db: Executor, userId: number, rejected: boole
     ORDER BY r.created DESC, r.id DESC
     LIMIT ${limit} OFFSET ${offset}`.execute(db);
   return rows.map(toRequestItem);
-}
-
-export async function countRejected(db: Executor, userId: number): Promise<number> {
-  const row = await db
-    .selectFrom('connection_requests')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('to_user_id', '=', userId)
-    .where('rejected', 'is not', null)
-    .executeTakeFirstOrThrow();
-  return row.n;
 }
 
 /** Requests from `userId` (rejected ones included: a sender never learns of a rejection), newest first. */
