@@ -15,8 +15,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { requestPage } from '../src/db/repositories/connections.js';
-import { findActiveViewer } from '../src/db/repositories/users.js';
+import { requestPageStatement } from '../src/db/repositories/connections.js';
 import type { DB } from '../src/db/schema.js';
 import { signAccessToken } from '../src/services/tokens.js';
 
@@ -92,7 +91,9 @@ interface Server {
 }
 
 async function startServer(): Promise<Server> {
-  const child = spawn(process.execPath, ['dist/main.js'], {
+  // KITH_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the server under the cases.
+  const nodeArgs = (process.env.KITH_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
@@ -270,31 +271,24 @@ interface Floor {
 }
 
 async function pgbenchFloor(userIds: number[]): Promise<Floor> {
-  // Capture the very statements case 2 issues: the auth hook's viewer query, then the page query.
-  const captured: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+  // The very statement case 2 issues (it loads the viewer too: one statement per request).
   const logging = new Kysely<DB>({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }),
-    log: (event) => {
-      captured.push({ sql: event.query.sql, parameters: event.query.parameters });
-    },
   });
-  const probe = userIds[0]!;
-  await findActiveViewer(logging, probe);
-  await requestPage(logging, probe, { list: 'pending', limit: 20, offset: 0 });
+  const statement = requestPageStatement(logging, { list: 'pending', limit: 20, offset: 0 });
   await logging.destroy();
+  // Every value a pgbench variable, so pgbench's prepared statement has the server's parameters.
+  const values: Record<string, string> = { viewer: ':uid', limit: ':limit', offset: ':offset' };
 
   const lo = Math.min(...userIds);
   const hi = Math.max(...userIds);
-  const lines = [`\\set uid random(${lo}, ${hi})`];
-  for (const statement of captured) {
-    const text = statement.sql.replace(/\$(\d+)/g, (_, n: string) => {
-      const value = statement.parameters[Number(n) - 1];
-      if (value === probe) return ':uid';
-      if (typeof value === 'number') return String(value);
-      throw new Error(`pgbench: cannot bind parameter ${n} (${String(value)})`);
-    });
-    lines.push(`${text.replace(/\s+/g, ' ').trim()};`);
-  }
+  const lines = [`\\set uid random(${lo}, ${hi})`, '\\set limit 20', '\\set offset 0'];
+  const text = statement.sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = values[statement.slots[Number(n) - 1]!];
+    if (value === undefined) throw new Error(`pgbench: cannot bind parameter ${n}`);
+    return value;
+  });
+  lines.push(`${text.replace(/\s+/g, ' ').trim()};`);
   const script = lines.join('\n');
   const file = join(tmpdir(), `kith-bench-${process.pid}.sql`);
   writeFileSync(file, `${script}\n`);

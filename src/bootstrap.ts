@@ -7,10 +7,15 @@ import { hashPassword } from './services/users.js';
 
 /** Opens the configured database, applies migrations, and creates the administrator and default preferences. */
 export async function openAndPrepare(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'adminPassword'>,
-  options: { memory?: boolean; poolSize?: number } = {},
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'adminPassword'> & { databasePoolSize?: number },
+  options: { memory?: boolean } = {},
 ): Promise<DatabaseHandle> {
-  const handle = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...options });
+  const handle = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    ...(config.databasePoolSize === undefined ? {} : { poolSize: config.databasePoolSize }),
+    ...options,
+  });
   try {
     await migrateToLatest(handle.db);
     await ensureAdmin(handle.db, config.adminPassword ? await hashPassword(config.adminPassword) : null);

@@ -7,6 +7,10 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly databaseUrl: string | undefined;
+  /** Connections each process keeps open to PostgreSQL (DATABASE_POOL_SIZE). */
+  readonly databasePoolSize: number;
+  /** Server processes sharing the port (KITH_WORKERS; more than one needs PostgreSQL). */
+  readonly workers: number;
   readonly dataDir: string;
   readonly jwtSecret: string;
   readonly trustProxy: boolean | string;
@@ -70,6 +74,12 @@ export function loadConfig(env: Env = process.env, options: { createSecret?: boo
     errors.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
 
+  const databasePoolSize = integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000, errors);
+  const workers = integer(env, 'KITH_WORKERS', 1, 1, 64, errors);
+  if (workers > 1 && databaseUrl === undefined) {
+    errors.push('KITH_WORKERS > 1 needs DATABASE_URL (the embedded database allows one process)');
+  }
+
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel))
     errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
@@ -101,6 +111,8 @@ export function loadConfig(env: Env = process.env, options: { createSecret?: boo
     port,
     host,
     databaseUrl,
+    databasePoolSize,
+    workers,
     dataDir,
     jwtSecret,
     trustProxy,

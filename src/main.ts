@@ -28,9 +28,7 @@ function databaseOrExit(config: Config) {
 }
 
 /** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT. */
-export async function start() {
-  const config = configOrExit();
-
+export async function start(config: Config) {
   const handle = await databaseOrExit(config);
   const app = await buildApp({
     config,
@@ -74,21 +72,8 @@ export async function start() {
  * connections and hands them round-robin to the workers). The primary applies migrations once,
  * then forks; a worker that dies is replaced; SIGTERM/SIGINT reach every worker.
  */
-function workerCount(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return 1;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 64) {
-    process.stderr.write(`kith: invalid configuration: KITH_WORKERS must be an integer from 1 to 64 (got "${raw}")\n`);
-    process.exit(1);
-  }
-  return Number(raw);
-}
-
-async function startPrimary(workers: number) {
-  const config = configOrExit();
-  if (!config.databaseUrl) {
-    process.stderr.write('kith: KITH_WORKERS > 1 needs DATABASE_URL (the embedded database allows one process)\n');
-    process.exit(1);
-  }
+async function startPrimary(config: Config) {
+  const { workers } = config;
   const handle = await databaseOrExit(config);
   await handle.close();
 
@@ -111,6 +96,10 @@ async function startPrimary(workers: number) {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-const workers = cluster.isPrimary ? workerCount(process.env.KITH_WORKERS) : 1;
-if (workers > 1) await startPrimary(workers);
-else await start();
+if (cluster.isPrimary) {
+  const config = configOrExit();
+  if (config.workers > 1) await startPrimary(config);
+  else await start(config);
+} else {
+  await start(configOrExit());
+}

@@ -33,9 +33,19 @@ const claimsFor = (userId: unknown) => ({
   jti: randomUUID(),
 });
 
-async function asHeader(authorization: string): Promise<ApiResponse> {
-  return world.request('GET', '/api/v2/user/me/', { headers: { authorization } });
+async function asHeader(authorization: string, path = '/api/v2/user/me/'): Promise<ApiResponse> {
+  return world.request('GET', path, { headers: { authorization } });
 }
+
+/** The request lists: they load the token's user in their page statement, not in the auth hook. */
+const LISTS = [
+  '/api/v2/user/connection/requests/',
+  '/api/v2/user/connection_requests/',
+  '/api/v2/user/connection/requests/?rejected=true',
+  '/api/v2/user/connection/requests_sent/',
+  '/api/v2/user/connection/requests/?offset=5000',
+  `/api/v2/user/connection/requests/?cursor=${Buffer.from(`${Date.now() * 1000}.1`).toString('base64url')}`,
+];
 
 function assert401(response: ApiResponse, label: string) {
   assert.equal(response.status, 401, `${label}: ${response.status} ${response.text}`);
@@ -104,19 +114,27 @@ describe('bad tokens: 401 with WWW-Authenticate: Bearer', () => {
         }),
         `${label} (action)`,
       );
+      // The request lists check the token's user in their own page statement: same answer.
+      for (const path of LISTS) assert401(await asHeader(`Bearer ${token}`, path), `${label} (${path})`);
     });
   }
 
   test('an inactive user', async () => {
     const gone = await world.user({ is_active: false });
-    assert401(await asHeader(`Bearer ${gone.token}`), 'inactive');
+    for (const path of ['/api/v2/user/me/', ...LISTS]) {
+      assert401(await asHeader(`Bearer ${gone.token}`, path), `inactive (${path})`);
+    }
   });
 
   test('a user deactivated after the token was issued', async () => {
     const soon = await world.user();
-    assert.equal((await asHeader(`Bearer ${soon.token}`)).status, 200);
+    for (const path of ['/api/v2/user/me/', ...LISTS]) {
+      assert.equal((await asHeader(`Bearer ${soon.token}`, path)).status, 200, path);
+    }
     await world.db.updateTable('users').set({ is_active: false }).where('id', '=', soon.id).execute();
-    assert401(await asHeader(`Bearer ${soon.token}`), 'deactivated');
+    for (const path of ['/api/v2/user/me/', ...LISTS]) {
+      assert401(await asHeader(`Bearer ${soon.token}`, path), `deactivated (${path})`);
+    }
   });
 
   for (const header of [

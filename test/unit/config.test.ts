@@ -40,6 +40,8 @@ describe('defaults', () => {
     assert.equal(config.trustProxy, false);
     assert.equal(config.logLevel, 'info');
     assert.equal(config.production, false);
+    assert.equal(config.databasePoolSize, 10);
+    assert.equal(config.workers, 1);
     assert.ok(Object.isFrozen(config));
   });
 
@@ -53,8 +55,12 @@ describe('defaults', () => {
       LOG_LEVEL: 'debug',
       NODE_ENV: 'production',
       KITH_DATA_DIR: tempDir(),
+      DATABASE_POOL_SIZE: '4',
+      KITH_WORKERS: '2',
     });
     assert.equal(config.port, 9123);
+    assert.equal(config.databasePoolSize, 4);
+    assert.equal(config.workers, 2);
     assert.equal(config.host, '0.0.0.0');
     assert.equal(config.databaseUrl, 'postgres://u@db:5432/kith');
     assert.equal(config.jwtSecret, SECRET);
@@ -115,6 +121,23 @@ describe('bad values stop the start with one ConfigError naming the variable', (
 
   test('DATABASE_URL that is not a postgres URL', () => {
     assert.match(configError({ DATABASE_URL: 'mysql://x@y/z' }).message, /DATABASE_URL/);
+  });
+
+  for (const [name, value] of [
+    ['DATABASE_POOL_SIZE', '0'],
+    ['DATABASE_POOL_SIZE', 'ten'],
+    ['KITH_WORKERS', '0'],
+    ['KITH_WORKERS', '65'],
+    ['KITH_WORKERS', '2.5'],
+  ] as const) {
+    test(`${name}=${value}`, () => {
+      const error = configError({ DATABASE_URL: 'postgres://u@db/kith', [name]: value });
+      assert.match(error.message, new RegExp(name));
+    });
+  }
+
+  test('KITH_WORKERS > 1 on the embedded database', () => {
+    assert.match(configError({ KITH_WORKERS: '2' }).message, /KITH_WORKERS > 1 needs DATABASE_URL/);
   });
 
   test('several bad variables: one error naming each of them', () => {

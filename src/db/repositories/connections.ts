@@ -1,7 +1,8 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { CounterDelta, PairState } from '../../domain/connection-state.js';
+import { FixedStatement } from '../fixed-statement.js';
 import type { ConnectionRequestRow, DB, UserRow } from '../schema.js';
-import { connectionStatusSql } from './users.js';
+import { type Community, communityColumns, connectionStatusSql, readCommunity } from './users.js';
 
 type Executor = Kysely<DB>;
 
@@ -225,67 +226,82 @@ const DAYS_FROM_OFFSET = 2000;
 
 const iso = (column: RawBuilder<unknown>) => sql`coalesce('"' || kith_iso(${column}) || '"', 'null')`;
 
-/**
- * A page of one of my request lists, newest first, as JSON text built by PostgreSQL in one
- * statement: each item is byte for byte JSON.stringify(presentReceived/presentSent(...)), the users
- * taken from their stored JSON (user_json).
- * Only the page's rows are read: the page is chosen on the list's index alone (an index-only scan,
- * or a seek with `after`), and a deep offset into pending requests first finds its day from the
- * per-day counts, so it skips less than a day of index entries.
- */
-export async function requestPage(db: Executor, viewerId: number, query: RequestPageQuery): Promise<JsonPage> {
-  const { list, limit, offset, after } = query;
-  const mine = list === 'sent' ? sql`r.from_user_id` : sql`r.to_user_id`;
-  const filter =
-    list === 'pending'
-      ? sql`r.to_user_id = ${viewerId} AND r.rejected IS NULL`
-      : list === 'rejected'
-        ? sql`r.to_user_id = ${viewerId} AND r.rejected IS NOT NULL`
-        : sql`r.from_user_id = ${viewerId}`;
-  const seek = after
-    ? sql` AND (r.created, r.id) < (timestamptz 'epoch' + ${after.micros}::bigint * interval '1 microsecond', ${after.id}::int)`
-    : sql``;
-  const order = sql`ORDER BY r.created DESC, r.id DESC`;
+/** A page of a request list with the viewer's own standing, from one statement. */
+export interface ViewerPage extends JsonPage {
+  /** The community settings, read in the same statement. */
+  community: Community;
+}
 
-  let page: RawBuilder<unknown>;
-  if (list === 'pending' && !after && offset >= DAYS_FROM_OFFSET) {
-    page = sql`
+type PageSlots = { viewer: number; limit: number; offset: number; micros: string | null; afterId: number | null };
+type PageRow = {
+  count: number;
+  items: string | null;
+  last: string | null;
+  pref_follow_enabled: unknown;
+  pref_content_availability: unknown;
+};
+type PageShape = 'from-start' | 'after-cursor' | 'by-day';
+
+/**
+ * The page statement of one list and shape: built once (a FixedStatement), prepared once per
+ * connection, so a request only fills in the viewer, limit, offset and cursor.
+ */
+function pageStatement(list: RequestList, shape: PageShape) {
+  return new FixedStatement<PageSlots, PageRow>((slot) => {
+    const viewerId = slot('viewer');
+    const mine = list === 'sent' ? sql`r.from_user_id` : sql`r.to_user_id`;
+    const filter =
+      list === 'pending'
+        ? sql`r.to_user_id = ${viewerId} AND r.rejected IS NULL`
+        : list === 'rejected'
+          ? sql`r.to_user_id = ${viewerId} AND r.rejected IS NOT NULL`
+          : sql`r.from_user_id = ${viewerId}`;
+    const order = sql`ORDER BY r.created DESC, r.id DESC`;
+
+    let page: RawBuilder<unknown>;
+    if (shape === 'by-day') {
+      page = sql`
       SELECT r.id, r.created FROM (
         SELECT d.day, d.upto - d.pending AS before FROM (
           SELECT day, pending, sum(pending) OVER (ORDER BY day DESC) AS upto
           FROM connection_request_days WHERE to_user_id = ${viewerId}
-        ) d WHERE d.upto > ${offset} ORDER BY d.day DESC LIMIT 1
+        ) d WHERE d.upto > ${slot('offset')} ORDER BY d.day DESC LIMIT 1
       ) s CROSS JOIN LATERAL (
         SELECT r.id, r.created FROM connection_requests r
         WHERE ${filter} AND r.created < timestamptz 'epoch' + (s.day + 1) * interval '1 day'
-        ${order} OFFSET ${offset} - s.before LIMIT ${limit}
+        ${order} OFFSET ${slot('offset')} - s.before LIMIT ${slot('limit')}
       ) r`;
-  } else {
-    page = sql`SELECT r.id, r.created FROM connection_requests r WHERE ${filter}${seek} ${order}
-      LIMIT ${limit} OFFSET ${after ? 0 : offset}`;
-  }
+    } else if (shape === 'after-cursor') {
+      page = sql`SELECT r.id, r.created FROM connection_requests r WHERE ${filter}
+        AND (r.created, r.id) < (timestamptz 'epoch' + ${slot('micros')}::bigint * interval '1 microsecond', ${slot('afterId')}::int)
+        ${order} LIMIT ${slot('limit')}`;
+    } else {
+      page = sql`SELECT r.id, r.created FROM connection_requests r WHERE ${filter} ${order}
+        LIMIT ${slot('limit')} OFFSET ${slot('offset')}`;
+    }
 
-  const other = list === 'sent' ? sql`r.to_user_id` : sql`r.from_user_id`;
-  const status =
-    list === 'sent'
-      ? sql`'"sent_connection_request"'`
-      : list === 'pending'
-        ? sql`'"received_connection_request"'`
-        : sql`'null'`;
-  const otherJson = sql`o.head || ${status} || o.tail`;
-  const [fromUser, toUser] = list === 'sent' ? [sql`v.json`, otherJson] : [otherJson, sql`v.json`];
-  const rejected = list === 'rejected' ? iso(sql`r.rejected`) : sql`'null'`;
-  const count =
-    list === 'pending'
-      ? sql`v.requests_received_count`
-      : list === 'sent'
-        ? sql`v.requests_sent_count`
-        : sql`(SELECT count(*) FROM connection_requests r WHERE ${filter})::int`;
+    const other = list === 'sent' ? sql`r.to_user_id` : sql`r.from_user_id`;
+    const status =
+      list === 'sent'
+        ? sql`'"sent_connection_request"'`
+        : list === 'pending'
+          ? sql`'"received_connection_request"'`
+          : sql`'null'`;
+    const otherJson = sql`o.head || ${status} || o.tail`;
+    const [fromUser, toUser] = list === 'sent' ? [sql`v.json`, otherJson] : [otherJson, sql`v.json`];
+    const rejected = list === 'rejected' ? iso(sql`r.rejected`) : sql`'null'`;
+    const count =
+      list === 'pending'
+        ? sql`v.requests_received_count`
+        : list === 'sent'
+          ? sql`v.requests_sent_count`
+          : sql`(SELECT count(*) FROM connection_requests r WHERE ${filter})::int`;
 
-  const { rows } = await sql<{ count: number; items: string | null; last: string | null }>`/* prepared */
+    // No row at all when the viewer is missing or inactive: the statement is also the auth check.
+    return sql<PageRow>`/* prepared */
     WITH page AS MATERIALIZED (${page}),
          v AS (SELECT j.head || 'null' || j.tail AS json, v.requests_received_count, v.requests_sent_count
-               FROM users v JOIN user_json j ON j.user_id = v.id WHERE v.id = ${viewerId})
+               FROM users v JOIN user_json j ON j.user_id = v.id WHERE v.id = ${viewerId} AND v.is_active)
     SELECT ${count} AS count,
       (SELECT string_agg('{"id":' || r.id || ',"from_user":' || ${fromUser} || ',"to_user":' || ${toUser}
                          || ',"created":"' || kith_iso(r.created) || '","rejected":' || ${rejected}
@@ -293,11 +309,64 @@ export async function requestPage(db: Executor, viewerId: number, query: Request
        FROM page p JOIN connection_requests r ON r.id = p.id JOIN user_json o ON o.user_id = ${other}
        WHERE ${mine} = ${viewerId}) AS items,
       (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.id
-       FROM page p ORDER BY p.created, p.id LIMIT 1) AS last
-    FROM v`.execute(db);
-  const row = rows[0];
-  if (!row) return { count: 0, items: '', last: null };
-  return { count: row.count, items: row.items ?? '', last: parseRowCursor(row.last) };
+       FROM page p ORDER BY p.created, p.id LIMIT 1) AS last,
+      ${communityColumns}
+    FROM v`;
+  });
+}
+
+const pageStatements = new Map<string, ReturnType<typeof pageStatement>>();
+
+function pageStatementFor(list: RequestList, shape: PageShape) {
+  const key = `${list}/${shape}`;
+  let statement = pageStatements.get(key);
+  if (!statement) {
+    statement = pageStatement(list, shape);
+    pageStatements.set(key, statement);
+  }
+  return statement;
+}
+
+/** Which of the page statements serves a query. */
+export function pageShapeOf(query: RequestPageQuery): PageShape {
+  if (query.after) return 'after-cursor';
+  return query.list === 'pending' && query.offset >= DAYS_FROM_OFFSET ? 'by-day' : 'from-start';
+}
+
+/** The one statement a page of a request list costs (the benchmark replays it with pgbench). */
+export function requestPageStatement(db: Executor, query: RequestPageQuery) {
+  return pageStatementFor(query.list, pageShapeOf(query)).compile(db);
+}
+
+/**
+ * A page of one of my request lists, newest first, as JSON text built by PostgreSQL in one
+ * statement that also loads me: undefined when I am missing or inactive. Each item is byte for
+ * byte JSON.stringify(presentReceived/presentSent(...)), the users taken from their stored JSON
+ * (user_json).
+ * Only the page's rows are read: the page is chosen on the list's index alone (an index-only scan,
+ * or a seek with `after`), and a deep offset into pending requests first finds its day from the
+ * per-day counts, so it skips less than a day of index entries.
+ */
+export async function requestPage(
+  db: Executor,
+  viewerId: number,
+  query: RequestPageQuery,
+): Promise<ViewerPage | undefined> {
+  const { limit, offset, after } = query;
+  const [row] = await pageStatementFor(query.list, pageShapeOf(query)).execute(db, {
+    viewer: viewerId,
+    limit,
+    offset,
+    micros: after?.micros ?? null,
+    afterId: after?.id ?? null,
+  });
+  if (!row) return undefined;
+  return {
+    count: row.count,
+    items: row.items ?? '',
+    last: parseRowCursor(row.last),
+    community: readCommunity(row),
+  };
 }
 
 /** Reads the "micros.id" form the page query returns (and cursors carry); null when malformed. */

@@ -13,11 +13,12 @@ export interface Viewer extends UserRow {
   community: Community;
 }
 
-const communityColumns = sql<unknown>`
+/** The community settings kith reads on every request, as two columns. */
+export const communityColumns = sql<unknown>`
   (SELECT value FROM dynamic_preferences WHERE name = 'follow_enabled') AS pref_follow_enabled,
   (SELECT value FROM dynamic_preferences WHERE name = 'content_availability') AS pref_content_availability`;
 
-function readCommunity(row: { pref_follow_enabled?: unknown; pref_content_availability?: unknown }): Community {
+export function readCommunity(row: { pref_follow_enabled?: unknown; pref_content_availability?: unknown }): Community {
   return {
     followEnabled: row.pref_follow_enabled === true,
     contentAvailability: row.pref_content_availability !== false,

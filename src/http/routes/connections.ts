@@ -8,7 +8,7 @@ import type { ConnectionAction, ConnectionStatus as Status } from '../../domain/
 import { notFound } from '../../domain/errors.js';
 import { act } from '../../services/connections.js';
 import { CursorParam, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
-import { viewerOf } from '../plugins/auth.js';
+import { admitViewer, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { errors, IdParams, Page, PageQuery } from '../schemas/common.js';
 import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
 import { UserRef } from '../schemas/users.js';
@@ -59,7 +59,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   );
 
   const receivedRoute = {
-    config: { auth: 'required' as const, friendship: true },
+    config: { auth: 'required' as const, friendship: true, viewerInRoute: true },
     schema: {
       tags,
       summary: 'Connection requests I received, newest first',
@@ -70,14 +70,11 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   // Lists answer with JSON text the database built (byte for byte what the presenters print).
   for (const url of ['/api/v2/user/connection/requests/', '/api/v2/user/connection_requests/']) {
     app.get(url, receivedRoute, async (request, reply) => {
-      const viewer = viewerOf(request);
       const window = pageWindow(request.query);
       const after = readCursor(request.query.cursor);
       const list = request.query.rejected === true ? 'rejected' : 'pending';
-      const page =
-        list === 'pending' && !after && viewer.requests_received_count <= window.offset
-          ? { count: viewer.requests_received_count, items: '' }
-          : await repo.requestPage(db, viewer.id, { list, ...window, after });
+      const page = await repo.requestPage(db, tokenUserOf(request), { list, ...window, after });
+      admitViewer(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
     });
   }
@@ -85,7 +82,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   app.get(
     '/api/v2/user/connection/requests_sent/',
     {
-      config: { auth: 'required', friendship: true },
+      config: { auth: 'required', friendship: true, viewerInRoute: true },
       schema: {
         tags,
         summary: 'Connection requests I sent that still wait, newest first',
@@ -94,13 +91,10 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
       },
     },
     async (request, reply) => {
-      const viewer = viewerOf(request);
       const window = pageWindow(request.query);
       const after = readCursor(request.query.cursor);
-      const page =
-        !after && viewer.requests_sent_count <= window.offset
-          ? { count: viewer.requests_sent_count, items: '' }
-          : await repo.requestPage(db, viewer.id, { list: 'sent', ...window, after });
+      const page = await repo.requestPage(db, tokenUserOf(request), { list: 'sent', ...window, after });
+      admitViewer(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
     },
   );
