@@ -267,6 +267,8 @@ function rotate<T>(items: T[]) {
 interface Floor {
   tps: number;
   cpuUsPerTransaction: number | null;
+  /** pgbench's own CPU per transaction (the client side, as autocannon's column is for HTTP). */
+  clientCpuUsPerTransaction: number | null;
   script: string;
 }
 
@@ -316,7 +318,7 @@ async function pgbenchFloor(userIds: number[]): Promise<Floor> {
   const env = { PGPASSWORD: decodeURIComponent(url.password) };
   log(`pgbench ${args(DURATION).join(' ')}`);
   if (WARMUP > 0) run('pgbench', args(WARMUP), env);
-  const { out, backendCpuMs } = await pgbenchWithCpu(args(DURATION), env);
+  const { out, backendCpuMs, clientCpuMs } = await pgbenchWithCpu(args(DURATION), env);
   const match = /tps = ([\d.]+)/.exec(out);
   if (!match) throw new Error(`pgbench printed no tps:\n${out}`);
   const failed = /number of failed transactions: (\d+)/.exec(out);
@@ -325,6 +327,7 @@ async function pgbenchFloor(userIds: number[]): Promise<Floor> {
   return {
     tps: Math.round(Number(match[1])),
     cpuUsPerTransaction: transactions ? Math.round((backendCpuMs * 1000) / transactions) : null,
+    clientCpuUsPerTransaction: transactions ? Math.round((clientCpuMs * 1000) / transactions) : null,
     script,
   };
 }
@@ -341,6 +344,7 @@ async function pgbenchWithCpu(args: string[], env: NodeJS.ProcessEnv) {
   child.stderr.on('data', (chunk) => process.stderr.write(chunk));
   const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
   const last = new Map<number, number>();
+  let client = 0;
   let done = false;
   void exited.then(() => {
     done = true;
@@ -353,11 +357,13 @@ async function pgbenchWithCpu(args: string[], env: NodeJS.ProcessEnv) {
       const cpu = cpuOf(pid);
       if (cpu > 0) last.set(pid, cpu);
     }
+    const own = child.pid === undefined ? 0 : cpuOf(child.pid);
+    if (own > 0) client = own;
     await new Promise((r) => setTimeout(r, 200));
   }
   await admin.end();
   if ((await exited) !== 0) throw new Error(`pgbench failed:\n${out}`);
-  return { out, backendCpuMs: [...last.values()].reduce((a, b) => a + b, 0) };
+  return { out, backendCpuMs: [...last.values()].reduce((a, b) => a + b, 0), clientCpuMs: client };
 }
 
 // ---------------------------------------------------------------- main
@@ -675,6 +681,25 @@ async function main() {
     const v = c2.rps / case1.rps;
     targets.push({ target: 'case 2 ≥ 20% of case 1', value: `${(v * 100).toFixed(0)}%`, met: v >= 0.2 });
   }
+  // What this run's own costs allow (see docs/performance.md, "What the machine allows").
+  const bounds: string[] = [];
+  if (c2 && case1 && floor) {
+    bounds.push(
+      `the database alone (pgbench, no HTTP) reached ${((floor.tps / case1.rps) * 100).toFixed(0)}% of case 1; case 2 cannot pass the database floor, so ≥ 20% of case 1 needs case 2 at ${Math.min(999, Math.round((0.2 * case1.rps * 100) / floor.tps))}% of pgbench`,
+    );
+    const p = c2.cpuUs?.postgres;
+    const a = c2.cpuUs?.client;
+    const pb = floor.cpuUsPerTransaction;
+    const b = floor.clientCpuUsPerTransaction;
+    if (p && a && pb && b && c2.cpuUs?.server) {
+      // Both runs saturate the same cores: throughput ∝ 1 / CPU per request, so case 2 / pgbench =
+      // (P_pgbench + pgbench's own) / (P_case2 + server + autocannon).
+      const budget = Math.round((pb + b) / 0.6 - p - a);
+      bounds.push(
+        `CPU per request: pgbench ${pb} + ${b} (its client) µs; case 2 ${p} (PostgreSQL) + ${c2.cpuUs.server} (server) + ${a} (autocannon) µs. ≥ 60% of pgbench needs the server at ≤ ${budget} µs per request at these costs`,
+      );
+    }
+  }
   const c3 = by('3');
   const c4 = by('4');
   const c4b = by('4b');
@@ -709,11 +734,12 @@ async function main() {
     pgbench: floor,
     memory,
     targets,
+    bounds,
   };
 
   const ms = (v: number) => `${v}`;
   const md = [
-    `| case | what | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | × case 1 | CPU µs/req: server | PostgreSQL | autocannon |`,
+    `| case | what | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | × case 1 | CPU µs/req: server | PostgreSQL | load generator |`,
     `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
     ...results.map(
       (r) =>
@@ -721,7 +747,7 @@ async function main() {
     ),
     ...(floor
       ? [
-          `| 2-db | pgbench, case 2's SQL, same users and concurrency | ${floor.tps} | | | | 0 | | | | ${floor.cpuUsPerTransaction ?? ''} | |`,
+          `| 2-db | pgbench, case 2's SQL, same users and concurrency | ${floor.tps} | | | | 0 | | | | ${floor.cpuUsPerTransaction ?? ''} | ${floor.clientCpuUsPerTransaction ?? ''} |`,
         ]
       : []),
     '',
@@ -734,6 +760,8 @@ async function main() {
     '|---|---:|:---:|',
     ...targets.map((t) => `| ${t.target} | ${t.value} | ${t.met ? 'yes' : 'NO'} |`),
     '',
+    ...bounds.map((b) => `- ${b}`),
+    ...(bounds.length ? [''] : []),
   ].join('\n');
 
   const dir = join(root, 'bench', 'results');

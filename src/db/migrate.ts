@@ -5,6 +5,7 @@ import * as events from './migrations/0002-events.js';
 import * as fastLists from './migrations/0003-fast-lists.js';
 import * as userSettings from './migrations/0004-user-settings.js';
 import * as userJson from './migrations/0005-user-json.js';
+import * as coveringIndexes from './migrations/0006-covering-request-indexes.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   '0003-fast-lists': fastLists,
   '0004-user-settings': userSettings,
   '0005-user-json': userJson,
+  '0006-covering-request-indexes': coveringIndexes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -249,7 +249,6 @@ type PageShape = 'from-start' | 'after-cursor' | 'by-day';
 function pageStatement(list: RequestList, shape: PageShape) {
   return new FixedStatement<PageSlots, PageRow>((slot) => {
     const viewerId = slot('viewer');
-    const mine = list === 'sent' ? sql`r.from_user_id` : sql`r.to_user_id`;
     const filter =
       list === 'pending'
         ? sql`r.to_user_id = ${viewerId} AND r.rejected IS NULL`
@@ -257,30 +256,32 @@ function pageStatement(list: RequestList, shape: PageShape) {
           ? sql`r.to_user_id = ${viewerId} AND r.rejected IS NOT NULL`
           : sql`r.from_user_id = ${viewerId}`;
     const order = sql`ORDER BY r.created DESC, r.id DESC`;
+    // Everything a page shows of a request is in the list's index (migration 0006): index-only.
+    const other = list === 'sent' ? sql`r.to_user_id` : sql`r.from_user_id`;
+    const columns = sql`r.id, r.created, ${other} AS other_id, r.viewed${list === 'rejected' ? sql`, r.rejected` : sql``}`;
 
     let page: RawBuilder<unknown>;
     if (shape === 'by-day') {
       page = sql`
-      SELECT r.id, r.created FROM (
+      SELECT r.* FROM (
         SELECT d.day, d.upto - d.pending AS before FROM (
           SELECT day, pending, sum(pending) OVER (ORDER BY day DESC) AS upto
           FROM connection_request_days WHERE to_user_id = ${viewerId}
         ) d WHERE d.upto > ${slot('offset')} ORDER BY d.day DESC LIMIT 1
       ) s CROSS JOIN LATERAL (
-        SELECT r.id, r.created FROM connection_requests r
+        SELECT ${columns} FROM connection_requests r
         WHERE ${filter} AND r.created < timestamptz 'epoch' + (s.day + 1) * interval '1 day'
         ${order} OFFSET ${slot('offset')} - s.before LIMIT ${slot('limit')}
       ) r`;
     } else if (shape === 'after-cursor') {
-      page = sql`SELECT r.id, r.created FROM connection_requests r WHERE ${filter}
+      page = sql`SELECT ${columns} FROM connection_requests r WHERE ${filter}
         AND (r.created, r.id) < (timestamptz 'epoch' + ${slot('micros')}::bigint * interval '1 microsecond', ${slot('afterId')}::int)
         ${order} LIMIT ${slot('limit')}`;
     } else {
-      page = sql`SELECT r.id, r.created FROM connection_requests r WHERE ${filter} ${order}
+      page = sql`SELECT ${columns} FROM connection_requests r WHERE ${filter} ${order}
         LIMIT ${slot('limit')} OFFSET ${slot('offset')}`;
     }
 
-    const other = list === 'sent' ? sql`r.to_user_id` : sql`r.from_user_id`;
     const status =
       list === 'sent'
         ? sql`'"sent_connection_request"'`
@@ -306,8 +307,7 @@ function pageStatement(list: RequestList, shape: PageShape) {
       (SELECT string_agg('{"id":' || r.id || ',"from_user":' || ${fromUser} || ',"to_user":' || ${toUser}
                          || ',"created":"' || kith_iso(r.created) || '","rejected":' || ${rejected}
                          || ',"viewed":' || ${iso(sql`r.viewed`)} || '}', ',' ${order})
-       FROM page p JOIN connection_requests r ON r.id = p.id JOIN user_json o ON o.user_id = ${other}
-       WHERE ${mine} = ${viewerId}) AS items,
+       FROM page r JOIN user_json o ON o.user_id = r.other_id) AS items,
       (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.id
        FROM page p ORDER BY p.created, p.id LIMIT 1) AS last,
       ${communityColumns}
