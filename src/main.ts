@@ -96,10 +96,7 @@ async function startPrimary(config: Config) {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-if (cluster.isPrimary) {
-  const config = configOrExit();
-  if (config.workers > 1) await startPrimary(config);
-  else await start(config);
-} else {
-  await start(configOrExit());
-}
+// A worker forked by the primary reads the same configuration and serves as a single process would.
+const config = configOrExit();
+if (cluster.isPrimary && config.workers > 1) await startPrimary(config);
+else await start(config);

@@ -20,7 +20,7 @@ export class FixedStatement<P extends Record<string, unknown>, R> {
   constructor(private readonly build: (slot: SlotOf<P>) => RawBuilder<R>) {}
 
   async execute(db: Kysely<DB>, params: P): Promise<R[]> {
-    const compiled = this.#compiled ?? this.#compile(db);
+    const compiled = this.compile(db);
     const values = compiled.slots.map((name) => params[name]);
     const { rows } = await db.executeQuery<R>(CompiledQuery.raw(compiled.sql, values));
     return rows;
