@@ -317,25 +317,25 @@ function pageStatement(list: RequestList, shape: PageShape) {
 
 const pageStatements = new Map<string, ReturnType<typeof pageStatement>>();
 
-function pageStatementFor(list: RequestList, shape: PageShape) {
-  const key = `${list}/${shape}`;
+/** The page statement that serves a query: its list and shape (cursor, deep offset, or neither). */
+function pageStatementFor(query: RequestPageQuery) {
+  const shape: PageShape = query.after
+    ? 'after-cursor'
+    : query.list === 'pending' && query.offset >= DAYS_FROM_OFFSET
+      ? 'by-day'
+      : 'from-start';
+  const key = `${query.list}/${shape}`;
   let statement = pageStatements.get(key);
   if (!statement) {
-    statement = pageStatement(list, shape);
+    statement = pageStatement(query.list, shape);
     pageStatements.set(key, statement);
   }
   return statement;
 }
 
-/** Which of the page statements serves a query. */
-export function pageShapeOf(query: RequestPageQuery): PageShape {
-  if (query.after) return 'after-cursor';
-  return query.list === 'pending' && query.offset >= DAYS_FROM_OFFSET ? 'by-day' : 'from-start';
-}
-
 /** The one statement a page of a request list costs (the benchmark replays it with pgbench). */
 export function requestPageStatement(db: Executor, query: RequestPageQuery) {
-  return pageStatementFor(query.list, pageShapeOf(query)).compile(db);
+  return pageStatementFor(query).compile(db);
 }
 
 /**
@@ -353,7 +353,7 @@ export async function requestPage(
   query: RequestPageQuery,
 ): Promise<ViewerPage | undefined> {
   const { limit, offset, after } = query;
-  const [row] = await pageStatementFor(query.list, pageShapeOf(query)).execute(db, {
+  const [row] = await pageStatementFor(query).execute(db, {
     viewer: viewerId,
     limit,
     offset,
