@@ -1,5 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import websocket from '@fastify/websocket';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { listen } from '../db/listen.js';
 import { findActiveViewer } from '../db/repositories/users.js';
@@ -14,6 +15,33 @@ function tokenProtocol(header: string | undefined): string | undefined {
     ?.split(',')
     .map((p) => p.trim())
     .find((p) => p.startsWith('__') && p.length > 2);
+}
+
+/**
+ * Refuses an upgrade with a complete HTTP answer and an orderly close. Fastify's own reply would say
+ * `Connection: keep-alive`, and @fastify/websocket destroys the socket as soon as the answer is
+ * handed over: a client on a keep-alive connection then sees a reset instead of the 401. Writing
+ * the answer ourselves with `Connection: close` and `end()` flushes it, then closes.
+ */
+function refuseUpgrade(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  error: { detail: string; code: string },
+  headers: Record<string, string> = {},
+) {
+  const body = JSON.stringify(error);
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  reply.hijack();
+  request.log.info({ status, code: error.code }, 'realtime: upgrade refused');
+  request.raw.socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  return reply;
 }
 
 export interface RealtimeOptions extends Partial<HubOptions> {
@@ -76,12 +104,24 @@ export async function registerRealtime(app: FastifyInstance, options: RealtimeOp
       preValidation: async (request, reply) => {
         const protocol = tokenProtocol(request.headers['sec-websocket-protocol']);
         const verified = protocol ? await verifyAccessToken(key, protocol.slice(2)) : undefined;
-        const viewer = verified?.ok ? await findActiveViewer(db, verified.userId) : undefined;
+        let viewer: Awaited<ReturnType<typeof findActiveViewer>>;
+        try {
+          viewer = verified?.ok ? await findActiveViewer(db, verified.userId) : undefined;
+        } catch (error) {
+          request.log.warn({ err: error }, 'realtime: cannot load the member of a handshake');
+          return refuseUpgrade(request, reply, 503, {
+            detail: 'The service is temporarily unavailable.',
+            code: 'service_unavailable',
+          });
+        }
         if (!viewer) {
-          reply.header('WWW-Authenticate', 'Bearer realm="api"');
-          return reply
-            .code(401)
-            .send({ detail: 'Invalid or missing token sub-protocol.', code: 'authentication_failed' });
+          return refuseUpgrade(
+            request,
+            reply,
+            401,
+            { detail: 'Invalid or missing token sub-protocol.', code: 'authentication_failed' },
+            { 'WWW-Authenticate': 'Bearer realm="api"' },
+          );
         }
         request.viewer = viewer;
       },

@@ -57,7 +57,7 @@ async function verifyUncached(
       requiredClaims: ['exp', 'iat', 'jti', 'user_id', 'token_type'],
     });
     if (payload.token_type !== 'access') return { ok: false, reason: 'Token is not an access token.' };
-    if (typeof payload.jti !== 'string' || payload.jti === '') return { ok: false, reason: 'Token has no valid jti.' };
+    if (!validJti(payload.jti)) return { ok: false, reason: 'Token has no valid jti.' };
     if (typeof payload.iat !== 'number') return { ok: false, reason: 'Token has no valid iat.' };
     const userId = payload.user_id;
     if (typeof userId !== 'number' || !Number.isSafeInteger(userId) || userId < 1) {
@@ -68,6 +68,14 @@ async function verifyUncached(
     if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'Token has expired.' };
     return { ok: false, reason: 'Token is invalid.' };
   }
+}
+
+/**
+ * RFC 7519 makes `jti` a string, but the JWT page's own sample mints it as `new Date().getTime()`,
+ * a number: communities copy that sample, so a finite number is a valid id too.
+ */
+function validJti(jti: unknown): boolean {
+  return (typeof jti === 'string' && jti !== '') || (typeof jti === 'number' && Number.isFinite(jti));
 }
 
 /** A fresh opaque refresh token and the hash under which it is stored. */

@@ -96,6 +96,9 @@ describe('bad tokens: 401 with WWW-Authenticate: Bearer', () => {
     ['missing exp', () => sign({ ...claimsFor(member.id), exp: undefined })],
     ['missing iat', () => sign({ ...claimsFor(member.id), iat: undefined })],
     ['missing jti', () => sign({ ...claimsFor(member.id), jti: undefined })],
+    ['jti empty', () => sign({ ...claimsFor(member.id), jti: '' })],
+    ['jti a boolean', () => sign({ ...claimsFor(member.id), jti: true })],
+    ['jti an object', () => sign({ ...claimsFor(member.id), jti: { id: 1 } })],
     ['token_type refresh', () => sign({ ...claimsFor(member.id), token_type: 'refresh' })],
     ['user_id as a string', () => sign(claimsFor(String(member.id)))],
     ['user_id as a float', () => sign(claimsFor(member.id + 0.5))],
@@ -179,6 +182,21 @@ describe('accepted schemes', () => {
     });
     assert.equal(response.status, 200, response.text);
     assert.deepEqual(response.body, { connection_status: 'sent_connection_request' });
+  });
+
+  test("the JWT page's own sample: jti is new Date().getTime(), a number", async () => {
+    // auth/jwt.md signs {user_id, token_type, jti: new Date().getTime()} with jsonwebtoken and
+    // expiresIn "1h", which adds iat and exp in seconds: the same claims, minted here with jose.
+    const claims: Record<string, unknown> = { user_id: member.id, token_type: 'access', jti: Date.now() };
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    assert.equal(typeof decodeJwt(token).jti, 'number');
+    const response = await asHeader(`Bearer ${token}`);
+    assert.equal(response.status, 200, response.text);
+    assert.equal(response.body.id, member.id);
   });
 
   test('a token with extra claims (ext_id) is fine', async () => {

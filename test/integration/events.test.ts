@@ -80,13 +80,13 @@ describe('notifications', () => {
     const alice = await world.user();
     const bob = await world.user();
     await world.act(alice.token, bob.id, 'request');
+    assert.deepEqual((await world.get('/api/v2/notification/unseen/count/', bob.token)).body, { count: 1 });
     let bobs = await notificationsOf(bob.token);
     assert.equal(bobs.length, 1);
     assert.equal(bobs[0].type, 'connection_request');
     assert.equal(bobs[0].request_user.id, alice.id);
     assert.equal(bobs[0].is_new, true);
     assert.match(bobs[0].active_at, /Z$/);
-    assert.deepEqual((await world.get('/api/v2/notification/unseen/count/', bob.token)).body, { count: 1 });
 
     await world.act(bob.token, alice.id, 'reject');
     assert.deepEqual(await notificationsOf(alice.token), []);
@@ -119,25 +119,69 @@ describe('notifications', () => {
     const bob = await world.user();
     await world.act(alice.token, bob.id, 'request');
     await world.act(alice.token, bob.id, 'cancel_request');
+    assert.deepEqual((await world.get('/api/v2/notification/unseen/count/', bob.token)).body, { count: 1 });
     const bobs = await notificationsOf(bob.token);
     assert.deepEqual(
       bobs.map((n: any) => [n.type, n.cancel_request_user.id]),
       [['connection_cancel_request', alice.id]],
     );
-    assert.deepEqual((await world.get('/api/v2/notification/unseen/count/', bob.token)).body, { count: 1 });
   });
 
-  test('listing marks nothing read; read by group or item sid; missing sids is a 400', async () => {
+  test('listing marks the listed page read: is_new as before in that answer, false afterwards', async () => {
+    const bob = await world.user();
+    const senders = [];
+    for (let i = 0; i < 23; i++) senders.push(await world.user());
+    for (const s of senders) await world.act(s.token, bob.id, 'request');
+    const unseen = async () => (await world.get('/api/v2/notification/unseen/count/', bob.token)).body.count;
+    assert.equal(await unseen(), 23);
+
+    // The first page (20, newest first) still shows every one as new, and is read from now on.
+    const first = await world.get('/api/v2/notification/', bob.token);
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(
+      first.body.results.map((g: any) => [g.is_new, g.aggregated[0].is_new, g.aggregated[0].request_user.id]),
+      senders
+        .slice(3)
+        .reverse()
+        .map((s) => [true, true, s.id]),
+    );
+    assert.equal(await unseen(), 3);
+    assert.equal((await world.get('/api/v2/user/me/', bob.token)).body.unseen_interactions_counter, 3);
+    const again = await world.get('/api/v2/notification/', bob.token);
+    assert.deepEqual(
+      again.body.results.map((g: any) => [g.is_new, g.aggregated[0].is_new]),
+      senders.slice(3).map(() => [false, false]),
+    );
+
+    // The older page, by its next link: new in that answer, read afterwards.
+    const older = await world.get(first.body.next, bob.token);
+    assert.deepEqual(
+      older.body.results.map((g: any) => [g.is_new, g.aggregated[0].request_user.id]),
+      senders
+        .slice(0, 3)
+        .reverse()
+        .map((s) => [true, s.id]),
+    );
+    assert.equal(await unseen(), 0);
+  });
+
+  test('read by group or item sid; missing sids is a 400', async () => {
     const bob = await world.user();
     const senders = [await world.user(), await world.user(), await world.user()];
     for (const s of senders) await world.act(s.token, bob.id, 'request');
-    const page = await world.get('/api/v2/notification/', bob.token);
-    assert.equal(page.body.results.length, 3);
-    assert.equal((await world.get('/api/v2/notification/unseen/count/', bob.token)).body.count, 3);
-    const [g0, g1] = page.body.results;
-    const read = await world.post('/api/v2/notification/read/', bob.token, { sids: [g0.sid, g1.aggregated[0].sid] });
+    const groups = await world.db
+      .selectFrom('notifications')
+      .select('id')
+      .where('user_id', '=', bob.id)
+      .orderBy('id', 'desc')
+      .execute();
+    const read = await world.post('/api/v2/notification/read/', bob.token, {
+      sids: [`g${groups[0]!.id}`, `n${groups[1]!.id}`],
+    });
     assert.equal(read.status, 204);
     assert.equal((await world.get('/api/v2/notification/unseen/count/', bob.token)).body.count, 1);
+    const me = await world.get('/api/v2/user/me/', bob.token);
+    assert.equal(me.body.unseen_interactions_counter, 1);
     const after = await world.get('/api/v2/notification/', bob.token);
     assert.deepEqual(
       after.body.results.map((g: any) => g.is_new),
@@ -146,8 +190,6 @@ describe('notifications', () => {
     const missing = await world.post('/api/v2/notification/read/', bob.token, {});
     assert.equal(missing.status, 400);
     assert.equal(missing.body.code, 'invalid');
-    const me = await world.get('/api/v2/user/me/', bob.token);
-    assert.equal(me.body.unseen_interactions_counter, 1);
   });
 
   test('next_id and previous_id walk the list without gaps or repeats', async () => {
@@ -177,7 +219,12 @@ describe('notifications', () => {
     );
     assert.equal(pages[0].previous, null);
     const back = await world.get(pages[2].previous, bob.token);
-    assert.deepEqual(back.body.results, pages[1].results);
+    assert.deepEqual(
+      back.body.results.map((g: any) => g.sid),
+      pages[1].results.map((g: any) => g.sid),
+    );
+    // Listed once already: read now.
+    assert.ok(back.body.results.every((g: any) => g.is_new === false));
   });
 });
 
@@ -248,6 +295,19 @@ describe('realtime', () => {
     assert.equal(aliceSocket.messages.length, 2);
     bobSocket.close();
     aliceSocket.close();
+  });
+
+  test('count_interactions follows a listing, which marks the listed notifications read', async () => {
+    const [alice, carol, bob] = [await world.user(), await world.user(), await world.user()];
+    const socket = await SocketClient.open(world.baseUrl, bob.token);
+    await world.act(alice.token, bob.id, 'request');
+    assert.equal((await socket.waitFor(1))[0].data.count_interactions, 1);
+    assert.equal((await world.get('/api/v2/notification/', bob.token)).status, 200);
+    await world.act(carol.token, bob.id, 'request');
+    const messages = await socket.waitFor(2);
+    assert.equal(messages[1].data.request_user.id, carol.id);
+    assert.equal(messages[1].data.count_interactions, 1);
+    socket.close();
   });
 
   test('a bad token is refused at the handshake', async () => {

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import * as repo from '../../db/repositories/notifications.js';
+import { listNotificationsMarkingRead } from '../../services/notifications.js';
 import { viewerOf } from '../plugins/auth.js';
 import { parseSid, presentNotificationGroup } from '../presenters/notifications.js';
 import { errors } from '../schemas/common.js';
@@ -34,7 +35,7 @@ export function notificationRoutes(base: FastifyInstance, db: Database) {
       config: { auth: 'required' },
       schema: {
         tags,
-        summary: 'My notifications, newest first (listing marks nothing read)',
+        summary: 'My notifications, newest first; the listed ones become read (they show is_new as before)',
         querystring: Type.Object({ next_id: Type.Optional(Cursor), previous_id: Type.Optional(Cursor) }),
         response: {
           200: Type.Object({
@@ -52,7 +53,7 @@ export function notificationRoutes(base: FastifyInstance, db: Database) {
       // previous_id takes precedence when both are sent, as the page says.
       const cursor =
         previous_id !== undefined ? { after: previous_id } : next_id !== undefined ? { before: next_id } : {};
-      const page = await repo.listNotifications(db, viewer.id, cursor, PAGE);
+      const page = await listNotificationsMarkingRead(db, viewer.id, cursor, PAGE);
       const first = page.rows[0];
       const last = page.rows.at(-1);
       return {
