@@ -48,8 +48,8 @@ describe('routing', () => {
     });
   }
 
-  test('/api/v2/user/connection/ reads "connection" as a user id: 400', async () => {
-    assertError(await world.get('/api/v2/user/connection/', member.token), 400, 'invalid');
+  test('/api/v2/user/connection/ is not a path: "connection" is not an id', async () => {
+    assertError(await world.get('/api/v2/user/connection/', member.token), 404, 'not_found');
   });
 
   test('paths work with and without the trailing slash', async () => {
@@ -62,31 +62,57 @@ describe('routing', () => {
 });
 
 describe('bad input is a 4xx, never a 500', () => {
-  const BAD_IDS = ['abc', '0', '-1', '1.5', '99999999999', '1e2', '0x10', '%20', 'null', '2147483648'];
-  for (const id of BAD_IDS) {
+  const ID_PATHS = (id: string): Array<[string, string]> => [
+    ['GET', `/api/v2/user/${id}/`],
+    ['GET', `/api/v2/user/${id}/counters/`],
+    ['GET', `/api/v2/user/${id}/connections/`],
+    ['GET', `/api/v2/user/${id}/connection_status/`],
+    ['GET', `/api/v2/user/${id}/is_connection/`],
+    ['POST', `/api/v2/user/${id}/connection/request/`],
+    ['POST', `/api/v2/user/${id}/connection/accept/`],
+    ['POST', `/api/v2/user/${id}/connection_requests/mark_seen/`],
+    ['PATCH', `/api/v2/user/${id}/`],
+    ['GET', `/api/v2/dynamic_preference/${id}/`],
+  ];
+  const request = (method: string, path: string) =>
+    world.request(method, path, { token: member.token, ...(method === 'PATCH' ? { body: { bio: 'x' } } : {}) });
+
+  // Digits that cannot name a row: the id's schema answers.
+  for (const id of ['0', '00', '99999999999', '2147483648']) {
     test(`id ${JSON.stringify(id)}: 400`, async () => {
-      const paths: Array<[string, string]> = [
-        ['GET', `/api/v2/user/${id}/`],
-        ['GET', `/api/v2/user/${id}/counters/`],
-        ['GET', `/api/v2/user/${id}/connections/`],
-        ['GET', `/api/v2/user/${id}/connection_status/`],
-        ['GET', `/api/v2/user/${id}/is_connection/`],
-        ['POST', `/api/v2/user/${id}/connection/request/`],
-        ['POST', `/api/v2/user/${id}/connection/accept/`],
-        ['POST', `/api/v2/user/${id}/connection_requests/mark_seen/`],
-        ['PATCH', `/api/v2/user/${id}/`],
-        ['GET', `/api/v2/dynamic_preference/${id}/`],
-      ];
-      for (const [method, path] of paths) {
-        const response = await world.request(method, path, {
-          token: member.token,
-          ...(method === 'PATCH' ? { body: { bio: 'x' } } : {}),
-        });
+      for (const [method, path] of ID_PATHS(id)) {
+        const response = await request(method, path);
         assertError(response, 400);
         assert.equal(response.body.code, 'invalid', `${method} ${path}`);
       }
     });
   }
+
+  // Not written as an id at all: not a path kith has.
+  for (const id of ['abc', '-1', '1.5', '1e2', '0x10', '%20', 'null', '12abc', '+5']) {
+    test(`id ${JSON.stringify(id)}: 404`, async () => {
+      for (const [method, path] of ID_PATHS(id)) {
+        const response = await request(method, path);
+        assertError(response, 404);
+        assert.equal(response.body.code, 'not_found', `${method} ${path}`);
+      }
+    });
+  }
+
+  test('words where an id goes are unknown paths: 404 whatever the method', async () => {
+    for (const word of ['search', 'autocomplete', 'hidden_users', 'avatar', 'match', 'me1']) {
+      for (const method of ['GET', 'POST', 'PATCH', 'DELETE', 'PUT']) {
+        const response = await request(method, `/api/v2/user/${word}/`);
+        assertError(response, 404);
+        assert.equal(response.body.code, 'not_found', `${method} /api/v2/user/${word}/`);
+        assert.equal(response.headers.get('allow'), null);
+      }
+    }
+    // A known path with another method is still a 405.
+    const wrong = await request('DELETE', `/api/v2/user/${member.id}/`);
+    assertError(wrong, 405);
+    assert.equal(wrong.headers.get('allow'), 'GET, HEAD, PATCH');
+  });
 
   test('the largest valid id that names nobody: 404', async () => {
     assertError(await world.get('/api/v2/user/2147483647/', member.token), 404, 'not_found');

@@ -281,7 +281,7 @@ describe('dynamic preferences: list, get, search', () => {
     const missing = await world.get('/api/v2/dynamic_preference/999999/', null);
     assert.equal(missing.status, 404);
     assert.equal(missing.body.code, 'not_found');
-    assert.equal((await world.get('/api/v2/dynamic_preference/abc/', null)).status, 400);
+    assert.equal((await world.get('/api/v2/dynamic_preference/abc/', null)).status, 404);
   });
 
   test('connection_enabled follows follow_enabled and cannot be written', async () => {

@@ -7,7 +7,7 @@ import { forbidden, invalid, notFound } from '../../domain/errors.js';
 import { USER_SETTINGS } from '../../domain/user-settings.js';
 import { getUserSettings, patchUserSettings } from '../../services/user-settings.js';
 import { viewerOf } from '../plugins/auth.js';
-import { errors, IdParams } from '../schemas/common.js';
+import { errors, ID_SEGMENT, IdParams } from '../schemas/common.js';
 
 // What SelfCommunity's client (react-core's providers) reads when it starts, beyond the connections contract.
 
@@ -78,7 +78,7 @@ export function communityRoutes(base: FastifyInstance, db: Database) {
   };
 
   app.get(
-    '/api/v2/user/:id/settings/',
+    `/api/v2/user/${ID_SEGMENT}/settings/`,
     {
       config: { auth: 'required' },
       schema: {
@@ -92,7 +92,7 @@ export function communityRoutes(base: FastifyInstance, db: Database) {
   );
 
   app.patch(
-    '/api/v2/user/:id/settings/',
+    `/api/v2/user/${ID_SEGMENT}/settings/`,
     {
       config: { auth: 'required' },
       schema: {

@@ -9,7 +9,7 @@ import { notFound } from '../../domain/errors.js';
 import { act } from '../../services/connections.js';
 import { CursorParam, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
 import { admitViewer, tokenUserOf, viewerOf } from '../plugins/auth.js';
-import { errors, IdParams, Page, PageQuery } from '../schemas/common.js';
+import { errors, ID_SEGMENT, IdParams, Page, PageQuery } from '../schemas/common.js';
 import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
 import { UserRef } from '../schemas/users.js';
 
@@ -29,7 +29,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
 
   for (const { action, summary } of ACTIONS) {
     app.post(
-      `/api/v2/user/:id/connection/${action}/`,
+      `/api/v2/user/${ID_SEGMENT}/connection/${action}/`,
       {
         config: { auth: 'required', friendship: true },
         schema: { tags, summary, params: IdParams, response: { 200: StatusBody, ...errors } },
@@ -42,7 +42,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   }
 
   app.post(
-    '/api/v2/user/:id/connection_requests/mark_seen/',
+    `/api/v2/user/${ID_SEGMENT}/connection_requests/mark_seen/`,
     {
       config: { auth: 'required' },
       schema: {
@@ -100,7 +100,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   );
 
   app.get(
-    '/api/v2/user/:id/connections/',
+    `/api/v2/user/${ID_SEGMENT}/connections/`,
     {
       config: { auth: 'public', friendship: true },
       schema: {
@@ -128,7 +128,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   );
 
   app.get(
-    '/api/v2/user/:id/is_connection/',
+    `/api/v2/user/${ID_SEGMENT}/is_connection/`,
     {
       config: { auth: 'required' },
       schema: {
@@ -148,7 +148,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   );
 
   app.get(
-    '/api/v2/user/:id/connection_status/',
+    `/api/v2/user/${ID_SEGMENT}/connection_status/`,
     {
       config: { auth: 'required' },
       schema: {

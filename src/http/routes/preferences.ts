@@ -5,7 +5,7 @@ import type { Database } from '../../db/database.js';
 import { invalid, notFound } from '../../domain/errors.js';
 import { getPreference, listPreferences, patchPreferences } from '../../services/preferences.js';
 import { pageWindow, paginated } from '../pagination.js';
-import { errors, Id, Page, PageQuery } from '../schemas/common.js';
+import { errors, ID_SEGMENT, Id, Page, PageQuery } from '../schemas/common.js';
 
 const tags = ['preferences'];
 const Value = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
@@ -49,7 +49,7 @@ export function preferenceRoutes(base: FastifyInstance, db: Database) {
   }
 
   app.get(
-    '/api/v2/dynamic_preference/:id/',
+    `/api/v2/dynamic_preference/${ID_SEGMENT}/`,
     {
       config: { auth: 'optional' },
       schema: {

@@ -9,7 +9,7 @@ import { createUser } from '../../services/users.js';
 import { pageWindow, paginated } from '../pagination.js';
 import { viewerOf } from '../plugins/auth.js';
 import { presentMe, presentUser } from '../presenters/users.js';
-import { errors, IdParams, Page } from '../schemas/common.js';
+import { errors, ID_SEGMENT, IdParams, Page } from '../schemas/common.js';
 import {
   AccountCreateBody,
   Counters,
@@ -65,7 +65,7 @@ export function userRoutes(base: FastifyInstance, db: Database) {
   );
 
   app.get(
-    '/api/v2/user/:id/',
+    `/api/v2/user/${ID_SEGMENT}/`,
     {
       config: { auth: 'public' },
       schema: { tags, summary: 'A user', params: IdParams, response: { 200: UserRef, ...errors } },
@@ -78,7 +78,7 @@ export function userRoutes(base: FastifyInstance, db: Database) {
   );
 
   app.patch(
-    '/api/v2/user/:id/',
+    `/api/v2/user/${ID_SEGMENT}/`,
     {
       config: { auth: 'required' },
       // A PATCH without a body changes nothing and answers the user, as DRF does.
@@ -108,7 +108,7 @@ export function userRoutes(base: FastifyInstance, db: Database) {
   );
 
   app.get(
-    '/api/v2/user/:id/counters/',
+    `/api/v2/user/${ID_SEGMENT}/counters/`,
     {
       config: { auth: 'public' },
       schema: { tags, summary: "A user's counters", params: IdParams, response: { 200: Counters, ...errors } },

@@ -11,7 +11,7 @@ import { newSigningSecret } from '../../webhooks/signing.js';
 import { targetProblem } from '../../webhooks/targets.js';
 import { pageWindow, paginated } from '../pagination.js';
 import { viewerOf } from '../plugins/auth.js';
-import { errors, Id, IdParams, Nullable, Page, PageQuery } from '../schemas/common.js';
+import { errors, ID_SEGMENT, Id, IdParams, Nullable, Page, PageQuery } from '../schemas/common.js';
 
 const tags = ['webhooks'];
 const SECRET_GRACE_MS = 24 * 3600 * 1000;
@@ -171,7 +171,7 @@ export function webhookRoutes(base: FastifyInstance, db: Database, config: Webho
   );
 
   app.get(
-    '/api/v2/webhook/endpoint/:id/',
+    `/api/v2/webhook/endpoint/${ID_SEGMENT}/`,
     {
       config: admin,
       schema: { tags, summary: 'A webhook endpoint', params: IdParams, response: { 200: EndpointRef, ...errors } },
@@ -196,7 +196,7 @@ export function webhookRoutes(base: FastifyInstance, db: Database, config: Webho
     return present(await load(id));
   };
   app.put(
-    '/api/v2/webhook/endpoint/:id/',
+    `/api/v2/webhook/endpoint/${ID_SEGMENT}/`,
     {
       config: admin,
       schema: {
@@ -210,7 +210,7 @@ export function webhookRoutes(base: FastifyInstance, db: Database, config: Webho
     async (request) => update(request.params.id, request.body),
   );
   app.patch(
-    '/api/v2/webhook/endpoint/:id/',
+    `/api/v2/webhook/endpoint/${ID_SEGMENT}/`,
     {
       config: admin,
       schema: {
@@ -225,7 +225,7 @@ export function webhookRoutes(base: FastifyInstance, db: Database, config: Webho
   );
 
   app.delete(
-    '/api/v2/webhook/endpoint/:id/',
+    `/api/v2/webhook/endpoint/${ID_SEGMENT}/`,
     {
       config: admin,
       schema: {
@@ -242,7 +242,7 @@ export function webhookRoutes(base: FastifyInstance, db: Database, config: Webho
   );
 
   app.post(
-    '/api/v2/webhook/endpoint/:id/secret/reveal/',
+    `/api/v2/webhook/endpoint/${ID_SEGMENT}/secret/reveal/`,
     {
       config: admin,
       schema: {
@@ -269,7 +269,7 @@ export function webhookRoutes(base: FastifyInstance, db: Database, config: Webho
   );
 
   app.post(
-    '/api/v2/webhook/endpoint/:id/secret/expire/',
+    `/api/v2/webhook/endpoint/${ID_SEGMENT}/secret/expire/`,
     {
       config: admin,
       schema: {
@@ -300,7 +300,7 @@ export function webhookRoutes(base: FastifyInstance, db: Database, config: Webho
     ),
   });
   app.get(
-    '/api/v2/webhook/endpoint/:id/attempt/',
+    `/api/v2/webhook/endpoint/${ID_SEGMENT}/attempt/`,
     {
       config: admin,
       schema: {
@@ -366,7 +366,7 @@ export function webhookRoutes(base: FastifyInstance, db: Database, config: Webho
     if (missing.length > 0) throw notFound(`Event(s) not found: ${missing.join(', ')}.`);
   };
   app.post(
-    '/api/v2/webhook/endpoint/:id/event/resend/',
+    `/api/v2/webhook/endpoint/${ID_SEGMENT}/event/resend/`,
     {
       config: admin,
       schema: {
@@ -383,7 +383,7 @@ export function webhookRoutes(base: FastifyInstance, db: Database, config: Webho
     },
   );
   app.post(
-    '/api/v2/webhook/endpoint/:id/event/resend/bulk/',
+    `/api/v2/webhook/endpoint/${ID_SEGMENT}/event/resend/bulk/`,
     {
       config: admin,
       schema: {

@@ -16,6 +16,13 @@ export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 
 export const IdParams = Type.Object({ id: Id });
 
+/**
+ * The `:id` path segment: decimal digits only, so a word where an id goes (`/user/search/`,
+ * `/user/12abc/…`) is a path kith does not have — 404, like any unknown path — instead of a 400 from
+ * the id's schema. Digits that cannot name a row (0, 2147483648) still reach the schema: 400.
+ */
+export const ID_SEGMENT = ':id(^\\d+$)';
+
 export const PageQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, description: 'Results per page (default 20, at most 100)' })),
   // Bounded so that a huge offset never reaches the database as a bigint overflow (a 500).
