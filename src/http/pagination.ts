@@ -24,27 +24,54 @@ export function pageWindow(query: { limit?: number | undefined; offset?: number 
  * build their own links with `offset` alone get the same pages.
  */
 export const CursorParam = Type.Optional(
-  Type.String({ maxLength: 64, description: 'Opaque position from a `next` link; takes precedence over offset' }),
+  Type.String({
+    maxLength: 128,
+    description: 'Opaque position from a `next` link; used only with the exact limit and offset of that link',
+  }),
 );
 
-/** Decodes a `cursor` query parameter; a malformed one is a 400, as DRF's cursor pagination answers. */
-export function readCursor(cursor: string | undefined): RowCursor | undefined {
-  if (cursor === undefined) return undefined;
-  const parsed = parseRowCursor(Buffer.from(cursor, 'base64url').toString('latin1'));
-  if (!parsed) throw invalid('Invalid cursor.', { cursor: ['Invalid cursor.'] });
-  return parsed;
+/**
+ * What a cursor was minted for: one member's list, at one `limit` and `offset`. Clients jump by
+ * editing `offset` in a `next` link, so a cursor that does not match the request exactly is
+ * ignored and the offset is served: it can never send a client to another page than it asked for.
+ */
+export interface CursorScope {
+  /** The list and whose it is, e.g. `pending:42`. */
+  list: string;
+  window: Window;
 }
 
-const encodeCursor = (cursor: RowCursor) =>
-  Buffer.from(`${cursor.micros}.${cursor.id}`, 'latin1').toString('base64url');
+const CURSOR_FORM = /^([a-z]+:\d{1,10})\|(\d{1,3})\|(\d{1,10})\|(.{1,40})$/;
+
+/** The cursor text for the page at `scope` that starts after `row`. */
+export function encodeCursor(scope: CursorScope, row: RowCursor): string {
+  const { list, window } = scope;
+  return Buffer.from(`${list}|${window.limit}|${window.offset}|${row.micros}.${row.id}`, 'latin1').toString(
+    'base64url',
+  );
+}
+
+/**
+ * Decodes a `cursor` query parameter for the page at `scope`: the row to seek past, or undefined
+ * when the cursor was minted for another list, limit or offset (the offset is served then). A
+ * malformed cursor is a 400, as DRF's cursor pagination answers.
+ */
+export function readCursor(cursor: string | undefined, scope: CursorScope): RowCursor | undefined {
+  if (cursor === undefined) return undefined;
+  const match = CURSOR_FORM.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+  const row = parseRowCursor(match?.[4]);
+  if (!match || !row) throw invalid('Invalid cursor.', { cursor: ['Invalid cursor.'] });
+  const minted = match[1] === scope.list && Number(match[2]) === scope.window.limit;
+  return minted && Number(match[3]) === scope.window.offset ? row : undefined;
+}
 
 /** The request's own absolute URL with `limit`/`offset` (and `cursor`) replaced, other parameters kept. */
-function linkTo(request: FastifyRequest, limit: number, offset: number, cursor?: RowCursor | null): string {
+function linkTo(request: FastifyRequest, window: Window, cursor?: string): string {
   const url = new URL(request.url, `${request.protocol}://${request.host}`);
-  url.searchParams.set('limit', String(limit));
-  if (offset > 0) url.searchParams.set('offset', String(offset));
+  url.searchParams.set('limit', String(window.limit));
+  if (window.offset > 0) url.searchParams.set('offset', String(window.offset));
   else url.searchParams.delete('offset');
-  if (cursor) url.searchParams.set('cursor', encodeCursor(cursor));
+  if (cursor) url.searchParams.set('cursor', cursor);
   else url.searchParams.delete('cursor');
   return url.toString();
 }
@@ -54,24 +81,29 @@ export function paginated<T>(request: FastifyRequest, window: Window, count: num
   const { limit, offset } = window;
   return {
     count,
-    next: offset + limit < count ? linkTo(request, limit, offset + limit) : null,
-    previous: offset > 0 ? linkTo(request, limit, Math.max(0, offset - limit)) : null,
+    next: offset + limit < count ? linkTo(request, { limit, offset: offset + limit }) : null,
+    previous: offset > 0 ? linkTo(request, { limit, offset: Math.max(0, offset - limit) }) : null,
     results,
   };
 }
 
 /**
  * The same page as `paginated`, as JSON text around items that are JSON already (built by the
- * database): nothing is parsed or serialized again. `last` makes `next` carry a cursor.
+ * database): nothing is parsed or serialized again. With `list` (the list and whose it is) and
+ * the page's last row, `next` carries a cursor minted for exactly that next page.
  */
 export function paginatedText(
   request: FastifyRequest,
   window: Window,
   page: { count: number; items: string; last?: RowCursor | null },
+  list?: string,
 ): string {
   const { limit, offset } = window;
   const { count } = page;
-  const next = offset + limit < count ? JSON.stringify(linkTo(request, limit, offset + limit, page.last)) : 'null';
-  const previous = offset > 0 ? JSON.stringify(linkTo(request, limit, Math.max(0, offset - limit))) : 'null';
+  const following = { limit, offset: offset + limit };
+  const cursor = list && page.last ? encodeCursor({ list, window: following }, page.last) : undefined;
+  const next = offset + limit < count ? JSON.stringify(linkTo(request, following, cursor)) : 'null';
+  const previous =
+    offset > 0 ? JSON.stringify(linkTo(request, { limit, offset: Math.max(0, offset - limit) })) : 'null';
   return `{"count":${count},"next":${next},"previous":${previous},"results":[${page.items}]}`;
 }

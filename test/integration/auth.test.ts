@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { encodeCursor } from '../../src/http/pagination.js';
 import { hashPassword } from '../../src/services/users.js';
 import { type ApiResponse, JWT_SECRET, World } from '../helpers/world.js';
 
@@ -37,14 +38,20 @@ async function asHeader(authorization: string, path = '/api/v2/user/me/'): Promi
   return world.request('GET', path, { headers: { authorization } });
 }
 
-/** The request lists: they load the token's user in their page statement, not in the auth hook. */
-const LISTS = [
+/**
+ * The request lists: they load the token's user in their page statement, not in the auth hook.
+ * The last one seeks with a cursor minted for that member's list (its own statement shape).
+ */
+const LISTS = (userId: number) => [
   '/api/v2/user/connection/requests/',
   '/api/v2/user/connection_requests/',
   '/api/v2/user/connection/requests/?rejected=true',
   '/api/v2/user/connection/requests_sent/',
   '/api/v2/user/connection/requests/?offset=5000',
-  `/api/v2/user/connection/requests/?cursor=${Buffer.from(`${Date.now() * 1000}.1`).toString('base64url')}`,
+  `/api/v2/user/connection/requests/?limit=20&offset=20&cursor=${encodeCursor(
+    { list: `pending:${userId}`, window: { limit: 20, offset: 20 } },
+    { micros: String(Date.now() * 1000), id: 1 },
+  )}`,
 ];
 
 function assert401(response: ApiResponse, label: string) {
@@ -118,24 +125,24 @@ describe('bad tokens: 401 with WWW-Authenticate: Bearer', () => {
         `${label} (action)`,
       );
       // The request lists check the token's user in their own page statement: same answer.
-      for (const path of LISTS) assert401(await asHeader(`Bearer ${token}`, path), `${label} (${path})`);
+      for (const path of LISTS(member.id)) assert401(await asHeader(`Bearer ${token}`, path), `${label} (${path})`);
     });
   }
 
   test('an inactive user', async () => {
     const gone = await world.user({ is_active: false });
-    for (const path of ['/api/v2/user/me/', ...LISTS]) {
+    for (const path of ['/api/v2/user/me/', ...LISTS(gone.id)]) {
       assert401(await asHeader(`Bearer ${gone.token}`, path), `inactive (${path})`);
     }
   });
 
   test('a user deactivated after the token was issued', async () => {
     const soon = await world.user();
-    for (const path of ['/api/v2/user/me/', ...LISTS]) {
+    for (const path of ['/api/v2/user/me/', ...LISTS(soon.id)]) {
       assert.equal((await asHeader(`Bearer ${soon.token}`, path)).status, 200, path);
     }
     await world.db.updateTable('users').set({ is_active: false }).where('id', '=', soon.id).execute();
-    for (const path of ['/api/v2/user/me/', ...LISTS]) {
+    for (const path of ['/api/v2/user/me/', ...LISTS(soon.id)]) {
       assert401(await asHeader(`Bearer ${soon.token}`, path), `deactivated (${path})`);
     }
   });

@@ -171,6 +171,48 @@ describe('cursors and deep offsets', () => {
     assert.ok(bad.body.errors.cursor);
   });
 
+  test('an edited next link serves the offset and limit it asks for: the cursor only counts for its own page', async () => {
+    const first = await world.get('/api/v2/user/connection/requests/?limit=20', star.token);
+    const next = new URL(first.body.next);
+    assert.ok(next.searchParams.get('cursor'));
+    const edited = (changes: Record<string, string>, path = next.pathname) => {
+      const url = new URL(next);
+      url.pathname = path;
+      for (const [key, value] of Object.entries(changes)) url.searchParams.set(key, value);
+      return url.toString();
+    };
+    // The link as given, then jumps by editing offset and limit (deep ones too).
+    const jumps: Array<[Record<string, string>, number, number]> = [
+      [{}, 20, 20],
+      [{ offset: '15' }, 15, 20],
+      [{ offset: '0' }, 0, 20],
+      [{ offset: '40' }, 40, 20],
+      [{ offset: '2345' }, 2345, 20],
+      [{ limit: '7' }, 20, 7],
+      [{ limit: '50', offset: '21' }, 21, 50],
+    ];
+    for (const [changes, offset, limit] of jumps) {
+      const page = await world.get(edited(changes), star.token);
+      assert.equal(page.status, 200, page.text);
+      assert.deepEqual(pageIds(page.body), await expectedIds(offset, limit), JSON.stringify(changes));
+    }
+    // The same cursor on another list, or as another member: ignored, each list's own page 2.
+    const other = await world.user();
+    await world.act(other.token, star.id, 'request');
+    await world.act(star.token, other.id, 'reject');
+    const rejected = await world.get(edited({ rejected: 'true' }), star.token);
+    assert.deepEqual(pageIds(rejected.body), []);
+    assert.equal(rejected.body.count, 1);
+    const asOther = await world.get(edited({ offset: '0' }), other.token);
+    assert.equal(asOther.status, 200, asOther.text);
+    assert.equal(asOther.body.count, 0);
+    const sent = await world.get(edited({ offset: '0' }, '/api/v2/user/connection/requests_sent/'), other.token);
+    assert.deepEqual(
+      sent.body.results.map((r: any) => r.to_user.id),
+      [star.id],
+    );
+  });
+
   test('per-day counts follow rejections, restorations, acceptances and cancellations', async () => {
     const page = await world.get('/api/v2/user/connection/requests/?limit=4&offset=2100', star.token);
     const [a, b, c] = page.body.results.map((r: any) => r.from_user.id as number);

@@ -71,11 +71,12 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   for (const url of ['/api/v2/user/connection/requests/', '/api/v2/user/connection_requests/']) {
     app.get(url, receivedRoute, async (request, reply) => {
       const window = pageWindow(request.query);
-      const after = readCursor(request.query.cursor);
       const list = request.query.rejected === true ? 'rejected' : 'pending';
+      const scope = `${list}:${tokenUserOf(request)}`;
+      const after = readCursor(request.query.cursor, { list: scope, window });
       const page = await repo.requestPage(db, tokenUserOf(request), { list, ...window, after });
       admitViewer(request, page);
-      return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
+      return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     });
   }
 
@@ -92,10 +93,11 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
     },
     async (request, reply) => {
       const window = pageWindow(request.query);
-      const after = readCursor(request.query.cursor);
+      const scope = `sent:${tokenUserOf(request)}`;
+      const after = readCursor(request.query.cursor, { list: scope, window });
       const page = await repo.requestPage(db, tokenUserOf(request), { list: 'sent', ...window, after });
       admitViewer(request, page);
-      return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
+      return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     },
   );
 
