@@ -1,31 +1,37 @@
 /**
  * The friendship state machine, seen from one side of a pair ("me" and "them"). Pure: no I/O.
- * Every (state, action) pair is decided here; services only load the state, apply the result and
- * write it back.
+ * Every (state, action) pair is decided here, together with everything the move changes: `plan`
+ * returns the next state and the closed list of effects (rows, counters, event, notifications);
+ * services load the state, execute the effects in order and know nothing about states.
  */
+import { eventFor, type GraphEvent } from './events.js';
 
-export type PairState =
-  | 'none'
-  | 'sent_pending' // my request to them waits
-  | 'sent_rejected' // they rejected my request (I am never told)
-  | 'received_pending' // their request to me waits
-  | 'received_rejected' // I rejected their request
-  | 'connected';
+export const PAIR_STATES = [
+  'none',
+  'sent_pending', // my request to them waits
+  'sent_rejected', // they rejected my request (I am never told)
+  'received_pending', // their request to me waits
+  'received_rejected', // I rejected their request
+  'connected',
+] as const;
+export type PairState = (typeof PAIR_STATES)[number];
 
-export type ConnectionAction =
-  | 'request'
-  | 'accept'
-  | 'reject'
-  | 'cancel_reject'
-  | 'cancel_request'
-  | 'remove'
-  | 'mark_seen';
+export const CONNECTION_ACTIONS = [
+  'request',
+  'accept',
+  'reject',
+  'cancel_reject',
+  'cancel_request',
+  'remove',
+  'mark_seen',
+] as const;
+export type ConnectionAction = (typeof CONNECTION_ACTIONS)[number];
 
 export type ConnectionStatus = 'connected' | 'sent_connection_request' | 'received_connection_request' | null;
 
-export type Transition = { ok: true; next: PairState; changed: boolean } | { ok: false; reason: string };
+export type Transition = { ok: true; next: PairState } | { ok: false; reason: string };
 
-const to = (next: PairState, from: PairState): Transition => ({ ok: true, next, changed: next !== from });
+const to = (next: PairState): Transition => ({ ok: true, next });
 const refuse = (reason: string): Transition => ({ ok: false, reason });
 
 /** Decides what an action does to a pair: the next state, or why it is refused. */
@@ -34,41 +40,41 @@ export function transition(state: PairState, action: ConnectionAction): Transiti
     case 'request':
       switch (state) {
         case 'none':
-          return to('sent_pending', state);
+          return to('sent_pending');
         case 'received_pending':
         case 'received_rejected':
-          return to('connected', state);
+          return to('connected');
         case 'sent_pending':
         case 'sent_rejected':
         case 'connected':
-          return to(state, state);
+          return to(state);
       }
       break;
     case 'accept':
       switch (state) {
         case 'received_pending':
         case 'received_rejected':
-          return to('connected', state);
+          return to('connected');
         case 'connected':
-          return to(state, state);
+          return to(state);
         default:
           return refuse('There is no connection request from this user to accept.');
       }
     case 'reject':
       switch (state) {
         case 'received_pending':
-          return to('received_rejected', state);
+          return to('received_rejected');
         case 'received_rejected':
-          return to(state, state);
+          return to(state);
         default:
           return refuse('There is no pending connection request from this user to reject.');
       }
     case 'cancel_reject':
       switch (state) {
         case 'received_rejected':
-          return to('received_pending', state);
+          return to('received_pending');
         case 'received_pending':
-          return to(state, state);
+          return to(state);
         default:
           return refuse('There is no rejected connection request from this user to restore.');
       }
@@ -76,9 +82,9 @@ export function transition(state: PairState, action: ConnectionAction): Transiti
       switch (state) {
         case 'sent_pending':
         case 'sent_rejected':
-          return to('none', state);
+          return to('none');
         case 'none':
-          return to(state, state);
+          return to(state);
         case 'connected':
           return refuse('You are connected with this user: remove the connection instead.');
         default:
@@ -87,9 +93,9 @@ export function transition(state: PairState, action: ConnectionAction): Transiti
     case 'remove':
       switch (state) {
         case 'connected':
-          return to('none', state);
+          return to('none');
         case 'none':
-          return to(state, state);
+          return to(state);
         default:
           return refuse('You are not connected with this user: a connection request is pending.');
       }
@@ -97,7 +103,7 @@ export function transition(state: PairState, action: ConnectionAction): Transiti
       switch (state) {
         case 'received_pending':
         case 'received_rejected':
-          return to(state, state);
+          return to(state);
         default:
           return refuse('There is no connection request from this user.');
       }
@@ -175,4 +181,66 @@ export function counterDeltas(from: PairState, next: PairState): { me: CounterDe
     me: diff(contribution(from), contribution(next)),
     them: diff(contribution(mirror(from)), contribution(mirror(next))),
   };
+}
+
+/**
+ * One thing a move does, in the order the service must do it. "The request" is the pair's one
+ * request row (loaded with the state, or the one `insert_request` made); requests and connections
+ * are always between me (the actor) and them.
+ */
+export type Effect =
+  | { kind: 'insert_request' }
+  | { kind: 'delete_request' }
+  | { kind: 'set_rejected'; rejected: boolean }
+  | { kind: 'mark_viewed' }
+  | { kind: 'insert_connection' }
+  | { kind: 'delete_connection' }
+  /** The request's unread-or-read `connection_request` notification goes (a withdrawn request). */
+  | { kind: 'withdraw_request_notification' }
+  | { kind: 'counters'; me: CounterDelta; them: CounterDelta }
+  /** The event row, its webhook deliveries and its notification, in the same transaction. */
+  | { kind: 'event'; event: GraphEvent };
+
+export type Plan =
+  | { ok: true; next: PairState; status: ConnectionStatus; effects: Effect[] }
+  | { ok: false; reason: string };
+
+/** The rows a move between two states needs, from my side. */
+function rowEffects(from: PairState, next: PairState): Effect[] {
+  switch (next) {
+    case 'sent_pending':
+      return [{ kind: 'insert_request' }];
+    case 'connected':
+      return [{ kind: 'delete_request' }, { kind: 'insert_connection' }];
+    case 'received_rejected':
+      return [{ kind: 'set_rejected', rejected: true }];
+    case 'received_pending':
+      return [{ kind: 'set_rejected', rejected: false }];
+    case 'none':
+      if (from === 'connected') return [{ kind: 'delete_connection' }];
+      // Withdrawing a waiting request takes its notification away; one they rejected they have seen.
+      return from === 'sent_pending'
+        ? [{ kind: 'withdraw_request_notification' }, { kind: 'delete_request' }]
+        : [{ kind: 'delete_request' }];
+    case 'sent_rejected':
+      // Only the other side rejects: no action of mine moves the pair here (the table test checks).
+      return [];
+  }
+}
+
+/**
+ * Decides an action of `me` towards `them`: the next state, my status after it, and every effect
+ * of the move. Repeating an action that already took effect plans no change (and no event).
+ */
+export function plan(state: PairState, action: ConnectionAction, pair: { me: number; them: number }): Plan {
+  const result = transition(state, action);
+  if (!result.ok) return result;
+  const { next } = result;
+  const effects: Effect[] = action === 'mark_seen' ? [{ kind: 'mark_viewed' }] : [];
+  if (next !== state) {
+    effects.push(...rowEffects(state, next), { kind: 'counters', ...counterDeltas(state, next) });
+    const event = eventFor(pair.me, pair.them, state, next);
+    if (event) effects.push({ kind: 'event', event });
+  }
+  return { ok: true, next, status: statusOf(next), effects };
 }

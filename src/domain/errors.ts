@@ -12,7 +12,6 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'invalid_connection_action'
   | 'self_connection'
-  | 'unique'
   | 'invalid_grant'
   | 'unsupported_grant_type'
   | 'service_unavailable'

@@ -7,8 +7,6 @@ export const CONNECTION_EVENT_TYPES = [
   'connection_request.cancelled',
   'connection.created',
   'connection.deleted',
-  'connection.follow',
-  'connection.unfollow',
 ] as const;
 
 export type EventType = (typeof CONNECTION_EVENT_TYPES)[number];

@@ -43,14 +43,6 @@ export async function recordEvent(tx: Executor, event: GraphEvent, requestId: nu
 
   let notificationId: number | undefined;
   const notification = event.notification;
-  if (event.type === 'connection_request.cancelled' && requestId !== undefined && notification) {
-    // The withdrawn request's notification disappears (and stops counting as unseen).
-    await tx
-      .deleteFrom('notifications')
-      .where('request_id', '=', requestId)
-      .where('type', '=', 'connection_request')
-      .execute();
-  }
   if (notification) {
     const row = await tx
       .insertInto('notifications')

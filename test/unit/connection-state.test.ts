@@ -4,8 +4,10 @@ import {
   type ConnectionAction,
   type ConnectionStatus,
   counterDeltas,
+  type Effect,
   mirror,
   type PairState,
+  plan,
   statusOf,
   transition,
 } from '../../src/domain/connection-state.js';
@@ -109,23 +111,17 @@ describe('transition() covers every (state, action) pair', () => {
             assert.ok(result.reason.length > 10, 'a refusal carries a human sentence');
           }
         } else {
-          assert.deepEqual(result, { ok: true, next: expected, changed: expected !== state });
+          assert.deepEqual(result, { ok: true, next: expected });
         }
       });
     }
   }
 
-  test('the table has exactly 42 rows (7 actions x 6 states)', () => {
-    let rows = 0;
-    for (const action of ACTIONS) rows += Object.keys(EXPECTED[action]).length;
-    assert.equal(rows, 42);
-  });
-
   test('no action ever leads to sent_rejected (only the other side can reject)', () => {
     for (const action of ACTIONS)
       for (const state of STATES) {
         const result = transition(state, action);
-        if (result.ok && result.changed) assert.notEqual(result.next, 'sent_rejected');
+        if (result.ok && result.next !== state) assert.notEqual(result.next, 'sent_rejected');
       }
   });
 });
@@ -217,4 +213,101 @@ describe('counterDeltas()', () => {
           }
       }
   });
+});
+
+const ME = 7;
+const THEM = 9;
+const n = (type: string, recipient: number, actor: number) => ({ type, recipient, actor });
+/**
+ * Every move an action can make, with its effects in order (the event written out in full), from
+ * the issue's rules: a withdrawn waiting request takes its notification along; a rejection and
+ * its restoration tell nobody; `from` is always the request's sender, for connection.deleted the remover.
+ */
+const MOVES: Record<string, Array<string | object>> = {
+  'none->sent_pending': [
+    'insert_request',
+    'counters',
+    {
+      type: 'connection_request.created',
+      from: ME,
+      to: THEM,
+      notification: n('connection_request', THEM, ME),
+    },
+  ],
+  'received_pending->connected': [
+    'delete_request',
+    'insert_connection',
+    'counters',
+    { type: 'connection.created', from: THEM, to: ME, notification: n('connection_accept', THEM, ME) },
+  ],
+  'received_rejected->connected': [
+    'delete_request',
+    'insert_connection',
+    'counters',
+    { type: 'connection.created', from: THEM, to: ME, notification: n('connection_accept', THEM, ME) },
+  ],
+  'received_pending->received_rejected': [
+    'set_rejected:true',
+    'counters',
+    { type: 'connection_request.rejected', from: THEM, to: ME },
+  ],
+  'received_rejected->received_pending': [
+    'set_rejected:false',
+    'counters',
+    { type: 'connection_request.restored', from: THEM, to: ME },
+  ],
+  'sent_pending->none': [
+    'withdraw_request_notification',
+    'delete_request',
+    'counters',
+    {
+      type: 'connection_request.cancelled',
+      from: ME,
+      to: THEM,
+      notification: n('connection_cancel_request', THEM, ME),
+    },
+  ],
+  'sent_rejected->none': ['delete_request', 'counters', { type: 'connection_request.cancelled', from: ME, to: THEM }],
+  'connected->none': [
+    'delete_connection',
+    'counters',
+    { type: 'connection.deleted', from: ME, to: THEM, notification: n('connection_remove', THEM, ME) },
+  ],
+};
+
+/** An effect as the tables above write it. */
+function written(effect: Effect): string | object {
+  if (effect.kind === 'event') return effect.event;
+  if (effect.kind === 'set_rejected') return `set_rejected:${effect.rejected}`;
+  return effect.kind;
+}
+
+describe('plan(): the next state, my status and every effect, for every (state, action) pair', () => {
+  for (const action of ACTIONS) {
+    for (const state of STATES) {
+      const expected = EXPECTED[action][state];
+      test(`${action} from ${state}`, () => {
+        const result = plan(state, action, { me: ME, them: THEM });
+        if (expected === 'refuse') {
+          assert.equal(result.ok, false);
+          return;
+        }
+        assert.ok(result.ok);
+        assert.equal(result.next, expected);
+        assert.equal(result.status, STATUS[expected][0]);
+        const seen = action === 'mark_seen' ? ['mark_viewed'] : [];
+        const moves = expected === state ? [] : MOVES[`${state}->${expected}`];
+        assert.ok(moves, `a move ${state}->${expected} is in the table`);
+        assert.deepEqual(result.effects.map(written), [...seen, ...moves]);
+        const counters = result.effects.find((e) => e.kind === 'counters');
+        if (expected !== state) {
+          assert.deepEqual(counters, {
+            kind: 'counters',
+            me: minus(COUNTS[expected].me, COUNTS[state].me),
+            them: minus(COUNTS[expected].them, COUNTS[state].them),
+          });
+        }
+      });
+    }
+  }
 });

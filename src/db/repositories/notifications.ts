@@ -98,6 +98,15 @@ export async function markRead(db: Executor, userId: number, ids: number[]) {
     .execute();
 }
 
+/** Deletes the `connection_request` notification of a request (it was withdrawn before an answer). */
+export async function deleteRequestNotification(db: Executor, requestId: number) {
+  await db
+    .deleteFrom('notifications')
+    .where('request_id', '=', requestId)
+    .where('type', '=', 'connection_request')
+    .execute();
+}
+
 /** The users of an event, for the `connection` object of a realtime message. */
 export async function eventUsers(db: Executor, viewerId: number, ids: number[]) {
   const { rows } = await sql<UserRow & { connection_status: string | null }>`

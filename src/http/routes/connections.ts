@@ -35,7 +35,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
         schema: { tags, summary, params: IdParams, response: { 200: StatusBody, ...errors } },
       },
       async (request) => {
-        const { status } = await act(db, viewerOf(request).id, request.params.id, action);
+        const status = await act(db, viewerOf(request).id, request.params.id, action);
         return { connection_status: status };
       },
     );

@@ -52,6 +52,5 @@ export const ConnectionStatus = Nullable(
     Type.Literal('connected'),
     Type.Literal('sent_connection_request'),
     Type.Literal('received_connection_request'),
-    Type.Literal('followed'),
   ]),
 );
