@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { openAndPrepare } from '../bootstrap.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { DataDirInUseError } from '../db/data-dir-lock.js';
 import type { DatabaseHandle } from '../db/database.js';
 import { seedCommunity } from '../db/seed.js';
 import { AppError } from '../domain/errors.js';
@@ -25,8 +26,8 @@ Commands:
   help                                     show this help
 
 Configuration comes from the environment (see the README): DATABASE_URL, KITH_DATA_DIR, JWT_SECRET, ...
-With the embedded database (no DATABASE_URL), commands that touch data need the server stopped:
-the embedded database allows one process at a time. Use the HTTP API while the server runs.
+The embedded database (no DATABASE_URL) is locked by the process that opens it: while the server runs,
+commands that touch data refuse to start and name the server's process. Use the HTTP API meanwhile.
 `;
 
 class UsageError extends Error {}
@@ -42,14 +43,9 @@ async function withDatabase<T>(run: (handle: DatabaseHandle) => Promise<T>): Pro
   try {
     handle = await openAndPrepare(config);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (!config.databaseUrl) {
-      fail(
-        `cannot open the embedded database in ${config.dataDir} (${message}). ` +
-          'It allows one process at a time: stop the server first, or use the HTTP API.',
-      );
-    }
-    fail(`cannot open the database: ${message}`);
+    // The in-use message names the holder and what to do; anything else is reported as it came.
+    if (error instanceof DataDirInUseError) fail(error.message);
+    fail(`cannot open the database: ${error instanceof Error ? error.message : String(error)}`);
   }
   try {
     return await run(handle);
