@@ -19,6 +19,8 @@ after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
+const packageVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+
 function env(dataDir: string, extra: Record<string, string> = {}) {
   const result: Record<string, string | undefined> = {
     ...process.env,
@@ -98,6 +100,66 @@ function stop(server: Server, signal: NodeJS.Signals): Promise<number | null> {
 
 const inUse = (dataDir: string, pid: number) =>
   `kith: the embedded database in ${dataDir} is in use by process ${pid}; stop it, or use the HTTP API / DATABASE_URL\n`;
+
+describe('arguments', () => {
+  test('--version prints the package version', async () => {
+    const result = await kith(tempDir(), '--version');
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `${packageVersion}\n`);
+  });
+
+  test('every command answers --help with its usage, exit 0, without touching the data directory', async () => {
+    const dataDir = join(tempDir(), 'data');
+    const cases = [
+      ['migrate', '--help'],
+      ['user', 'create', '--help'],
+      ['user', '--help'],
+      ['token', '--help'],
+      ['worker', '--help'],
+      ['seed', '-h'],
+      ['help', 'seed'],
+    ];
+    const results = await Promise.all(cases.map((args) => kith(dataDir, ...args)));
+    for (const [i, result] of results.entries()) {
+      const args = cases[i] ?? [];
+      const name = args[0] === 'help' ? args[1] : args[0];
+      assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stderr, '');
+      assert.match(result.stdout, new RegExp(`^Usage: kith ${name}`), args.join(' '));
+    }
+    // No secret, no database, not even the directory: --help read nothing and opened nothing.
+    assert.equal(existsSync(dataDir), false);
+
+    const overall = await kith(dataDir, '--help');
+    assert.equal(overall.status, 0);
+    for (const command of ['migrate', 'user create', 'token', 'worker', 'seed', '--version']) {
+      assert.ok(overall.stdout.includes(command), command);
+    }
+  });
+
+  test('an unknown argument is one line naming it, pointing at --help, and exit 1', async () => {
+    const dataDir = join(tempDir(), 'data');
+    const cases: [string[], string][] = [
+      [['migrate', '--bogus'], "Unknown option '--bogus'; see kith migrate --help"],
+      [['token', '--user-id', '1', 'extra'], "Unexpected argument 'extra'; see kith token --help"],
+      [['user', 'create', '--username', 'a', '--nope'], "Unknown option '--nope'; see kith user --help"],
+      [['user', 'create', 'extra', '--username', 'a'], 'unexpected argument "extra"; see kith user --help'],
+      [['user', 'delete'], 'unknown subcommand "user delete"; see kith user --help'],
+      [['seed', '--users', '3', '--quiet=yes'], "Option '--quiet' does not take an argument; see kith seed --help"],
+      [['worker', 'now'], "Unexpected argument 'now'; see kith worker --help"],
+      [['--version', 'now'], 'unexpected argument "now" after --version'],
+      [['launch'], 'unknown command "launch"; see kith --help'],
+    ];
+    const results = await Promise.all(cases.map(([args]) => kith(dataDir, ...args)));
+    for (const [i, result] of results.entries()) {
+      const [args, line] = cases[i] ?? [[], ''];
+      assert.equal(result.status, 1, args.join(' '));
+      assert.equal(result.stderr, `kith: ${line}\n`);
+      assert.equal(result.stdout, '');
+    }
+    assert.equal(existsSync(dataDir), false);
+  });
+});
 
 describe('beside a running server on the embedded database', () => {
   test('data commands are refused with one line, token works, and nothing is lost', async () => {
