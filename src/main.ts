@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { buildApp } from './app.js';
 import { openAndPrepare } from './bootstrap.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { DataDirInUseError } from './db/data-dir-lock.js';
 import { loggerOptions } from './logger.js';
 import { WebhookWorker } from './webhooks/worker.js';
 
@@ -21,8 +22,10 @@ function configOrExit(): Config {
 /** The prepared database (migrated, administrator and defaults in place), or one line and exit 1. */
 function databaseOrExit(config: Config) {
   return openAndPrepare(config).catch((error: unknown) => {
+    // The in-use message already says what to do; "cannot open the database" would only bury it.
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`kith: cannot open the database: ${message}\n`);
+    if (error instanceof DataDirInUseError) process.stderr.write(`kith: ${message}\n`);
+    else process.stderr.write(`kith: cannot open the database: ${message}\n`);
     process.exit(1);
   });
 }

@@ -1,6 +1,8 @@
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { openAndPrepare } from '../bootstrap.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { DataDirInUseError } from '../db/data-dir-lock.js';
 import type { DatabaseHandle } from '../db/database.js';
 import { seedCommunity } from '../db/seed.js';
 import { AppError } from '../domain/errors.js';
@@ -12,6 +14,8 @@ import { WebhookWorker } from '../webhooks/worker.js';
 const HELP = `kith — a connections server for communities (SelfCommunity API v2)
 
 Usage: kith <command> [options]
+       kith <command> --help               show one command's usage
+       kith --version                      print kith's version
 
 Commands:
   migrate                                  apply pending database migrations
@@ -19,15 +23,44 @@ Commands:
                                            create a user and print it as JSON
   token --user-id N [--ttl SECONDS]        print a signed access token (needs only the secret)
   worker                                   deliver webhooks only (no HTTP); several may run at once
-  seed --users N [--celebrity-requests M] [--seed S]
+  seed --users N [--celebrity-requests M] [--seed S] [--quiet]
                                            fill the database with a reproducible community and print
                                            a typical member and the celebrity as JSON
-  help                                     show this help
+  help [command]                           show this help, or one command's usage
 
 Configuration comes from the environment (see the README): DATABASE_URL, KITH_DATA_DIR, JWT_SECRET, ...
-With the embedded database (no DATABASE_URL), commands that touch data need the server stopped:
-the embedded database allows one process at a time. Use the HTTP API while the server runs.
+The embedded database (no DATABASE_URL) is locked by the process that opens it: while the server runs,
+commands that touch data refuse to start and name the server's process. Use the HTTP API meanwhile.
 `;
+
+const USAGE = {
+  migrate: `Usage: kith migrate
+
+Applies pending database migrations (the server also applies them at every start).
+`,
+  user: `Usage: kith user create --username U [--role admin|moderator|editor] [--password P] [--email E]
+
+Creates a user and prints it as JSON. Without --password the user cannot log in with a password.
+`,
+  token: `Usage: kith token --user-id N [--ttl SECONDS]
+
+Prints a signed access token for user N, valid for SECONDS (default 3600). Needs only the JWT
+secret (JWT_SECRET, or the secret file in KITH_DATA_DIR), so it works while the server runs.
+`,
+  worker: `Usage: kith worker
+
+Delivers webhooks only (no HTTP) until SIGTERM or SIGINT. Needs DATABASE_URL; several may run at once.
+`,
+  seed: `Usage: kith seed --users N [--celebrity-requests M] [--seed S] [--quiet]
+
+Fills the database with a reproducible community of N users (at least 2), M of whom (default
+min(N - 1, N / 2)) send a pending request to the last one, the celebrity; --seed S (default 1)
+picks another community of the same shape. Prints a typical member and the celebrity as JSON;
+progress goes to stderr unless --quiet.
+`,
+} as const;
+
+type CommandName = keyof typeof USAGE;
 
 class UsageError extends Error {}
 
@@ -36,20 +69,62 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Parses one command's arguments strictly: an unknown option or a stray argument is a UsageError
+ * naming it. Returns undefined when --help was given (the usage is then printed), so the command
+ * stops before reading the configuration or opening the database.
+ */
+function parseCommand<O extends Options>(command: CommandName, args: string[], options: O, allowPositionals = false) {
+  const parsed = usageErrors(command, () =>
+    parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } as const },
+      strict: true,
+      allowPositionals,
+    }),
+  );
+  // parseArgs's types lose the spread of a generic O; --help is in the options all the same.
+  if ((parsed.values as { help?: boolean }).help) {
+    process.stdout.write(USAGE[command]);
+    return undefined;
+  }
+  return parsed;
+}
+
+/** Runs parseArgs, turning its errors into one line that names the argument and points at --help. */
+function usageErrors<T>(command: CommandName, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!isParseArgsError(error)) throw error;
+    // Node's first sentence names the argument ("Unknown option '--nope'"); the rest is advice
+    // written for another program's users.
+    const first = error.message.split(/\.\s|\n/)[0];
+    throw new UsageError(`${first}; see kith ${command} --help`);
+  }
+}
+
+function isParseArgsError(error: unknown): error is Error {
+  return error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS');
+}
+
+function version(): string {
+  // Two levels up from both src/cli/index.ts and dist/cli/index.js.
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
 async function withDatabase<T>(run: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
   const config = loadConfig();
   let handle: DatabaseHandle;
   try {
     handle = await openAndPrepare(config);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (!config.databaseUrl) {
-      fail(
-        `cannot open the embedded database in ${config.dataDir} (${message}). ` +
-          'It allows one process at a time: stop the server first, or use the HTTP API.',
-      );
-    }
-    fail(`cannot open the database: ${message}`);
+    // The in-use message names the holder and what to do; anything else is reported as it came.
+    if (error instanceof DataDirInUseError) fail(error.message);
+    fail(`cannot open the database: ${error instanceof Error ? error.message : String(error)}`);
   }
   try {
     return await run(handle);
@@ -62,28 +137,47 @@ async function main(argv: string[]) {
   const [command, ...rest] = argv;
   switch (command) {
     case undefined:
-    case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(HELP);
+    case 'help': {
+      const [topic, ...extra] = rest;
+      if (topic === undefined) process.stdout.write(HELP);
+      else if (extra.length === 0 && isCommand(topic)) process.stdout.write(USAGE[topic]);
+      else throw new UsageError(`no help on "${rest.join(' ')}"; see kith --help`);
+      return;
+    }
+    case '--version':
+      if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after --version`);
+      process.stdout.write(`${version()}\n`);
       return;
     case 'migrate':
+      if (!parseCommand('migrate', rest, {})) return;
       await withDatabase(async () => undefined);
       process.stdout.write('migrations applied\n');
       return;
     case 'user': {
-      const [sub, ...args] = rest;
-      if (sub !== 'create')
-        throw new UsageError('usage: kith user create --username U [--role R] [--password P] [--email E]');
-      const { values } = parseArgs({
-        args,
-        options: {
+      const parsed = parseCommand(
+        'user',
+        rest,
+        {
           username: { type: 'string' },
           role: { type: 'string' },
           password: { type: 'string' },
           email: { type: 'string' },
         },
-      });
+        true,
+      );
+      if (!parsed) return;
+      const { values, positionals } = parsed;
+      const [sub, ...extra] = positionals;
+      if (sub !== 'create') {
+        throw new UsageError(
+          sub === undefined
+            ? 'kith user needs a subcommand (create); see kith user --help'
+            : `unknown subcommand "user ${sub}"; see kith user --help`,
+        );
+      }
+      if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"; see kith user --help`);
       if (!values.username) throw new UsageError('--username is required');
       const role = values.role ?? null;
       if (role !== null && role !== 'admin' && role !== 'moderator' && role !== 'editor') {
@@ -92,14 +186,17 @@ async function main(argv: string[]) {
       if (!/^[A-Za-z0-9_-]{1,255}$/.test(values.username)) {
         throw new UsageError('--username may hold only letters, digits, _ and - (at most 255)');
       }
+      const username = values.username;
       const user = await withDatabase(({ db }) =>
-        createUser(db, { username: values.username!, role, password: values.password, email: values.email ?? null }),
+        createUser(db, { username, role, password: values.password, email: values.email ?? null }),
       );
       process.stdout.write(`${JSON.stringify(presentMe(user), null, 2)}\n`);
       return;
     }
     case 'token': {
-      const { values } = parseArgs({ args: rest, options: { 'user-id': { type: 'string' }, ttl: { type: 'string' } } });
+      const parsed = parseCommand('token', rest, { 'user-id': { type: 'string' }, ttl: { type: 'string' } });
+      if (!parsed) return;
+      const { values } = parsed;
       const userId = Number(values['user-id']);
       if (!values['user-id'] || !Number.isSafeInteger(userId) || userId < 1) {
         throw new UsageError('--user-id must be a positive integer');
@@ -111,15 +208,14 @@ async function main(argv: string[]) {
       return;
     }
     case 'seed': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          users: { type: 'string' },
-          'celebrity-requests': { type: 'string' },
-          seed: { type: 'string' },
-          quiet: { type: 'boolean' },
-        },
+      const parsed = parseCommand('seed', rest, {
+        users: { type: 'string' },
+        'celebrity-requests': { type: 'string' },
+        seed: { type: 'string' },
+        quiet: { type: 'boolean' },
       });
+      if (!parsed) return;
+      const { values } = parsed;
       const count = (name: string, raw: string | undefined, fallback: number) => {
         const value = raw === undefined ? fallback : Number(raw);
         if (!Number.isSafeInteger(value) || value < 0) throw new UsageError(`--${name} must be a whole number`);
@@ -143,6 +239,7 @@ async function main(argv: string[]) {
       return;
     }
     case 'worker': {
+      if (!parseCommand('worker', rest, {})) return;
       const config = loadConfig();
       if (!config.databaseUrl) {
         throw new UsageError(
@@ -170,18 +267,14 @@ async function main(argv: string[]) {
   }
 }
 
+function isCommand(name: string): name is CommandName {
+  return Object.hasOwn(USAGE, name);
+}
+
 try {
   await main(process.argv.slice(2));
 } catch (error) {
   if (error instanceof UsageError || error instanceof ConfigError) fail(error.message);
   if (error instanceof AppError) fail(`${error.detail}${error.extra ? ` ${JSON.stringify(error.extra)}` : ''}`);
-  if (
-    error instanceof Error &&
-    error.name === 'TypeError' &&
-    'code' in error &&
-    String(error.code).startsWith('ERR_PARSE_ARGS')
-  ) {
-    fail(error.message);
-  }
   throw error;
 }

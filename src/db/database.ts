@@ -13,6 +13,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import pg from 'pg';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
@@ -86,7 +87,10 @@ export interface DatabaseOptions {
   poolSize?: number;
 }
 
-/** Opens PostgreSQL when a URL is given, otherwise the embedded PGlite database. */
+/**
+ * Opens PostgreSQL when a URL is given, otherwise the embedded PGlite database. An embedded data
+ * directory is locked to this process until close(); a second opener gets DataDirInUseError.
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
     const pool = new pg.Pool({
@@ -109,21 +113,34 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   }
 
   let dataDir: string | undefined;
+  let lock: DataDirLock | undefined;
   if (!options.memory) {
     dataDir = options.dataDir ?? './data';
     mkdirSync(dataDir, { recursive: true });
+    // Before PGlite touches a file: two processes on one directory corrupt it (server and CLI alike).
+    lock = lockDataDir(dataDir);
   }
-  const pglite = await PGlite.create(dataDir ? `${dataDir}/pgdata` : undefined, {
-    parsers: { [INT8]: parseInt8, [DATE]: keepText },
-  });
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dataDir ? `${dataDir}/pgdata` : undefined, {
+      parsers: { [INT8]: parseInt8, [DATE]: keepText },
+    });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db = new Kysely<DB>({ dialect: new SerializedDialect(new PGliteDialect({ pglite })), log: onQuery });
   return {
     db,
     kind: 'pglite',
     pglite,
     close: async () => {
-      await db.destroy();
-      if (!pglite.closed) await pglite.close();
+      try {
+        await db.destroy();
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }
