@@ -5,17 +5,29 @@ import { ensureAdmin } from './db/repositories/users.js';
 import { ensureDefaults } from './services/preferences.js';
 import { hashPassword } from './services/users.js';
 
-/** Opens the configured database, applies migrations, and creates the administrator and default preferences. */
+type PrepareConfig = Pick<Config, 'databaseUrl' | 'dataDir' | 'adminPassword'> &
+  Partial<Pick<Config, 'databasePoolSize' | 'databaseConnectTimeout' | 'databaseStatementTimeout'>>;
+
+/**
+ * Opens the configured database, applies migrations, and creates the administrator and default preferences.
+ * The handle it returns carries the configured statement timeout; the preparation itself does not (a
+ * migration building an index, or waiting for another process's migration lock, may take minutes).
+ */
 export async function openAndPrepare(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'adminPassword'> & { databasePoolSize?: number },
+  config: PrepareConfig,
   options: { memory?: boolean } = {},
 ): Promise<DatabaseHandle> {
-  const handle = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    ...(config.databasePoolSize === undefined ? {} : { poolSize: config.databasePoolSize }),
-    ...options,
-  });
+  const open = (statementTimeoutMs: number | undefined) =>
+    openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      ...(config.databasePoolSize === undefined ? {} : { poolSize: config.databasePoolSize }),
+      connectTimeoutMs: config.databaseConnectTimeout,
+      statementTimeoutMs,
+      ...options,
+    });
+  const limited = config.databaseUrl !== undefined && (config.databaseStatementTimeout ?? 0) > 0;
+  const handle = await open(limited ? 0 : undefined);
   try {
     await migrateToLatest(handle.db);
     await ensureAdmin(handle.db, config.adminPassword ? await hashPassword(config.adminPassword) : null);
@@ -24,5 +36,7 @@ export async function openAndPrepare(
     await handle.close();
     throw error;
   }
-  return handle;
+  if (!limited) return handle;
+  await handle.close();
+  return open(config.databaseStatementTimeout);
 }

@@ -9,6 +9,13 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** Connections each process keeps open to PostgreSQL (DATABASE_POOL_SIZE). */
   readonly databasePoolSize: number;
+  /** How long opening a PostgreSQL connection, or waiting for a free one in the pool, may take (ms; DATABASE_CONNECT_TIMEOUT). */
+  readonly databaseConnectTimeout: number;
+  /**
+   * How long one statement may run (ms; DATABASE_STATEMENT_TIMEOUT; 0: no limit). PostgreSQL cancels it
+   * after this; a connection that stays silent a little longer is closed from our side.
+   */
+  readonly databaseStatementTimeout: number;
   /** Server processes sharing the port (KITH_WORKERS; more than one needs PostgreSQL). */
   readonly workers: number;
   readonly dataDir: string;
@@ -75,6 +82,8 @@ export function loadConfig(env: Env = process.env, options: { createSecret?: boo
   }
 
   const databasePoolSize = integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000, errors);
+  const databaseConnectTimeout = integer(env, 'DATABASE_CONNECT_TIMEOUT', 2000, 100, 600_000, errors);
+  const databaseStatementTimeout = integer(env, 'DATABASE_STATEMENT_TIMEOUT', 10_000, 0, 86_400_000, errors);
   const workers = integer(env, 'KITH_WORKERS', 1, 1, 64, errors);
   if (workers > 1 && databaseUrl === undefined) {
     errors.push('KITH_WORKERS > 1 needs DATABASE_URL (the embedded database allows one process)');
@@ -112,6 +121,8 @@ export function loadConfig(env: Env = process.env, options: { createSecret?: boo
     host,
     databaseUrl,
     databasePoolSize,
+    databaseConnectTimeout,
+    databaseStatementTimeout,
     workers,
     dataDir,
     jwtSecret,

@@ -64,6 +64,17 @@ type CommandName = keyof typeof USAGE;
 
 class UsageError extends Error {}
 
+/** One stderr line: the message, then the details (an error as its message and code: JSON.stringify would print `{}`). */
+function logLine(obj: object, msg: string) {
+  const details = Object.fromEntries(
+    Object.entries(obj).map(([key, value]) => [
+      key,
+      value instanceof Error ? { message: value.message, code: (value as { code?: unknown }).code } : value,
+    ]),
+  );
+  process.stderr.write(`${msg} ${JSON.stringify(details)}\n`);
+}
+
 function fail(message: string): never {
   process.stderr.write(`kith: ${message}\n`);
   process.exit(1);
@@ -116,11 +127,18 @@ function version(): string {
   return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
-async function withDatabase<T>(run: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+/**
+ * Runs `run` on the prepared database, then closes it. Maintenance commands (migrate, seed) run with no
+ * statement timeout; `serving` (the worker) keeps the configured one, as the server does.
+ */
+async function withDatabase<T>(
+  run: (handle: DatabaseHandle) => Promise<T>,
+  options: { serving?: boolean } = {},
+): Promise<T> {
   const config = loadConfig();
   let handle: DatabaseHandle;
   try {
-    handle = await openAndPrepare(config);
+    handle = await openAndPrepare(options.serving ? config : { ...config, databaseStatementTimeout: 0 });
   } catch (error) {
     // The in-use message names the holder and what to do; anything else is reported as it came.
     if (error instanceof DataDirInUseError) fail(error.message);
@@ -246,20 +264,20 @@ async function main(argv: string[]) {
           'kith worker needs DATABASE_URL: the embedded database allows one process, and the server runs a worker itself',
         );
       }
-      await withDatabase(async (handle) => {
-        const log = {
-          error: (obj: object, msg: string) => process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`),
-          warn: (obj: object, msg: string) => process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`),
-        };
-        const worker = new WebhookWorker(handle.db, { config: config.webhooks, log });
-        await worker.start(handle, config.databaseUrl);
-        process.stdout.write('kith worker: delivering webhooks (SIGTERM to stop)\n');
-        await new Promise<void>((resolve) => {
-          process.once('SIGTERM', resolve);
-          process.once('SIGINT', resolve);
-        });
-        await worker.stop();
-      });
+      await withDatabase(
+        async (handle) => {
+          const log = { error: logLine, warn: logLine };
+          const worker = new WebhookWorker(handle.db, { config: config.webhooks, log });
+          await worker.start(handle, config.databaseUrl);
+          process.stdout.write('kith worker: delivering webhooks (SIGTERM to stop)\n');
+          await new Promise<void>((resolve) => {
+            process.once('SIGTERM', resolve);
+            process.once('SIGINT', resolve);
+          });
+          await worker.stop();
+        },
+        { serving: true },
+      );
       return;
     }
     default:

@@ -28,6 +28,11 @@ export interface DatabaseHandle {
   pglite?: PGlite;
   /** The node-postgres pool, when there is one. */
   pool?: pg.Pool;
+  /**
+   * The settings of the pool's connections (URL, timeouts, keep-alive), for connections a module
+   * holds outside the pool (LISTEN), so they fail and time out the same way.
+   */
+  clientConfig?: pg.ClientConfig;
   close(): Promise<void>;
 }
 
@@ -67,16 +72,62 @@ function prepareMarkedStatements(client: pg.PoolClient) {
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const [text, values] = args;
     if (args.length !== 2 || typeof text !== 'string' || !text.startsWith(PREPARED) || unprepared.has(text)) {
-      return query(...args);
+      return closeWhenSilent(client, query(...args));
     }
     const name = nameOf(text);
-    return (query({ name, text, values }) as Promise<unknown>).catch((error: { code?: string }) => {
-      // A migration changed a table under a prepared `SELECT *`: plan it afresh from now on.
-      if (error.code !== '0A000') throw error;
-      unprepared.add(text);
-      return query(text, values);
-    });
+    return closeWhenSilent(
+      client,
+      (query({ name, text, values }) as Promise<unknown>).catch((error: { code?: string }) => {
+        // A migration changed a table under a prepared `SELECT *`: plan it afresh from now on.
+        if (error.code !== '0A000') throw error;
+        unprepared.add(text);
+        return query(text, values);
+      }),
+    );
   };
+}
+
+/**
+ * node-postgres answers a query that outlives `query_timeout` with an error but leaves it running on
+ * the connection, so the pool would hand out a connection whose socket may be dead (a network cut,
+ * a frozen server) and every later query on it would wait as long. Closing the socket makes the pool
+ * drop that connection instead.
+ */
+function closeWhenSilent<T>(client: pg.ClientBase, result: T): T {
+  if (!(result instanceof Promise)) return result;
+  return result.catch((error: unknown) => {
+    if (error instanceof Error && error.message === 'Query read timeout') {
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    }
+    throw error;
+  }) as T;
+}
+
+/** Lets a server-side statement timeout answer first; the client-side one only ends a silent socket. */
+const SILENT_SOCKET_GRACE_MS = 500;
+
+/**
+ * The settings every kith connection to PostgreSQL shares: how long connecting and each statement may
+ * take (0: no limit), and TCP keep-alive so an idle connection across a cut network is noticed.
+ */
+export function clientConfigFor(options: {
+  databaseUrl: string;
+  connectTimeoutMs?: number | undefined;
+  statementTimeoutMs?: number | undefined;
+  applicationName?: string;
+}): pg.ClientConfig {
+  const config: pg.ClientConfig = {
+    connectionString: options.databaseUrl,
+    application_name: options.applicationName ?? 'kith',
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+  if (options.connectTimeoutMs) config.connectionTimeoutMillis = options.connectTimeoutMs;
+  if (options.statementTimeoutMs) {
+    config.statement_timeout = options.statementTimeoutMs;
+    config.query_timeout = options.statementTimeoutMs + SILENT_SOCKET_GRACE_MS;
+  }
+  return config;
 }
 
 export interface DatabaseOptions {
@@ -85,6 +136,10 @@ export interface DatabaseOptions {
   /** Use an in-memory embedded database (tests). */
   memory?: boolean;
   poolSize?: number;
+  /** Opening a connection, or waiting for a free one, fails after this (ms). */
+  connectTimeoutMs?: number | undefined;
+  /** A statement is cancelled after this (ms); unset or 0: no limit (migrations, the seed). */
+  statementTimeoutMs?: number | undefined;
 }
 
 /**
@@ -93,8 +148,13 @@ export interface DatabaseOptions {
  */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
+    const clientConfig = clientConfigFor({
+      databaseUrl: options.databaseUrl,
+      connectTimeoutMs: options.connectTimeoutMs,
+      statementTimeoutMs: options.statementTimeoutMs,
+    });
     const pool = new pg.Pool({
-      connectionString: options.databaseUrl,
+      ...clientConfig,
       max: options.poolSize ?? 10,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
@@ -104,12 +164,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
         }) as typeof pg.types.getTypeParser,
       },
     });
-    pool.on('connect', prepareMarkedStatements);
+    pool.on('connect', (client) => {
+      // A connection lost while checked out (the server restarted, an administrator ended it) emits
+      // 'error' on its client; unheard, that event would end the process. The query running on it
+      // fails with the same error, and the pool drops the client when it comes back.
+      client.on('error', () => undefined);
+      prepareMarkedStatements(client);
+    });
     pool.on('error', () => {
       // An idle client lost its connection; the pool replaces it. /readyz reports the outage.
     });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: onQuery });
-    return { db, kind: 'postgres', pool, close: () => db.destroy() };
+    return { db, kind: 'postgres', pool, clientConfig, close: () => db.destroy() };
   }
 
   let dataDir: string | undefined;

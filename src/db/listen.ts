@@ -1,11 +1,24 @@
 import pg from 'pg';
+import { backoffMs } from '../backoff.js';
 import type { DatabaseHandle } from './database.js';
 
 export type Unlisten = () => Promise<void>;
 
+/** Reconnect waits: 0.5 s, 1 s, 2 s, … at most 10 s, so a process notices the database's return within 10 s. */
+const RECONNECT_FIRST_MS = 500;
+const RECONNECT_CAP_MS = 10_000;
 /**
- * Subscribes to a PostgreSQL NOTIFY channel. On a server, a dedicated connection (outside the
- * pool) that reconnects after errors; on the embedded database, PGlite's own listen.
+ * A LISTEN connection only reads, so a cut network (no reset ever arrives) would leave it waiting for
+ * good; a cheap query this often shows it is still alive.
+ */
+const PING_EVERY_MS = 10_000;
+const PING_TIMEOUT_MS = 5000;
+
+/**
+ * Subscribes to a PostgreSQL NOTIFY channel. On a server, a dedicated connection (outside the pool)
+ * that reconnects after errors, with capped back-off, for as long as the subscription lasts; it never
+ * throws, even when the database is down at the start (`onError` hears each failure). On the embedded
+ * database, PGlite's own listen. Notifications sent while the connection is down are not replayed.
  */
 export async function listen(
   handle: DatabaseHandle,
@@ -21,42 +34,84 @@ export async function listen(
       if (!pglite.closed) await stop();
     };
   }
-  if (!databaseUrl) throw new Error('listen needs the database URL');
+  if (!handle.clientConfig && !databaseUrl) throw new Error('listen needs the database URL');
+  const clientConfig: pg.ClientConfig = {
+    ...(handle.clientConfig ?? { connectionString: databaseUrl }),
+    application_name: 'kith-listen',
+  };
 
   let client: pg.Client | undefined;
+  let connecting: pg.Client | undefined;
   let stopped = false;
+  let failures = 0;
   let retry: NodeJS.Timeout | undefined;
+  let pinging = false;
+
+  const drop = (c: pg.Client) => {
+    c.end().catch(() => undefined);
+    // end() waits for the server to close its side, which a cut network never does.
+    (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  };
+
+  // Called for each failure of the current (or connecting) client; a client already replaced is ignored.
+  const lost = (c: pg.Client, error: unknown) => {
+    if (c !== client && c !== connecting) return;
+    if (c === client) client = undefined;
+    if (c === connecting) connecting = undefined;
+    drop(c);
+    if (stopped) return;
+    onError(error);
+    retry = setTimeout(
+      () => {
+        retry = undefined;
+        void connect();
+      },
+      backoffMs(failures++, RECONNECT_FIRST_MS, RECONNECT_CAP_MS),
+    );
+    retry.unref();
+  };
+
   const connect = async () => {
-    const c = new pg.Client({ connectionString: databaseUrl });
+    const c = new pg.Client(clientConfig);
+    connecting = c;
     c.on('notification', (message) => {
       if (message.channel === channel && message.payload !== undefined) onPayload(message.payload);
     });
-    c.on('error', (error) => {
-      onError(error);
-      scheduleReconnect();
-    });
-    await c.connect();
-    await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    c.on('error', (error) => lost(c, error));
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    } catch (error) {
+      lost(c, error);
+      return;
+    }
+    if (stopped) return drop(c);
+    if (connecting !== c) return; // failed meanwhile (and already handled)
+    connecting = undefined;
     client = c;
+    failures = 0;
   };
-  const scheduleReconnect = () => {
-    const dead = client;
-    client = undefined;
-    dead?.end().catch(() => undefined);
-    if (stopped || retry) return;
-    retry = setTimeout(() => {
-      retry = undefined;
-      connect().catch((error: unknown) => {
-        onError(error);
-        scheduleReconnect();
+
+  const ping = setInterval(() => {
+    const c = client;
+    if (!c || pinging) return;
+    pinging = true;
+    c.query({ text: 'SELECT 1', query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig)
+      .catch((error: unknown) => lost(c, error))
+      .finally(() => {
+        pinging = false;
       });
-    }, 1000);
-    retry.unref();
-  };
+  }, PING_EVERY_MS);
+  ping.unref();
+
   await connect();
   return async () => {
     stopped = true;
+    clearInterval(ping);
     if (retry) clearTimeout(retry);
-    await client?.end().catch(() => undefined);
+    const c = client ?? connecting;
+    client = undefined;
+    connecting = undefined;
+    await c?.end().catch(() => undefined);
   };
 }

@@ -1,3 +1,4 @@
+import { backoffMs } from '../backoff.js';
 import type { WebhookConfig } from '../config.js';
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { listen, type Unlisten } from '../db/listen.js';
@@ -5,6 +6,10 @@ import * as repo from '../db/repositories/webhooks.js';
 import { CHANNEL_DELIVERIES } from '../events/outbox.js';
 import { type DeliveryOutcome, type DeliveryRequest, deliver } from './deliver.js';
 import { signatureHeader } from './signing.js';
+
+/** After a failed round: 1 s, 2 s, 4 s, … at most 30 s between tries while the database is away. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_CAP_MS = 30_000;
 
 export interface WorkerOptions {
   config: WebhookConfig;
@@ -124,31 +129,52 @@ export class WebhookWorker {
     });
   }
 
-  /** Runs until stop(): wakes on NOTIFY from new events, and polls for retries that come due. */
+  /**
+   * Runs until stop(): wakes on NOTIFY from new events, and polls for retries that come due. A round
+   * that fails (the database is away) is logged and followed by a wait of 1 s, 2 s, … at most 30 s,
+   * cut short by a NOTIFY (the database is back and an event came in).
+   */
   async start(handle: DatabaseHandle, databaseUrl: string | undefined) {
     if (this.#running) return;
     this.#running = true;
-    this.#unlisten = await listen(handle, databaseUrl, CHANNEL_DELIVERIES, () => this.#wake?.());
+    this.#unlisten = await listen(
+      handle,
+      databaseUrl,
+      CHANNEL_DELIVERIES,
+      () => this.#wake?.(),
+      (error) => this.options.log?.warn({ err: error }, 'webhook worker: LISTEN connection lost; reconnecting'),
+    );
     this.#loop = (async () => {
+      let failures = 0;
       while (this.#running) {
         let tried = 0;
+        let wait = this.#poll;
         try {
           tried = await this.runOnce();
+          failures = 0;
         } catch (error) {
-          if (this.#running) this.options.log?.error({ err: error }, 'webhook worker: a round failed');
+          wait = backoffMs(failures++, RETRY_FIRST_MS, RETRY_CAP_MS);
+          if (this.#running)
+            this.options.log?.error(
+              { err: error, retryInMs: wait },
+              `webhook worker: a round failed: ${error instanceof Error ? error.message : String(error)}`,
+            );
         }
-        if (tried === 0 && this.#running) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, this.#poll);
-            this.#wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.#wake = undefined;
-        }
+        if (tried === 0 && this.#running) await this.#sleep(wait);
       }
     })();
+  }
+
+  /** Waits `ms`, or less if a NOTIFY (or stop) wakes the worker. */
+  async #sleep(ms: number) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
   }
 
   /** Stops taking work and waits for the tries in flight to be recorded. */

@@ -41,6 +41,8 @@ describe('defaults', () => {
     assert.equal(config.logLevel, 'info');
     assert.equal(config.production, false);
     assert.equal(config.databasePoolSize, 10);
+    assert.equal(config.databaseConnectTimeout, 2000);
+    assert.equal(config.databaseStatementTimeout, 10_000);
     assert.equal(config.workers, 1);
     assert.ok(Object.isFrozen(config));
   });
@@ -56,10 +58,14 @@ describe('defaults', () => {
       NODE_ENV: 'production',
       KITH_DATA_DIR: tempDir(),
       DATABASE_POOL_SIZE: '4',
+      DATABASE_CONNECT_TIMEOUT: '750',
+      DATABASE_STATEMENT_TIMEOUT: '30000',
       KITH_WORKERS: '2',
     });
     assert.equal(config.port, 9123);
     assert.equal(config.databasePoolSize, 4);
+    assert.equal(config.databaseConnectTimeout, 750);
+    assert.equal(config.databaseStatementTimeout, 30_000);
     assert.equal(config.workers, 2);
     assert.equal(config.host, '0.0.0.0');
     assert.equal(config.databaseUrl, 'postgres://u@db:5432/kith');
@@ -67,6 +73,10 @@ describe('defaults', () => {
     assert.equal(config.trustProxy, true);
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.production, true);
+  });
+
+  test('DATABASE_STATEMENT_TIMEOUT=0 switches the statement timeout off', () => {
+    assert.equal(loadConfig({ JWT_SECRET: SECRET, DATABASE_STATEMENT_TIMEOUT: '0' }).databaseStatementTimeout, 0);
   });
 
   test('TRUST_PROXY accepts false/0 and address lists', () => {
@@ -129,6 +139,13 @@ describe('bad values stop the start with one ConfigError naming the variable', (
     ['KITH_WORKERS', '0'],
     ['KITH_WORKERS', '65'],
     ['KITH_WORKERS', '2.5'],
+    ['DATABASE_CONNECT_TIMEOUT', '0'],
+    ['DATABASE_CONNECT_TIMEOUT', '99'],
+    ['DATABASE_CONNECT_TIMEOUT', '2s'],
+    ['DATABASE_CONNECT_TIMEOUT', '600001'],
+    ['DATABASE_STATEMENT_TIMEOUT', '-1'],
+    ['DATABASE_STATEMENT_TIMEOUT', '1.5'],
+    ['DATABASE_STATEMENT_TIMEOUT', '86400001'],
   ] as const) {
     test(`${name}=${value}`, () => {
       const error = configError({ DATABASE_URL: 'postgres://u@db/kith', [name]: value });

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
+import { isDatabaseUnavailable } from '../../db/unavailable.js';
 import { AppError, type ErrorCode } from '../../domain/errors.js';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -80,6 +81,11 @@ export function registerErrorHandling(app: FastifyInstance) {
         detail: 'A value in the request cannot be stored (for example, it contains a NUL character).',
         code: 'invalid',
       };
+    } else if (isDatabaseUnavailable(error)) {
+      // The database is away (stopped, restarting, unreachable, out of connections): try again later.
+      status = 503;
+      request.log.warn({ err: error }, 'database unavailable');
+      body = { detail: 'The service is temporarily unavailable. Try again later.', code: 'service_unavailable' };
     } else {
       status = 500;
       request.log.error({ err: error }, 'unhandled error');
