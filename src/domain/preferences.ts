@@ -183,6 +183,26 @@ export const PREFERENCES_BY_NAME: ReadonlyMap<string, PreferenceDefinition> = ne
   PREFERENCES.map((p) => [p.name, p]),
 );
 
+/** The list's `ordering` values; ties (same section) keep id order. */
+export const PREFERENCE_ORDERINGS = ['id', '-id', 'name', '-name', 'section', '-section'] as const;
+export type PreferenceOrdering = (typeof PREFERENCE_ORDERINGS)[number];
+
+/** The definitions in the asked order (code-unit order for names and sections, as PostgreSQL's C collation). */
+export function orderPreferences(
+  definitions: readonly PreferenceDefinition[],
+  ordering: PreferenceOrdering = 'id',
+): PreferenceDefinition[] {
+  const descending = ordering.startsWith('-');
+  const field = (descending ? ordering.slice(1) : ordering) as 'id' | 'name' | 'section';
+  const byId = [...definitions].sort((a, b) => a.id - b.id);
+  const sign = descending ? -1 : 1;
+  return byId.sort((a, b) => {
+    const x = a[field];
+    const y = b[field];
+    return x < y ? -sign : x > y ? sign : 0;
+  });
+}
+
 /** Looks a preference up by `name` or by `section.name`. */
 export function findPreference(key: string): PreferenceDefinition | undefined {
   const dot = key.indexOf('.');

@@ -336,6 +336,85 @@ describe('dynamic preferences: list, get, search', () => {
     assert.notEqual(paged.body.next, null);
   });
 
+  for (const path of ['/api/v2/dynamic_preference/', '/api/v2/dynamic_preference/search/']) {
+    test(`${path}?ordering=: id, name and section, both ways, across pages`, async () => {
+      const all: Array<{ id: number; section: string; name: string }> = (await ok(world.get(`${path}?limit=100`, null)))
+        .body.results;
+      const names = all.map((p) => p.name);
+      const ids = all.map((p) => p.id);
+      const byName = [...names].sort();
+      const byId = [...ids].sort((a, b) => a - b);
+      // Sections in code-unit order; within a section, id order.
+      const bySection = [...all]
+        .sort((a, b) => (a.section === b.section ? a.id - b.id : a.section < b.section ? -1 : 1))
+        .map((p) => p.name);
+      const bySectionDescending = [...all]
+        .sort((a, b) => (a.section === b.section ? a.id - b.id : a.section > b.section ? -1 : 1))
+        .map((p) => p.name);
+      const ordered = async (ordering: string) =>
+        (await ok(world.get(`${path}?ordering=${ordering}&limit=100`, null))).body.results as typeof all;
+
+      assert.deepEqual(
+        (await ordered('name')).map((p) => p.name),
+        byName,
+      );
+      assert.deepEqual(
+        (await ordered('-name')).map((p) => p.name),
+        [...byName].reverse(),
+      );
+      assert.deepEqual(
+        (await ordered('id')).map((p) => p.id),
+        byId,
+      );
+      assert.deepEqual(
+        (await ordered('-id')).map((p) => p.id),
+        [...byId].reverse(),
+      );
+      assert.deepEqual(
+        (await ordered('section')).map((p) => p.name),
+        bySection,
+      );
+      assert.deepEqual(
+        (await ordered('-section')).map((p) => p.name),
+        bySectionDescending,
+      );
+      assert.notDeepEqual(
+        byName,
+        byId.map((id) => all.find((p) => p.id === id)?.name),
+        'the orders differ',
+      );
+
+      // Pages follow the ordering, and filters still apply.
+      const seen: string[] = [];
+      let url: string | null = `${path}?ordering=-name&limit=7`;
+      while (url) {
+        const r: ApiResponse = await ok(world.get(url, null));
+        seen.push(...r.body.results.map((p: any) => p.name));
+        url = r.body.next;
+      }
+      assert.deepEqual(seen, [...byName].reverse());
+      const colors = await ok(world.get(`${path}?section=colors&ordering=-name`, null));
+      assert.deepEqual(
+        colors.body.results.map((p: any) => p.name),
+        all
+          .filter((p) => p.section === 'colors')
+          .map((p) => p.name)
+          .sort()
+          .reverse(),
+      );
+    });
+
+    test(`${path}?ordering= with an unknown field: 400 naming ordering`, async () => {
+      for (const ordering of ['value', 'help', '--name', 'name,id']) {
+        const response = await world.get(`${path}?ordering=${encodeURIComponent(ordering)}`, null);
+        assert.equal(response.status, 400, `${ordering}: ${response.text}`);
+        assert.equal(response.body.code, 'invalid');
+        assert.equal(typeof response.body.detail, 'string');
+        assert.ok('ordering' in response.body.errors, response.text);
+      }
+    });
+  }
+
   test('GET /api/v2/dynamic_preference/{id}/', async () => {
     assert.deepEqual((await ok(world.get('/api/v2/dynamic_preference/1/', null))).body, {
       id: 1,

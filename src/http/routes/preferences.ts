@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import { invalid, notFound } from '../../domain/errors.js';
+import { PREFERENCE_ORDERINGS } from '../../domain/preferences.js';
 import { getPreference, listPreferences, patchPreferences } from '../../services/preferences.js';
 import { MAX_LIMIT, pageWindow, paginated } from '../pagination.js';
 import { errors, Id, Page, PageQuery } from '../schemas/common.js';
@@ -18,7 +19,7 @@ const PreferenceQuery = Type.Object({
   section: Type.Optional(Type.String({ maxLength: 100 })),
   search: Type.Optional(Type.String({ maxLength: 100 })),
   keys: Type.Optional(Type.String({ maxLength: 10_000 })),
-  ordering: Type.Optional(Type.String({ maxLength: 50 })),
+  ordering: Type.Optional(Type.Union(PREFERENCE_ORDERINGS.map((v) => Type.Literal(v)))),
 });
 
 /**
