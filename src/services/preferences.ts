@@ -4,8 +4,10 @@ import { AppError } from '../domain/errors.js';
 import {
   coercePreference,
   findPreference,
+  orderPreferences,
   PREFERENCES,
   type PreferenceDefinition,
+  type PreferenceOrdering,
   type PreferenceValue,
 } from '../domain/preferences.js';
 
@@ -46,9 +48,10 @@ export interface PreferenceFilter {
   section?: string | undefined;
   search?: string | undefined;
   keys?: string | undefined;
+  ordering?: PreferenceOrdering | undefined;
 }
 
-/** All preferences matching the filters, in id order (configurations first). */
+/** All preferences matching the filters, in id order (configurations first) unless `ordering` says otherwise. */
 export async function listPreferences(db: Database, filter: PreferenceFilter): Promise<PreferenceItem[]> {
   let definitions = PREFERENCES;
   if (filter.keys !== undefined) {
@@ -65,7 +68,7 @@ export async function listPreferences(db: Database, filter: PreferenceFilter): P
     const needle = filter.search.toLowerCase();
     definitions = definitions.filter((p) => p.name.includes(needle) || p.section.includes(needle));
   }
-  return present(definitions, await currentValues(db));
+  return present(orderPreferences(definitions, filter.ordering), await currentValues(db));
 }
 
 export async function getPreference(db: Database, id: number): Promise<PreferenceItem | undefined> {

@@ -140,6 +140,27 @@ describe('the first page of GET /api/v2/dynamic_preference/', () => {
     assert.equal(page.get('configurations.follow_enabled'), false);
     assert.equal(page.get('configurations.content_availability'), true);
   });
+
+  test('holds what the profile widgets read for every member: a default cover and the metadata definition', async () => {
+    const response = await world.get('/api/v2/dynamic_preference/');
+    const page = new Map<string, unknown>(
+      response.body.results.map((p: { section: string; name: string; value: unknown }) => [
+        `${p.section}.${p.name}`,
+        p.value,
+      ]),
+    );
+    // UserProfileHeader writes the cover into CSS `url('…')` on the page's own origin: an absolute image URL
+    // (here a data URL) with no quote to end the CSS string.
+    const cover = page.get('images.user_default_cover');
+    assert.equal(typeof cover, 'string');
+    assert.match(cover as string, /^data:image\/svg\+xml,/);
+    assert.doesNotMatch(cover as string, /['"\s\\]/);
+    assert.match(decodeURIComponent((cover as string).slice('data:image/svg+xml,'.length)), /^<svg [\s\S]*<\/svg>$/);
+    // UserInfo JSON.parses it and adds one field per key: kith has no custom fields.
+    const definition = page.get('configurations.user_metadata_definition');
+    assert.equal(typeof definition, 'string');
+    assert.deepEqual(JSON.parse(definition as string), {});
+  });
 });
 
 describe('CORS', () => {

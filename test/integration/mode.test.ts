@@ -181,6 +181,22 @@ describe('PATCH /api/v2/dynamic_preference/ validation', () => {
     ['a number for a boolean', { content_availability: 1 }, 'content_availability'],
     ['the derived connection_enabled', { connection_enabled: false }, 'connection_enabled'],
     ['a wrong section', { 'text.follow_enabled': true }, 'text.follow_enabled'],
+    // MUI, behind the widgets' theme, throws on colour names that the theme's own check lets through.
+    ['a colour name', { colorprimary: 'red' }, 'colorprimary'],
+    ['a five-digit hex colour', { colorback: '#12345' }, 'colorback'],
+    ['a number for a colour', { navbarback: 123456 }, 'navbarback'],
+    ['a relative logo path', { logo_dark: '/logo.png' }, 'logo_dark'],
+    [
+      "a cover URL with a quote (it would end the widget's CSS url('…'))",
+      { user_default_cover: "https://x.test/a'b.png" },
+      'user_default_cover',
+    ],
+    ['a javascript: cover', { user_default_cover: 'javascript:alert(1)' }, 'user_default_cover'],
+    [
+      'the read-only user_metadata_definition',
+      { user_metadata_definition: '{"school": {"label": "School"}}' },
+      'user_metadata_definition',
+    ],
   ] as const) {
     test(`${label}: 400, nothing changed`, async () => {
       const response = await patchPreferences({ ...body, application_slogan2: 'should not be saved' });
@@ -193,6 +209,48 @@ describe('PATCH /api/v2/dynamic_preference/ validation', () => {
       assert.equal(await preference('follow_enabled'), false);
     });
   }
+
+  test('every preference the contract page lists as updatable is stored and read back', async () => {
+    // ../shared/reference/preferences/update_dynamic_preference.md, section by section.
+    const updatable: Record<string, unknown> = {
+      'colors.colorback': '#fdfdfd',
+      'colors.colorprimary': '#555555',
+      'colors.colorsecondary': '#B20404',
+      'colors.font_color': '#333',
+      'colors.font_color_secondary': '#666666',
+      'colors.navbarback': '#ffffff',
+      'configurations.onboarding_hidden': true,
+      'logo.logo_dark': 'https://cdn.example.org/logo-dark.png',
+      'logo.logo_light': 'https://cdn.example.org/logo-light.png',
+      'logo.navbar_logo': 'https://cdn.example.org/navbar.svg',
+      'logo.navbar_logo_mobile': 'data:image/png;base64,iVBORw0KGgo=',
+      'text.application_slogan1': 'Neighbours, connected',
+      'text.application_slogan2': 'Say hello',
+      'webmaster.meta_robots': 'noindex, nofollow',
+      'webmaster.meta_title_home_not_logged': 'Welcome to kith',
+      'webmaster.meta_description': 'A community of neighbours.',
+    };
+    const keys = Object.keys(updatable).join(',');
+    const read = async () => {
+      const r = await ok(world.get(`/api/v2/dynamic_preference/?keys=${keys}`, null));
+      return Object.fromEntries(r.body.results.map((p: any) => [`${p.section}.${p.name}`, p.value]));
+    };
+    const before = await read();
+    assert.deepEqual(Object.keys(before).sort(), Object.keys(updatable).sort(), 'every updatable preference is listed');
+
+    const patched = await ok(patchPreferences(updatable));
+    try {
+      assert.deepEqual(
+        Object.fromEntries(Object.values(patched.body).map((p: any) => [`${p.section}.${p.name}`, p.value])),
+        updatable,
+      );
+      assert.equal(patched.body.colorback.type, 'color');
+      assert.deepEqual(await read(), updatable);
+    } finally {
+      await ok(patchPreferences(before));
+    }
+    assert.deepEqual(await read(), before);
+  });
 
   test('an empty body or an empty object: 400', async () => {
     for (const raw of ['', '{}']) {
@@ -265,6 +323,95 @@ describe('dynamic preferences: list, get, search', () => {
       assert.equal(none.body.count, 0);
       const nothing = await ok(world.get(`${path}?section=no_section`, null));
       assert.equal(nothing.body.count, 0);
+    });
+  }
+
+  test('the default page is the whole catalogue: the provider reads no other', async () => {
+    const first = await ok(world.get('/api/v2/dynamic_preference/', null));
+    assert.ok(first.body.count > 20, `count ${first.body.count}`);
+    assert.equal(first.body.results.length, first.body.count);
+    assert.equal(first.body.next, null);
+    const paged = await ok(world.get('/api/v2/dynamic_preference/?limit=20', null));
+    assert.equal(paged.body.results.length, 20);
+    assert.notEqual(paged.body.next, null);
+  });
+
+  for (const path of ['/api/v2/dynamic_preference/', '/api/v2/dynamic_preference/search/']) {
+    test(`${path}?ordering=: id, name and section, both ways, across pages`, async () => {
+      const all: Array<{ id: number; section: string; name: string }> = (await ok(world.get(`${path}?limit=100`, null)))
+        .body.results;
+      const names = all.map((p) => p.name);
+      const ids = all.map((p) => p.id);
+      const byName = [...names].sort();
+      const byId = [...ids].sort((a, b) => a - b);
+      // Sections in code-unit order; within a section, id order.
+      const bySection = [...all]
+        .sort((a, b) => (a.section === b.section ? a.id - b.id : a.section < b.section ? -1 : 1))
+        .map((p) => p.name);
+      const bySectionDescending = [...all]
+        .sort((a, b) => (a.section === b.section ? a.id - b.id : a.section > b.section ? -1 : 1))
+        .map((p) => p.name);
+      const ordered = async (ordering: string) =>
+        (await ok(world.get(`${path}?ordering=${ordering}&limit=100`, null))).body.results as typeof all;
+
+      assert.deepEqual(
+        (await ordered('name')).map((p) => p.name),
+        byName,
+      );
+      assert.deepEqual(
+        (await ordered('-name')).map((p) => p.name),
+        [...byName].reverse(),
+      );
+      assert.deepEqual(
+        (await ordered('id')).map((p) => p.id),
+        byId,
+      );
+      assert.deepEqual(
+        (await ordered('-id')).map((p) => p.id),
+        [...byId].reverse(),
+      );
+      assert.deepEqual(
+        (await ordered('section')).map((p) => p.name),
+        bySection,
+      );
+      assert.deepEqual(
+        (await ordered('-section')).map((p) => p.name),
+        bySectionDescending,
+      );
+      assert.notDeepEqual(
+        byName,
+        byId.map((id) => all.find((p) => p.id === id)?.name),
+        'the orders differ',
+      );
+
+      // Pages follow the ordering, and filters still apply.
+      const seen: string[] = [];
+      let url: string | null = `${path}?ordering=-name&limit=7`;
+      while (url) {
+        const r: ApiResponse = await ok(world.get(url, null));
+        seen.push(...r.body.results.map((p: any) => p.name));
+        url = r.body.next;
+      }
+      assert.deepEqual(seen, [...byName].reverse());
+      const colors = await ok(world.get(`${path}?section=colors&ordering=-name`, null));
+      assert.deepEqual(
+        colors.body.results.map((p: any) => p.name),
+        all
+          .filter((p) => p.section === 'colors')
+          .map((p) => p.name)
+          .sort()
+          .reverse(),
+      );
+    });
+
+    test(`${path}?ordering= with an unknown field: 400 naming ordering`, async () => {
+      for (const ordering of ['value', 'help', '--name', 'name,id']) {
+        const response = await world.get(`${path}?ordering=${encodeURIComponent(ordering)}`, null);
+        assert.equal(response.status, 400, `${ordering}: ${response.text}`);
+        assert.equal(response.body.code, 'invalid');
+        assert.equal(typeof response.body.detail, 'string');
+        assert.ok('ordering' in response.body.errors, response.text);
+      }
     });
   }
 

@@ -4,11 +4,14 @@
 // page's own origin (the dev server and `vite preview` proxy /api, /oauth and /ws to kith).
 // Who is signed in: `#token=<access token>` in the address (kept for this tab only), else VITE_KITH_TOKEN,
 // else the sign-in form below (the OAuth password grant of kith's /oauth/token/).
+// What is shown: the signed-in member's connections, or with `?profile=<user id>` that member's profile.
 import { SCContextProvider, useSCUser } from '@selfcommunity/react-core';
 import {
   UserConnectionsRequestsSentWidget,
   UserConnectionsRequestsWidget,
   UserConnectionsWidget,
+  UserInfo,
+  UserProfileHeader,
 } from '@selfcommunity/react-ui';
 import React, { useCallback, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -77,8 +80,14 @@ function SignIn({ portal, onSession }) {
   );
 }
 
+function resolveProfile() {
+  const id = Number(new URLSearchParams(window.location.search).get('profile'));
+  return Number.isSafeInteger(id) && id > 0 ? id : null;
+}
+
 function Widgets({ onSignOut }) {
   const { user, loading, error } = useSCUser();
+  const profileId = useMemo(resolveProfile, []);
   if (!user) {
     return (
       <p data-testid="status" style={{ fontFamily: 'sans-serif', padding: 24 }}>
@@ -95,24 +104,45 @@ function Widgets({ onSignOut }) {
     <main style={{ maxWidth: 1200, margin: '0 auto', padding: 24, fontFamily: 'sans-serif' }}>
       <header style={{ display: 'flex', justifyContent: 'space-between', alignItems: 'center', marginBottom: 16 }}>
         <h1 style={{ fontSize: 20, margin: 0 }}>
-          Connections of <span data-testid="me">{user.username}</span>
+          {profileId ? 'A member’s profile, seen by ' : 'Connections of '}
+          <span data-testid="me">{user.username}</span>
         </h1>
         <button type="button" onClick={onSignOut}>
           Sign out
         </button>
       </header>
-      <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(320px, 1fr))', gap: 16 }}>
-        <section data-testid="requests">
-          <UserConnectionsRequestsWidget userId={user.id} limit={10} />
-        </section>
-        <section data-testid="requests-sent">
-          <UserConnectionsRequestsSentWidget userId={user.id} limit={10} />
-        </section>
-        <section data-testid="connections">
-          <UserConnectionsWidget userId={user.id} limit={10} />
-        </section>
-      </div>
+      {profileId ? <Profile userId={profileId} /> : <Connections user={user} />}
     </main>
+  );
+}
+
+/** A member's profile page: the header (cover, avatar, names, bio) and the public information below it. */
+function Profile({ userId }) {
+  return (
+    <div style={{ display: 'grid', gap: 16 }}>
+      <section data-testid="profile-header">
+        <UserProfileHeader userId={userId} />
+      </section>
+      <section data-testid="profile-info">
+        <UserInfo userId={userId} />
+      </section>
+    </div>
+  );
+}
+
+function Connections({ user }) {
+  return (
+    <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(320px, 1fr))', gap: 16 }}>
+      <section data-testid="requests">
+        <UserConnectionsRequestsWidget userId={user.id} limit={10} />
+      </section>
+      <section data-testid="requests-sent">
+        <UserConnectionsRequestsSentWidget userId={user.id} limit={10} />
+      </section>
+      <section data-testid="connections">
+        <UserConnectionsWidget userId={user.id} limit={10} />
+      </section>
+    </div>
   );
 }
 

@@ -3,8 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import { invalid, notFound } from '../../domain/errors.js';
+import { PREFERENCE_ORDERINGS } from '../../domain/preferences.js';
 import { getPreference, listPreferences, patchPreferences } from '../../services/preferences.js';
-import { pageWindow, paginated } from '../pagination.js';
+import { MAX_LIMIT, pageWindow, paginated } from '../pagination.js';
 import { errors, ID_SEGMENT, Id, Page, PageQuery } from '../schemas/common.js';
 
 const tags = ['preferences'];
@@ -18,8 +19,14 @@ const PreferenceQuery = Type.Object({
   section: Type.Optional(Type.String({ maxLength: 100 })),
   search: Type.Optional(Type.String({ maxLength: 100 })),
   keys: Type.Optional(Type.String({ maxLength: 10_000 })),
-  ordering: Type.Optional(Type.String({ maxLength: 50 })),
+  ordering: Type.Optional(Type.Union(PREFERENCE_ORDERINGS.map((v) => Type.Literal(v)))),
 });
+
+/**
+ * The provider reads only the first page of the list (no `limit`) and builds its whole preference map from it,
+ * so the default page holds the whole catalogue; an explicit `limit` still pages.
+ */
+const PREFERENCE_PAGE = MAX_LIMIT;
 
 export function preferenceRoutes(base: FastifyInstance, db: Database) {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
@@ -41,7 +48,7 @@ export function preferenceRoutes(base: FastifyInstance, db: Database) {
         },
       },
       async (request) => {
-        const window = pageWindow(request.query);
+        const window = pageWindow({ ...request.query, limit: request.query.limit ?? PREFERENCE_PAGE });
         const all = await listPreferences(db, request.query);
         return paginated(request, window, all.length, all.slice(window.offset, window.offset + window.limit));
       },
