@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config, WebhookConfig } from './config.js';
+import { Me, User } from './contracts/user.js';
 import type { Database } from './db/database.js';
 import { registerAuth } from './http/plugins/auth.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
@@ -18,7 +19,6 @@ import { userRoutes } from './http/routes/users.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
 import { ErrorBody } from './http/schemas/common.js';
 import { ConnectionRequest } from './http/schemas/connections.js';
-import { Me, User } from './http/schemas/users.js';
 import { type RealtimeOptions, registerRealtime } from './realtime/plugin.js';
 
 const DEFAULT_WEBHOOKS: WebhookConfig = {

@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { ensureStoredUsersCurrent } from './db/repositories/user-json.js';
 import { ensureAdmin } from './db/repositories/users.js';
 import { ensureDefaults } from './services/preferences.js';
 import { hashPassword } from './services/users.js';
@@ -32,6 +33,7 @@ export async function openAndPrepare(
     await migrateToLatest(handle.db);
     await ensureAdmin(handle.db, config.adminPassword ? await hashPassword(config.adminPassword) : null);
     await ensureDefaults(handle.db);
+    await ensureStoredUsersCurrent(handle.db);
   } catch (error) {
     await handle.close();
     throw error;

@@ -7,6 +7,7 @@ import * as userSettings from './migrations/0004-user-settings.js';
 import * as userJson from './migrations/0005-user-json.js';
 import * as coveringIndexes from './migrations/0006-covering-request-indexes.js';
 import * as coveringDays from './migrations/0007-covering-request-days.js';
+import * as userJsonByApplication from './migrations/0008-user-json-by-application.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0005-user-json': userJson,
   '0006-covering-request-indexes': coveringIndexes,
   '0007-covering-request-days': coveringDays,
+  '0008-user-json-by-application': userJsonByApplication,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

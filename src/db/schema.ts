@@ -136,7 +136,20 @@ export interface UserSettingsTable {
   updated: Generated<Date>;
 }
 
+export interface UserJsonTable {
+  user_id: number;
+  head: string;
+  tail: string;
+}
+
+export interface KithMetaTable {
+  key: string;
+  value: string;
+}
+
 export interface DB {
+  user_json: UserJsonTable;
+  kith_meta: KithMetaTable;
   events: EventsTable;
   notifications: NotificationsTable;
   webhook_endpoints: WebhookEndpointsTable;

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { countStaleUserJson, renderStoredUsers } from './repositories/user-json.js';
 import type { DB } from './schema.js';
 
 type Executor = Kysely<DB>;
@@ -131,7 +132,6 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
 
     await timed('users', async () => {
       await sql`ALTER TABLE connection_requests DISABLE TRIGGER connection_requests_count_days`.execute(tx);
-      await sql`ALTER TABLE users DISABLE TRIGGER users_store_json`.execute(tx);
       await sql`
         INSERT INTO users (id, username, real_name, avatar, bio, location, gender, reputation, community_badge,
                            date_of_birth, description, date_joined,
@@ -149,12 +149,8 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
                coalesce(c.c, 0), coalesce(c.s, 0), coalesce(c.r, 0)
         FROM generate_series(1, ${n}) AS g(i) LEFT JOIN seed_count c ON c.id = g.i`.execute(tx);
       await sql`SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))`.execute(tx);
-      await sql`
-        INSERT INTO user_json (user_id, head, tail)
-        SELECT id, left(json, at - 1), substr(json, at + 4)
-        FROM (SELECT id, json, position('"connection_status":null' IN json) + length('"connection_status":') AS at
-              FROM (SELECT u.id, kith_user_json(u, NULL) AS json FROM users u WHERE u.id > ${base}) x) y`.execute(tx);
-      await sql`ALTER TABLE users ENABLE TRIGGER users_store_json`.execute(tx);
+      // The list JSON comes from the server's own renderer, as for every user the server writes.
+      await renderStoredUsers(tx, base + 1);
     });
 
     await timed('connections', async () => {
@@ -225,7 +221,7 @@ async function typicalUser(db: Executor, base: number, celebrityId: number) {
 
 /** Recomputes every counter, the per-day pending counts, the stored JSON and the no-overlap rule from the rows. */
 export async function checkCommunity(db: Executor): Promise<SeedCheck> {
-  const { rows } = await sql<SeedCheck>`
+  const { rows } = await sql<Omit<SeedCheck, 'staleJson'>>`
     WITH c AS (SELECT user_id AS id, count(*) AS n FROM connections GROUP BY 1),
          s AS (SELECT from_user_id AS id, count(*) AS n FROM connection_requests GROUP BY 1),
          r AS (SELECT to_user_id AS id, count(*) AS n FROM connection_requests WHERE rejected IS NULL GROUP BY 1),
@@ -239,10 +235,8 @@ export async function checkCommunity(db: Executor): Promise<SeedCheck> {
          ON k.user_id = q.from_user_id AND k.friend_id = q.to_user_id)::int AS overlaps,
       (SELECT count(*) FROM d FULL JOIN (SELECT * FROM connection_request_days WHERE pending > 0) x
          ON x.to_user_id = d.to_user_id AND x.day = d.day
-       WHERE x.pending IS DISTINCT FROM d.n)::int AS "wrongDays",
-      (SELECT count(*) FROM users u LEFT JOIN user_json j ON j.user_id = u.id
-       WHERE j.head || 'null' || j.tail IS DISTINCT FROM kith_user_json(u, NULL))::int AS "staleJson"`.execute(db);
-  return rows[0]!;
+       WHERE x.pending IS DISTINCT FROM d.n)::int AS "wrongDays"`.execute(db);
+  return { ...rows[0]!, staleJson: await countStaleUserJson(db) };
 }
 
 interface Dropped {

@@ -1,13 +1,10 @@
 import { type Kysely, sql } from 'kysely';
+import { CHANNEL_DELIVERIES, CHANNEL_NOTIFICATIONS } from '../contracts/channels.js';
+import { presentWebhookUser } from '../contracts/webhook-user.js';
 import type { DB } from '../db/schema.js';
 import type { GraphEvent } from '../domain/events.js';
-import { presentWebhookUser } from '../http/presenters/webhook-user.js';
 
 type Executor = Kysely<DB>;
-
-/** Channels of PostgreSQL NOTIFY; payloads are ids only (NOTIFY payloads are small). */
-export const CHANNEL_NOTIFICATIONS = 'kith_notifications';
-export const CHANNEL_DELIVERIES = 'kith_deliveries';
 
 /**
  * Records a graph change inside the transaction that made it: the event row (with the users as

@@ -1,10 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CHANNEL_NOTIFICATIONS } from '../contracts/channels.js';
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { listen } from '../db/listen.js';
 import { findActiveViewer } from '../db/repositories/users.js';
-import { CHANNEL_NOTIFICATIONS } from '../events/outbox.js';
 import { verifyAccessToken } from '../services/tokens.js';
 import { HEARTBEAT, Hub, type HubOptions } from './hub.js';
 import { interactionMessage } from './notifications.js';

@@ -60,8 +60,10 @@ async function execute(
       await deleteRequestNotification(tx, request());
       return requestId;
     case 'counters':
-      await repo.addToCounters(tx, me, effect.me);
-      await repo.addToCounters(tx, them, effect.them);
+      await repo.addToCounters(tx, [
+        { userId: me, delta: effect.me },
+        { userId: them, delta: effect.them },
+      ]);
       return requestId;
     case 'event':
       await recordEvent(tx, effect.event, requestId);

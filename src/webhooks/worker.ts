@@ -1,9 +1,9 @@
 import { backoffMs } from '../backoff.js';
 import type { WebhookConfig } from '../config.js';
+import { CHANNEL_DELIVERIES } from '../contracts/channels.js';
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { listen, type Unlisten } from '../db/listen.js';
 import * as repo from '../db/repositories/webhooks.js';
-import { CHANNEL_DELIVERIES } from '../events/outbox.js';
 import { type DeliveryOutcome, type DeliveryRequest, deliver } from './deliver.js';
 import { signatureHeader } from './signing.js';
 

@@ -86,3 +86,43 @@ export function assertPage(body: any) {
   assert.equal(typeof body.count, 'number');
   assert.ok(Array.isArray(body.results));
 }
+
+/**
+ * The User a member with this row is shown as, written from ../shared/reference/schemas/user.md
+ * and the README's decisions (counters of features kith has not are null, tags empty), for tests to
+ * compare answers with: not the server's renderer.
+ */
+export function expectedUser(row: Record<string, any>, connectionStatus: string | null) {
+  return {
+    id: row.id,
+    username: row.username,
+    real_name: row.real_name,
+    avatar: row.avatar,
+    ext_id: row.ext_id,
+    followings_counter: null,
+    followers_counter: null,
+    posts_counter: null,
+    discussions_counter: null,
+    polls_counter: null,
+    connection_status: connectionStatus,
+    categories_counter: null,
+    connections_counter: row.connections_count,
+    date_joined: new Date(row.date_joined).toISOString(),
+    bio: row.bio,
+    location: row.location,
+    location_lat_lng: row.location_lat_lng,
+    position_lat_lng: row.position_lat_lng,
+    date_of_birth: row.date_of_birth,
+    description: row.description,
+    gender: row.gender,
+    website: row.website,
+    cover: row.cover,
+    tags: [],
+    reputation: row.reputation,
+    community_badge: row.community_badge,
+    reg_approved: row.reg_approved,
+    deleted: row.deleted,
+    company_name: row.company_name,
+    company_role: row.company_role,
+  };
+}

@@ -2,6 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { CounterDelta, PairState } from '../../domain/connection-state.js';
 import { FixedStatement } from '../fixed-statement.js';
 import type { ConnectionRequestRow, DB, UserRow } from '../schema.js';
+import { storeUserJson } from './user-json.js';
 import { type Community, communityColumns, connectionStatusSql, readCommunity } from './users.js';
 
 type Executor = Kysely<DB>;
@@ -96,104 +97,27 @@ export async function deleteConnection(db: Executor, a: number, b: number) {
     .execute();
 }
 
-export async function addToCounters(db: Executor, userId: number, delta: CounterDelta) {
-  if (delta.connections === 0 && delta.sent === 0 && delta.received === 0) return;
-  await db
-    .updateTable('users')
-    .set((eb) => ({
-      connections_count: eb('connections_count', '+', delta.connections),
-      requests_sent_count: eb('requests_sent_count', '+', delta.sent),
-      requests_received_count: eb('requests_received_count', '+', delta.received),
-    }))
-    .where('id', '=', userId)
-    .execute();
-}
-
-export const USER_COLUMNS = [
-  'id',
-  'username',
-  'email',
-  'ext_id',
-  'role',
-  'is_active',
-  'real_name',
-  'avatar',
-  'cover',
-  'bio',
-  'location',
-  'location_lat_lng',
-  'position_lat_lng',
-  'date_of_birth',
-  'description',
-  'gender',
-  'website',
-  'company_name',
-  'company_role',
-  'reputation',
-  'community_badge',
-  'reg_approved',
-  'deleted',
-  'date_joined',
-  'connections_count',
-  'requests_sent_count',
-  'requests_received_count',
-] as const satisfies ReadonlyArray<keyof UserRow>;
-
-export type ListedUser = Pick<UserRow, (typeof USER_COLUMNS)[number]>;
-
-/** `u.col AS "prefix.col"` for every presented user column. */
-function prefixedUser(alias: string, prefix: string) {
-  return sql.join(USER_COLUMNS.map((c) => sql`${sql.ref(`${alias}.${c}`)} AS ${sql.id(`${prefix}${c}`)}`));
-}
-
-function unprefix(row: Record<string, unknown>, prefix: string): ListedUser {
-  const user: Record<string, unknown> = {};
-  for (const c of USER_COLUMNS) user[c] = row[`${prefix}${c}`];
-  return user as ListedUser;
-}
-
-export interface RequestListItem {
-  id: number;
-  created: Date;
-  rejected: Date | null;
-  viewed: Date | null;
-  other: ListedUser;
-}
-
 /**
- * Requests to `userId`, newest first; pending ones or the rejected ones, as rows for the presenters.
- * The routes serve `requestPage` (JSON built by PostgreSQL); this and `listSent` are the plain
- * reference it is checked against, byte for byte, in test/integration/fast-lists.test.ts.
+ * Adds to the counters of the pair's two users in one statement and stores their list JSON again
+ * (it shows connections_counter), in the caller's transaction.
  */
-export async function listReceived(db: Executor, userId: number, rejected: boolean, limit: number, offset: number) {
-  const { rows } = await sql<
-    Record<string, unknown> & { id: number; created: Date; rejected: Date | null; viewed: Date | null }
-  >`
-    SELECT r.id, r.created, r.rejected, r.viewed, ${prefixedUser('u', 'u.')}
-    FROM connection_requests r JOIN users u ON u.id = r.from_user_id
-    WHERE r.to_user_id = ${userId} AND r.rejected IS ${rejected ? sql`NOT NULL` : sql`NULL`}
-    ORDER BY r.created DESC, r.id DESC
-    LIMIT ${limit} OFFSET ${offset}`.execute(db);
-  return rows.map(toRequestItem);
-}
-
-/** Requests from `userId` (rejected ones included: a sender never learns of a rejection), newest first. */
-export async function listSent(db: Executor, userId: number, limit: number, offset: number) {
-  const { rows } = await sql<
-    Record<string, unknown> & { id: number; created: Date; rejected: Date | null; viewed: Date | null }
-  >`
-    SELECT r.id, r.created, r.rejected, r.viewed, ${prefixedUser('u', 'u.')}
-    FROM connection_requests r JOIN users u ON u.id = r.to_user_id
-    WHERE r.from_user_id = ${userId}
-    ORDER BY r.created DESC, r.id DESC
-    LIMIT ${limit} OFFSET ${offset}`.execute(db);
-  return rows.map(toRequestItem);
-}
-
-function toRequestItem(
-  row: Record<string, unknown> & { id: number; created: Date; rejected: Date | null; viewed: Date | null },
-): RequestListItem {
-  return { id: row.id, created: row.created, rejected: row.rejected, viewed: row.viewed, other: unprefix(row, 'u.') };
+export async function addToCounters(db: Executor, deltas: ReadonlyArray<{ userId: number; delta: CounterDelta }>) {
+  const changed = deltas.filter(({ delta }) => delta.connections !== 0 || delta.sent !== 0 || delta.received !== 0);
+  if (changed.length === 0) return;
+  const values = sql.join(
+    changed.map(
+      ({ userId, delta }) =>
+        sql`(${userId}::int, ${delta.connections}::int, ${delta.sent}::int, ${delta.received}::int)`,
+    ),
+  );
+  const { rows } = await sql<UserRow>`
+    UPDATE users u SET connections_count = u.connections_count + d.connections,
+                       requests_sent_count = u.requests_sent_count + d.sent,
+                       requests_received_count = u.requests_received_count + d.received
+    FROM (VALUES ${values}) AS d(id, connections, sent, received)
+    WHERE u.id = d.id
+    RETURNING u.*`.execute(db);
+  await storeUserJson(db, rows);
 }
 
 /** Where a page of a request list starts: after this row (its `created` in epoch microseconds). */

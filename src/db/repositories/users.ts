@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { DB, NewUser, UserRow } from '../schema.js';
+import { storeUserJson } from './user-json.js';
 
 type Executor = Kysely<DB>;
 
@@ -107,8 +108,11 @@ export async function findTaken(
   return taken;
 }
 
+/** Inserts a user and stores its list JSON (see user-json.ts), in the caller's transaction if any. */
 export async function insertUser(db: Executor, user: NewUser) {
-  return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
+  const row = await db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
+  await storeUserJson(db, [row]);
+  return row;
 }
 
 /** Creates the administrator (id 1) unless a user 1 exists; keeps the id sequence ahead of it. */
@@ -117,15 +121,20 @@ export async function ensureAdmin(db: Executor, passwordHash: string | null): Pr
     .insertInto('users')
     .values({ id: 1, username: 'admin', role: 'admin', password_hash: passwordHash })
     .onConflict((oc) => oc.doNothing())
-    .returning('id')
+    .returningAll()
     .executeTakeFirst();
+  if (inserted) await storeUserJson(db, [inserted]);
   await sql`SELECT setval(pg_get_serial_sequence('users', 'id'), greatest((SELECT max(id) FROM users), 1))`.execute(db);
   return inserted !== undefined;
 }
 
+/** Changes profile fields and stores the user's list JSON again, in one transaction. */
 export async function updateProfile(db: Executor, id: number, patch: Partial<NewUser>) {
   if (Object.keys(patch).length === 0) return;
-  await db.updateTable('users').set(patch).where('id', '=', id).execute();
+  await db.transaction().execute(async (tx) => {
+    const rows = await tx.updateTable('users').set(patch).where('id', '=', id).returningAll().execute();
+    await storeUserJson(tx, rows);
+  });
 }
 
 export interface UserListFilter {

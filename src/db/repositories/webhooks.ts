@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { CHANNEL_DELIVERIES } from '../../events/outbox.js';
+import { CHANNEL_DELIVERIES } from '../../contracts/channels.js';
 import type { DB } from '../schema.js';
 
 type Executor = Kysely<DB>;

@@ -1,6 +1,6 @@
+import { presentUser } from '../../contracts/user.js';
 import type { NotificationRow } from '../../db/repositories/notifications.js';
 import { NOTIFICATION_USER_FIELD } from '../../domain/events.js';
-import { presentUser } from './users.js';
 
 /** Serialization ids: one for the aggregate group, one for the item; both name the same notification. */
 export const groupSid = (id: number) => `g${id}`;

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { presentMe, presentUser } from '../../contracts/user.js';
 import type { Database } from '../../db/database.js';
 import { countUnseen } from '../../db/repositories/notifications.js';
 import * as users from '../../db/repositories/users.js';
@@ -8,7 +9,6 @@ import { forbidden, notFound } from '../../domain/errors.js';
 import { createUser } from '../../services/users.js';
 import { pageWindow, paginated } from '../pagination.js';
 import { viewerOf } from '../plugins/auth.js';
-import { presentMe, presentUser } from '../presenters/users.js';
 import { errors, ID_SEGMENT, IdParams, Page } from '../schemas/common.js';
 import {
   AccountCreateBody,

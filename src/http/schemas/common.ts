@@ -46,11 +46,3 @@ export const errors = {
   403: errorResponse('Forbidden'),
   404: errorResponse('Not found'),
 } as const;
-
-export const ConnectionStatus = Nullable(
-  Type.Union([
-    Type.Literal('connected'),
-    Type.Literal('sent_connection_request'),
-    Type.Literal('received_connection_request'),
-  ]),
-);

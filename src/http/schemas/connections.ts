@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
-import { ConnectionStatus, Id, Nullable, PageQuery } from './common.js';
+import { ConnectionStatus } from '../../contracts/user.js';
+import { Id, Nullable, PageQuery } from './common.js';
 import { UserRef } from './users.js';
 
 const DateTime = Type.String({ format: 'date-time' });

@@ -1,59 +1,7 @@
 import { Type } from 'typebox';
-import { ConnectionStatus, Nullable } from './common.js';
+import { Nullable } from './common.js';
 
-const DateTime = Type.String({ format: 'date-time' });
-
-/** Every field of the User schema; counters of features kith does not have are null. */
-export const userProperties = {
-  id: Type.Integer(),
-  username: Type.String(),
-  real_name: Type.String(),
-  avatar: Nullable(Type.String()),
-  ext_id: Nullable(Type.String()),
-  followings_counter: Nullable(Type.Integer()),
-  followers_counter: Nullable(Type.Integer()),
-  posts_counter: Nullable(Type.Integer()),
-  discussions_counter: Nullable(Type.Integer()),
-  polls_counter: Nullable(Type.Integer()),
-  connection_status: ConnectionStatus,
-  categories_counter: Nullable(Type.Integer()),
-  connections_counter: Nullable(Type.Integer()),
-  date_joined: DateTime,
-  bio: Type.String(),
-  location: Type.String(),
-  location_lat_lng: Type.String(),
-  position_lat_lng: Type.String(),
-  date_of_birth: Nullable(Type.String({ format: 'date' })),
-  description: Type.String(),
-  gender: Type.String(),
-  website: Type.String(),
-  cover: Nullable(Type.String()),
-  tags: Type.Array(Type.Unknown()),
-  reputation: Type.Integer(),
-  community_badge: Type.Boolean(),
-  reg_approved: Type.Boolean(),
-  deleted: Type.Boolean(),
-  company_name: Type.String(),
-  company_role: Type.String(),
-};
-
-export const User = Type.Object(userProperties, { $id: 'User' });
 export const UserRef = Type.Ref('User');
-
-export const Me = Type.Object(
-  {
-    ...userProperties,
-    email: Nullable(Type.String()),
-    email_isvalid: Type.Boolean(),
-    role: Nullable(Type.String()),
-    permission: Type.Record(Type.String(), Type.Boolean()),
-    unseen_interactions_counter: Type.Integer(),
-    unseen_notification_banners_counter: Type.Integer(),
-    connection_requests_sent_counter: Type.Integer(),
-    connection_requests_received_counter: Type.Integer(),
-  },
-  { $id: 'Me' },
-);
 
 export const Counters = Type.Object({
   discussions: Nullable(Type.Integer()),

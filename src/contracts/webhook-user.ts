@@ -1,4 +1,4 @@
-import type { UserRow } from '../../db/schema.js';
+import type { UserRow } from '../db/schema.js';
 
 /** A user inside a webhook payload: the fields of the connection events page, for the community's own systems. */
 export function presentWebhookUser(row: UserRow) {
