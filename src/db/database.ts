@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import {
@@ -9,11 +8,11 @@ import {
   Kysely,
   type LogEvent,
   PGliteDialect,
-  PostgresDialect,
   type TransactionSettings,
 } from 'kysely';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
+import { PgDialect } from './pg-driver.js';
 import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
@@ -46,61 +45,6 @@ const keepText = (value: string) => value;
 function onQuery(_event: LogEvent) {
   const scope = queryCounter.getStore();
   if (scope) scope.count += 1;
-}
-
-/**
- * Statements whose text starts with this comment are prepared once per connection (a named
- * statement, keyed by a hash of the text), so PostgreSQL parses and plans the hot reads once instead
- * of on every request. Only marked statements: their number stays small and known.
- */
-export const PREPARED = '/* prepared */';
-
-const statementNames = new Map<string, string>();
-
-function nameOf(text: string): string {
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    name = `k_${createHash('sha1').update(text).digest('base64url')}`;
-    if (statementNames.size < 1000) statementNames.set(text, name);
-  }
-  return name;
-}
-
-function prepareMarkedStatements(client: pg.PoolClient) {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  const unprepared = new Set<string>();
-  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-    const [text, values] = args;
-    if (args.length !== 2 || typeof text !== 'string' || !text.startsWith(PREPARED) || unprepared.has(text)) {
-      return closeWhenSilent(client, query(...args));
-    }
-    const name = nameOf(text);
-    return closeWhenSilent(
-      client,
-      (query({ name, text, values }) as Promise<unknown>).catch((error: { code?: string }) => {
-        // A migration changed a table under a prepared `SELECT *`: plan it afresh from now on.
-        if (error.code !== '0A000') throw error;
-        unprepared.add(text);
-        return query(text, values);
-      }),
-    );
-  };
-}
-
-/**
- * node-postgres answers a query that outlives `query_timeout` with an error but leaves it running on
- * the connection, so the pool would hand out a connection whose socket may be dead (a network cut,
- * a frozen server) and every later query on it would wait as long. Closing the socket makes the pool
- * drop that connection instead.
- */
-function closeWhenSilent<T>(client: pg.ClientBase, result: T): T {
-  if (!(result instanceof Promise)) return result;
-  return result.catch((error: unknown) => {
-    if (error instanceof Error && error.message === 'Query read timeout') {
-      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-    }
-    throw error;
-  }) as T;
 }
 
 /** Lets a server-side statement timeout answer first; the client-side one only ends a silent socket. */
@@ -169,12 +113,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       // 'error' on its client; unheard, that event would end the process. The query running on it
       // fails with the same error, and the pool drops the client when it comes back.
       client.on('error', () => undefined);
-      prepareMarkedStatements(client);
     });
     pool.on('error', () => {
       // An idle client lost its connection; the pool replaces it. /readyz reports the outage.
     });
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: onQuery });
+    const db = new Kysely<DB>({ dialect: new PgDialect(pool), log: onQuery });
     return { db, kind: 'postgres', pool, clientConfig, close: () => db.destroy() };
   }
 

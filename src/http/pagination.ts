@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { parseRowCursor, type RowCursor } from '../db/repositories/connections.js';
+import { parseRowCursor, type RowCursor } from '../db/pages/request-pages.js';
 import { invalid } from '../domain/errors.js';
 
 export const DEFAULT_LIMIT = 20;

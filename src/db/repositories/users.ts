@@ -1,4 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { prepared } from '../pg-driver.js';
 import type { DB, NewUser, UserRow } from '../schema.js';
 import { storeUserJson } from './user-json.js';
 
@@ -14,10 +15,11 @@ export interface Viewer extends UserRow {
   community: Community;
 }
 
-/** The community settings kith reads on every request, as two columns. */
-export const communityColumns = sql<unknown>`
+/** The community settings kith reads on every request, as two columns (plain text: fixed statements embed it). */
+export const COMMUNITY_COLUMNS = `
   (SELECT value FROM dynamic_preferences WHERE name = 'follow_enabled') AS pref_follow_enabled,
   (SELECT value FROM dynamic_preferences WHERE name = 'content_availability') AS pref_content_availability`;
+export const communityColumns = sql.raw<unknown>(COMMUNITY_COLUMNS);
 
 export function readCommunity(row: { pref_follow_enabled?: unknown; pref_content_availability?: unknown }): Community {
   return {
@@ -28,10 +30,10 @@ export function readCommunity(row: { pref_follow_enabled?: unknown; pref_content
 
 /** Loads an active user and the community settings in one statement. */
 export async function findActiveViewer(db: Executor, id: number): Promise<Viewer | undefined> {
-  const { rows } = await sql<
-    UserRow & { pref_follow_enabled: unknown; pref_content_availability: unknown }
-  >`/* prepared */
-    SELECT u.*, ${communityColumns} FROM users u WHERE u.id = ${id} AND u.is_active`.execute(db);
+  type Row = UserRow & { pref_follow_enabled: unknown; pref_content_availability: unknown };
+  const query = sql<Row>`SELECT u.*, ${communityColumns} FROM users u WHERE u.id = ${id} AND u.is_active`;
+  // Every signed-in request runs this: a named statement, planned once per connection.
+  const { rows } = await db.executeQuery<Row>(prepared(query.compile(db)));
   const row = rows[0];
   if (!row) return undefined;
   const { pref_follow_enabled, pref_content_availability, ...user } = row;

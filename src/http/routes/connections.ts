@@ -2,6 +2,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
+import { connectionsPage } from '../../db/pages/connection-pages.js';
+import { requestPage } from '../../db/pages/request-pages.js';
 import * as repo from '../../db/repositories/connections.js';
 import { findUserWithStatus } from '../../db/repositories/users.js';
 import type { ConnectionAction, ConnectionStatus as Status } from '../../domain/connection-state.js';
@@ -74,7 +76,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
       const list = request.query.rejected === true ? 'rejected' : 'pending';
       const scope = `${list}:${tokenUserOf(request)}`;
       const after = readCursor(request.query.cursor, { list: scope, window });
-      const page = await repo.requestPage(db, tokenUserOf(request), { list, ...window, after });
+      const page = await requestPage(db, tokenUserOf(request), { list, ...window, after });
       admitViewer(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     });
@@ -95,7 +97,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
       const window = pageWindow(request.query);
       const scope = `sent:${tokenUserOf(request)}`;
       const after = readCursor(request.query.cursor, { list: scope, window });
-      const page = await repo.requestPage(db, tokenUserOf(request), { list: 'sent', ...window, after });
+      const page = await requestPage(db, tokenUserOf(request), { list: 'sent', ...window, after });
       admitViewer(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     },
@@ -116,14 +118,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
     async (request, reply) => {
       const window = pageWindow(request.query);
       const mutual = request.query.mutual === undefined ? undefined : request.query.mutual === 1;
-      const page = await repo.listConnections(
-        db,
-        request.viewer?.id ?? null,
-        request.params.id,
-        mutual,
-        window.limit,
-        window.offset,
-      );
+      const page = await connectionsPage(db, request.viewer?.id ?? null, request.params.id, { mutual, ...window });
       if (!page) throw notFound('User not found.');
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
     },
