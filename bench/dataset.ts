@@ -81,7 +81,7 @@ export async function prepareDataset(
     seeded = JSON.parse(out);
   }
 
-  // The dataset as it is now (earlier runs of case 7 added connections).
+  // The dataset as it is now: case 7 undoes its writes, but runs before it did left connections behind.
   const { rows: stats } = await sql<DatasetStats>`
     SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM connections)::int AS connections,
            (SELECT count(*) FROM connection_requests WHERE rejected IS NULL)::int AS pending,

@@ -59,7 +59,10 @@ const probe = {
   },
 };
 const memory = sampleMemory(server.pid);
-const cases = selectCases({ dataset, tokens, connections: settings.connections }, settings.cases);
+const cases = selectCases(
+  { dataset, tokens, base: identity.base, connections: settings.connections, db },
+  settings.cases,
+);
 const results: CaseResult[] = [];
 let samples: MemorySample[] = [];
 try {

@@ -1,5 +1,7 @@
 /** What a bench case is, what it is given, and the small helpers the cases share. */
 import type autocannon from 'autocannon';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../src/db/schema.js';
 import type { Dataset } from '../dataset.js';
 
 /** One load case: a title, the requests autocannon sends, and optional steps before and after. */
@@ -19,8 +21,12 @@ export interface CaseWorld {
   dataset: Dataset;
   /** A bearer token for every member a case acts as. */
   tokens: Map<number, string>;
+  /** The server's address, for work a case does outside autocannon (case 7's undo). */
+  base: string;
   /** autocannon's concurrency. */
   connections: number;
+  /** The bench's own database handle, for reads only: the server makes every change. */
+  db: Kysely<DB>;
 }
 
 /** A GET as a member. */

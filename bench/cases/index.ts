@@ -16,7 +16,7 @@ const CASES: Array<{ id: string; make: (world: CaseWorld) => LoadCase }> = [
   { id: '4b', make: celebrityWalk },
   { id: '5', make: friendConnections },
   { id: '6', make: statuses },
-  // Last: it writes, so no read case runs against a changed dataset.
+  // Last: it writes (and then undoes its writes), so no read case runs against a changed dataset.
   { id: '7', make: writeMix },
 ];
 
