@@ -1,0 +1,69 @@
+/**
+ * The bench's command line and the settings derived from it: the only reader of argv and of
+ * DATABASE_URL in bench/.
+ */
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+
+export interface Settings {
+  databaseUrl: string;
+  /** Seed sizes, used only when the database holds no community yet. */
+  seed: { users: string; celebrityRequests: string; seed: string };
+  durationSeconds: number;
+  warmupSeconds: number;
+  /** autocannon's concurrent connections (pgbench uses as many, up to 10 per worker). */
+  connections: number;
+  workers: number;
+  pool: number;
+  /** How many members case 2 (and 5, 6) rotate through. */
+  rotation: number;
+  /** The case ids to run; null runs them all. */
+  cases: Set<string> | null;
+  out: string;
+  skipBuild: boolean;
+}
+
+/** Parses `npm run bench -- …`; exits with status 2 when DATABASE_URL is missing. */
+export function readSettings(args: string[] = process.argv.slice(2)): Settings {
+  const { values: flags } = parseArgs({
+    args,
+    options: {
+      users: { type: 'string', default: '300000' },
+      'celebrity-requests': { type: 'string', default: '200000' },
+      seed: { type: 'string', default: '1' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '10' },
+      workers: { type: 'string', default: '1' },
+      pool: { type: 'string' },
+      cases: { type: 'string' },
+      out: { type: 'string', default: 'latest' },
+      'skip-build': { type: 'boolean', default: false },
+    },
+  });
+
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    process.stderr.write(
+      'bench: DATABASE_URL is required, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/kith_bench npm run bench\n',
+    );
+    process.exit(2);
+  }
+
+  const workers = Number(flags.workers);
+  return {
+    databaseUrl,
+    seed: { users: flags.users, celebrityRequests: flags['celebrity-requests'], seed: flags.seed },
+    durationSeconds: Number(flags.duration),
+    warmupSeconds: Number(flags.warmup),
+    connections: Number(flags.connections),
+    workers,
+    // PostgreSQL runs on this machine: more busy connections than cores only add context switches
+    // (case 2 here: PostgreSQL's CPU per request 623 µs with 10, 515–526 µs with 2). `--pool N` overrides.
+    pool: Number(flags.pool ?? Math.max(1, Math.floor(availableParallelism() / workers))),
+    rotation: 1000,
+    cases: flags.cases ? new Set(flags.cases.split(',')) : null,
+    out: flags.out,
+    skipBuild: flags['skip-build'],
+  };
+}

@@ -1,0 +1,70 @@
+/** Drives one case with autocannon (a warm-up, then the measured run) and accounts the CPU it cost. */
+import autocannon from 'autocannon';
+import type { LoadCase } from './cases/case.js';
+import { type CpuProbe, cpuSnapshot, cpuUsed } from './cpu.js';
+import { log } from './shell.js';
+
+export interface CaseResult {
+  id: string;
+  title: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+  ratio?: number;
+  /** CPU microseconds per request: server processes, PostgreSQL backends, autocannon. */
+  cpuUs?: { server: number; postgres: number; client: number };
+  note?: string;
+}
+
+export interface LoadOptions {
+  base: string;
+  connections: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  probe: CpuProbe;
+}
+
+function cannon(options: LoadOptions, requests: autocannon.Request[], seconds: number): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      { url: options.base, connections: options.connections, duration: seconds, requests, timeout: 10 },
+      (error: unknown, result: autocannon.Result) => (error ? reject(error) : resolve(result)),
+    );
+  });
+}
+
+/**
+ * Runs a case: its setup, the warm-up, the measured run between two CPU snapshots, then its finish
+ * (which may undo what the case wrote, and returns the note said under the table).
+ */
+export async function runCase(c: LoadCase, options: LoadOptions): Promise<CaseResult> {
+  log(`case ${c.id}: ${c.title}`);
+  await c.setup?.();
+  if (options.warmupSeconds > 0) await cannon(options, c.requests(), options.warmupSeconds);
+  const before = await cpuSnapshot(options.probe);
+  const r = await cannon(options, c.requests(), options.durationSeconds);
+  const after = await cpuSnapshot(options.probe);
+  const per = (a: number, b: number) => Math.round(((b - a) * 1000) / Math.max(1, r.requests.total));
+  const note = await c.finish?.();
+  return {
+    id: c.id,
+    title: c.title,
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    requests: r.requests.total,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    cpuUs: {
+      server: per(0, cpuUsed(before.server, after.server)),
+      postgres: per(0, cpuUsed(before.backends, after.backends)),
+      client: per(before.client, after.client),
+    },
+    ...(note ? { note } : {}),
+  };
+}
