@@ -6,11 +6,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 // The only bench module that knows where the page statement lives.
-import { requestPageStatement } from '../src/db/repositories/connections.js';
-import type { DB } from '../src/db/schema.js';
+import { requestPageStatement } from '../src/db/pages/request-pages.js';
 import { cpuOf } from './cpu.js';
 import { log, root, run } from './shell.js';
 
@@ -36,11 +34,7 @@ export interface FloorOptions {
 export async function pgbenchFloor(options: FloorOptions): Promise<Floor> {
   const { databaseUrl, userIds } = options;
   // The very statement case 2 issues (it loads the viewer too: one statement per request).
-  const logging = new Kysely<DB>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }),
-  });
-  const statement = requestPageStatement(logging, { list: 'pending', limit: 20, offset: 0 });
-  await logging.destroy();
+  const statement = requestPageStatement({ list: 'pending', limit: 20, offset: 0 });
   // Every value a pgbench variable, so pgbench's prepared statement has the server's parameters.
   const values: Record<string, string> = { viewer: ':uid', limit: ':limit', offset: ':offset' };
 

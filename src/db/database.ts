@@ -1,15 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import {
-  type DatabaseConnection,
-  type Dialect,
-  type Driver,
-  Kysely,
-  type LogEvent,
-  PGliteDialect,
-  type TransactionSettings,
-} from 'kysely';
+import { Kysely, type LogEvent, PGliteDialect } from 'kysely';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import { PgDialect } from './pg-driver.js';
@@ -138,7 +130,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     lock?.release();
     throw error;
   }
-  const db = new Kysely<DB>({ dialect: new SerializedDialect(new PGliteDialect({ pglite })), log: onQuery });
+  // PGlite is one connection, and a query sent while a transaction is open would run inside it:
+  // Kysely's PGlite adapter declares one connection, so Kysely lets one caller at a time use it
+  // (test/integration/database-driver.test.ts shows both).
+  const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }), log: onQuery });
   return {
     db,
     kind: 'pglite',
@@ -152,57 +147,4 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       }
     },
   };
-}
-
-/**
- * PGlite is one connection. Kysely's PGlite driver hands that connection to every caller at once,
- * so a query from one request could run inside another request's transaction. This wrapper makes
- * each caller wait for the connection, as a pool of size one would.
- */
-class SerializedDialect implements Dialect {
-  constructor(private readonly inner: Dialect) {}
-  createAdapter = () => this.inner.createAdapter();
-  createIntrospector = (db: Kysely<unknown>) => this.inner.createIntrospector(db);
-  createQueryCompiler = () => this.inner.createQueryCompiler();
-  createDriver(): Driver {
-    return new SerializedDriver(this.inner.createDriver());
-  }
-}
-
-class SerializedDriver implements Driver {
-  #tail: Promise<void> = Promise.resolve();
-  #release: (() => void) | undefined;
-  constructor(private readonly inner: Driver) {}
-
-  init() {
-    return this.inner.init();
-  }
-  async acquireConnection(): Promise<DatabaseConnection> {
-    const previous = this.#tail;
-    let release!: () => void;
-    this.#tail = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    await previous;
-    this.#release = release;
-    return this.inner.acquireConnection();
-  }
-  async releaseConnection(connection: DatabaseConnection) {
-    await this.inner.releaseConnection(connection);
-    const release = this.#release;
-    this.#release = undefined;
-    release?.();
-  }
-  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings) {
-    return this.inner.beginTransaction(connection, settings);
-  }
-  commitTransaction(connection: DatabaseConnection) {
-    return this.inner.commitTransaction(connection);
-  }
-  rollbackTransaction(connection: DatabaseConnection) {
-    return this.inner.rollbackTransaction(connection);
-  }
-  destroy() {
-    return this.inner.destroy();
-  }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
+import { renderStoredUsers } from '../../src/db/repositories/user-json.js';
 import { assertIsoZ, assertPage, assertUser } from '../helpers/shapes.js';
 import { type ApiResponse, unique, World } from '../helpers/world.js';
 
@@ -442,6 +443,8 @@ describe('pagination', () => {
       world.db,
     );
     const senders = rows.map((r) => r.id);
+    // Users written by hand-made SQL get their list JSON as the seed's do.
+    await renderStoredUsers(world.db, Math.min(...senders));
     await sql`
       INSERT INTO connection_requests (from_user_id, to_user_id, created)
       SELECT s, ${popular.id}::int, now() - make_interval(secs => s::double precision / 1000)

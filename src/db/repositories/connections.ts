@@ -1,4 +1,4 @@
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { CounterDelta, PairState } from '../../domain/connection-state.js';
 import { prepared } from '../pg-driver.js';
 import type { ConnectionRequestRow, DB, UserRow } from '../schema.js';
