@@ -214,6 +214,9 @@ export function loadConfig(env: RawEnv = process.env): EnvConfig {
   return toConfig(parseEnv(env));
 }
 
+/** What an empty environment gives the webhook worker: the one place its defaults are written. */
+export const DEFAULT_WEBHOOKS: WebhookConfig = loadConfig({}).webhooks;
+
 /** The file in the data directory that keeps a generated JWT secret between runs. */
 export function secretFilePath(dataDir: string): string {
   return join(dataDir, 'jwt-secret');
