@@ -311,3 +311,34 @@ describe('the generated JWT secret', () => {
     assert.throws(() => statSync(secretFilePath(dir)), /ENOENT/);
   });
 });
+
+describe("README.md's configuration table", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(
+    readme.indexOf('## Configuration'),
+    readme.indexOf('\n## ', readme.indexOf('## Configuration')),
+  );
+  const rows = new Map(
+    [...section.matchAll(/^\| `([A-Z0-9_]+)` \| ([^|]*) \|/gm)].map(([, name, fallback]) => [
+      name ?? '',
+      fallback?.trim(),
+    ]),
+  );
+  const schema = EnvSchema.properties as Record<string, { default?: unknown }>;
+
+  test('lists exactly the variables of the schema', () => {
+    assert.ok(rows.size > 0, 'the table was found');
+    assert.deepEqual([...rows.keys()].sort(), Object.keys(schema).sort());
+  });
+
+  test('states each schema default (a variable without one is documented as unset or generated)', () => {
+    for (const [name, documented] of rows) {
+      const fallback = schema[name]?.default;
+      if (fallback === undefined) assert.match(documented ?? '', /^(unset|generated)/, name);
+      else {
+        const text = Array.isArray(fallback) ? fallback.join(',') : String(fallback);
+        assert.ok(documented?.startsWith(`\`${text}\``), `${name}: README says ${documented}, the schema ${text}`);
+      }
+    }
+  });
+});
