@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Config, WebhookConfig } from './config.js';
+import { type Config, DEFAULT_WEBHOOKS, type WebhookConfig } from './config.js';
 import { Me, User } from './contracts/user.js';
 import type { Database } from './db/database.js';
 import { registerAuth } from './http/plugins/auth.js';
@@ -20,13 +20,6 @@ import { webhookRoutes } from './http/routes/webhooks.js';
 import { ErrorBody } from './http/schemas/common.js';
 import { ConnectionRequest } from './http/schemas/connections.js';
 import { type RealtimeOptions, registerRealtime } from './realtime/plugin.js';
-
-const DEFAULT_WEBHOOKS: WebhookConfig = {
-  allowPrivate: false,
-  retrySchedule: [5, 25, 125, 625, 3125],
-  disableAfter: 3 * 86_400,
-  workerInServer: true,
-};
 
 export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &

@@ -1,64 +1,221 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { type Static, type TSchema, Type } from 'typebox';
+import { Value } from 'typebox/value';
 
-/** The server's configuration: read once from the environment, then frozen. */
-export interface Config {
-  readonly port: number;
-  readonly host: string;
-  readonly databaseUrl: string | undefined;
-  /** Connections each process keeps open to PostgreSQL (DATABASE_POOL_SIZE). */
-  readonly databasePoolSize: number;
-  /** How long opening a PostgreSQL connection, or waiting for a free one in the pool, may take (ms; DATABASE_CONNECT_TIMEOUT). */
-  readonly databaseConnectTimeout: number;
-  /**
-   * How long one statement may run (ms; DATABASE_STATEMENT_TIMEOUT; 0: no limit). PostgreSQL cancels it
-   * after this; a connection that stays silent a little longer is closed from our side.
-   */
-  readonly databaseStatementTimeout: number;
-  /** Server processes sharing the port (KITH_WORKERS; more than one needs PostgreSQL). */
-  readonly workers: number;
-  readonly dataDir: string;
-  readonly jwtSecret: string;
-  readonly trustProxy: boolean | string;
-  readonly logLevel: string;
-  readonly production: boolean;
-  readonly adminPassword: string | undefined;
-  readonly webhooks: WebhookConfig;
-  readonly accessTokenTtl: number;
-  readonly refreshTokenTtl: number;
-  /** Browser origins allowed to call the API (CORS_ORIGINS); empty: CORS off. `*` allows any origin. */
-  readonly corsOrigins: readonly string[];
+// Each variable's `description` says what a valid value looks like; it is the error message
+// ("PORT must be <description>"). What a variable does is told in README.md's configuration table,
+// which a test keeps in step with this schema (names and defaults).
+
+const integer = (fallback: number, minimum: number, maximum: number, unit?: string) =>
+  Type.Integer({
+    default: fallback,
+    minimum,
+    maximum,
+    description: `an integer from ${minimum} to ${maximum}${unit ? ` (${unit})` : ''}`,
+  });
+
+const flag = (fallback: boolean) => Type.Boolean({ default: fallback, description: 'true or false (1 or 0)' });
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `scheme://host[:port]` exactly as the browser sends it in `Origin` (a trailing slash is forgiven). */
+function isOrigin(item: string): boolean {
+  try {
+    const url = new URL(item);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === item.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
 }
 
-export interface WebhookConfig {
-  /** Allow targets on loopback and private networks (never link-local). */
-  readonly allowPrivate: boolean;
-  /** Seconds to wait before each retry after a failed attempt. */
-  readonly retrySchedule: readonly number[];
-  /** An endpoint whose every delivery failed for this many seconds is switched off. */
-  readonly disableAfter: number;
-  /** Run the delivery worker inside the server process. */
-  readonly workerInServer: boolean;
-}
+/**
+ * The environment kith reads, one property per variable. Values arrive as strings; an empty string counts
+ * as unset. `sensitive` variables are never echoed in an error message.
+ */
+export const EnvSchema = Type.Object({
+  PORT: integer(8000, 0, 65535),
+  HOST: Type.String({ default: '127.0.0.1', description: 'an address to listen on' }),
+  DATABASE_URL: Type.Optional(
+    Type.String({ pattern: '^postgres(ql)?://', sensitive: true, description: 'a postgres:// or postgresql:// URL' }),
+  ),
+  DATABASE_POOL_SIZE: integer(10, 1, 1000),
+  DATABASE_CONNECT_TIMEOUT: integer(2000, 100, 600_000, 'milliseconds'),
+  DATABASE_STATEMENT_TIMEOUT: integer(10_000, 0, 86_400_000, 'milliseconds; 0: no limit'),
+  KITH_DATA_DIR: Type.String({ default: './data', description: 'a directory' }),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32, sensitive: true, description: 'at least 32 characters' })),
+  NODE_ENV: Type.Optional(Type.String({ description: 'production, or anything else' })),
+  TRUST_PROXY: Type.String({
+    default: 'false',
+    pattern: '^(true|false|[0-9a-fA-F.:/, ]+)$',
+    description: 'true, false, or a comma-separated list of addresses/CIDRs',
+  }),
+  LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: `one of ${LOG_LEVELS.join(', ')}` }),
+  KITH_ADMIN_PASSWORD: Type.Optional(Type.String({ sensitive: true, description: 'a password' })),
+  KITH_ACCESS_TOKEN_TTL: integer(3600, 1, 31_536_000, 'seconds'),
+  KITH_REFRESH_TOKEN_TTL: integer(30 * 86_400, 1, 315_360_000, 'seconds'),
+  KITH_WORKERS: integer(1, 1, 64),
+  CORS_ORIGINS: Type.Optional(
+    Type.Refine(
+      Type.Array(
+        Type.Refine(Type.String(), (item) => item === '*' || isOrigin(item)),
+        {
+          description: '* or a comma- or space-separated list of origins (scheme://host[:port], no path), not both',
+        },
+      ),
+      (items) => !items.includes('*') || items.length === 1,
+    ),
+  ),
+  KITH_WEBHOOK_WORKER: flag(true),
+  KITH_WEBHOOK_RETRY_SCHEDULE: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 31_536_000 }), {
+    default: [5, 25, 125, 625, 3125],
+    minItems: 1,
+    maxItems: 50,
+    description: 'a comma-separated list of at most 50 positive seconds',
+  }),
+  KITH_WEBHOOK_DISABLE_AFTER: integer(3 * 86_400, 1, 315_360_000, 'seconds'),
+  KITH_WEBHOOK_ALLOW_PRIVATE: flag(false),
+});
+
+/** The environment once validated, defaults filled in. */
+export type Env = Static<typeof EnvSchema>;
+
+type RawEnv = Record<string, string | undefined>;
+type Variable = keyof Env;
+const VARIABLES = Object.keys(EnvSchema.properties) as Variable[];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-type Env = Record<string, string | undefined>;
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number, errors: string[]) {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    errors.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
-    return fallback;
+/**
+ * A string from the environment as the value its schema asks for, strictly: only digits make an integer,
+ * only true/false/1/0 a boolean. (Value.Convert would read "80.5" as 80 and " 80", "1e3" or "TRUE" too.)
+ * Anything else stays a string and fails validation, naming the variable.
+ */
+function fromString(schema: TSchema, raw: string): unknown {
+  switch ((schema as { type?: unknown }).type) {
+    case 'integer':
+      return /^\d+$/.test(raw) ? Number(raw) : raw;
+    case 'boolean':
+      return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+    case 'array':
+      if (schema === EnvSchema.properties.CORS_ORIGINS) return raw.split(/[\s,]+/).filter(Boolean);
+      return raw.split(',').map((part) => (part.trim() !== '' && Number.isFinite(Number(part)) ? Number(part) : part));
+    default:
+      return raw;
   }
-  return Number(raw);
 }
+
+/** Rules between variables, each checked when the variables it reads are valid on their own. */
+const RULES: readonly { reads: readonly Variable[]; error: (env: Env) => string | false }[] = [
+  {
+    reads: ['NODE_ENV', 'JWT_SECRET'],
+    error: (env) =>
+      env.NODE_ENV === 'production' &&
+      env.JWT_SECRET === undefined &&
+      'JWT_SECRET is required when NODE_ENV=production',
+  },
+  {
+    reads: ['KITH_WORKERS', 'DATABASE_URL'],
+    error: (env) =>
+      env.KITH_WORKERS > 1 &&
+      env.DATABASE_URL === undefined &&
+      'KITH_WORKERS > 1 needs DATABASE_URL (the embedded database allows one process)',
+  },
+];
+
+/** Validates the environment against EnvSchema; throws one ConfigError naming every bad variable. */
+export function parseEnv(raw: RawEnv): Env {
+  const value: Record<string, unknown> = {};
+  for (const name of VARIABLES) {
+    const text = raw[name];
+    if (text !== undefined && text !== '') value[name] = fromString(EnvSchema.properties[name], text);
+  }
+  Value.Default(EnvSchema, value);
+
+  const bad = new Set<Variable>();
+  for (const error of Value.Errors(EnvSchema, value)) {
+    bad.add(error.instancePath.split('/')[1] as Variable);
+  }
+  const errors = [...bad].map((name) => {
+    const { description, sensitive } = EnvSchema.properties[name] as { description?: string; sensitive?: boolean };
+    return `${name} must be ${description}${sensitive ? '' : ` (got "${raw[name]}")`}`;
+  });
+  for (const rule of RULES) {
+    const error = !rule.reads.some((name) => bad.has(name)) && rule.error(value as Env);
+    if (error) errors.push(error);
+  }
+  if (errors.length > 0) throw new ConfigError(`invalid configuration: ${errors.join('; ')}`);
+  return value as Env;
+}
+
+function trustProxy(value: string): boolean | string {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  return value;
+}
+
+/** The typed configuration: a pure function of the validated environment. */
+function toConfig(env: Env) {
+  return Object.freeze({
+    port: env.PORT,
+    host: env.HOST,
+    databaseUrl: env.DATABASE_URL,
+    /** Connections each process keeps open to PostgreSQL. */
+    databasePoolSize: env.DATABASE_POOL_SIZE,
+    /** How long opening a PostgreSQL connection, or waiting for a free one in the pool, may take (ms). */
+    databaseConnectTimeout: env.DATABASE_CONNECT_TIMEOUT,
+    /**
+     * How long one statement may run (ms; 0: no limit). PostgreSQL cancels it after this; a connection
+     * that stays silent a little longer is closed from our side.
+     */
+    databaseStatementTimeout: env.DATABASE_STATEMENT_TIMEOUT,
+    /** Server processes sharing the port (more than one needs PostgreSQL). */
+    workers: env.KITH_WORKERS,
+    dataDir: resolve(env.KITH_DATA_DIR),
+    /** JWT_SECRET as set; undefined: resolveJwtSecret reads (or makes) the one in the data directory. */
+    jwtSecret: env.JWT_SECRET,
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    logLevel: env.LOG_LEVEL,
+    production: env.NODE_ENV === 'production',
+    adminPassword: env.KITH_ADMIN_PASSWORD,
+    webhooks: Object.freeze({
+      /** Allow targets on loopback and private networks (never link-local). */
+      allowPrivate: env.KITH_WEBHOOK_ALLOW_PRIVATE,
+      /** Seconds to wait before each retry after a failed attempt. */
+      retrySchedule: Object.freeze([...env.KITH_WEBHOOK_RETRY_SCHEDULE]),
+      /** An endpoint whose every delivery failed for this many seconds is switched off. */
+      disableAfter: env.KITH_WEBHOOK_DISABLE_AFTER,
+      /** Run the delivery worker inside the server process. */
+      workerInServer: env.KITH_WEBHOOK_WORKER,
+    }),
+    accessTokenTtl: env.KITH_ACCESS_TOKEN_TTL,
+    refreshTokenTtl: env.KITH_REFRESH_TOKEN_TTL,
+    /** Browser origins allowed to call the API; empty: CORS off. `*` allows any origin. */
+    corsOrigins: Object.freeze((env.CORS_ORIGINS ?? []).map((item) => (item === '*' ? item : new URL(item).origin))),
+  });
+}
+
+/** What the environment says: every variable validated and typed, the JWT secret possibly not yet known. */
+export type EnvConfig = ReturnType<typeof toConfig>;
+
+/** The configuration the server runs with: the environment's, its JWT secret resolved. */
+export type Config = Omit<EnvConfig, 'jwtSecret'> & { readonly jwtSecret: string };
+
+export type WebhookConfig = Config['webhooks'];
+
+/**
+ * Reads and validates every variable; throws one ConfigError naming all bad ones. Pure: it writes nothing
+ * (see resolveJwtSecret). The only reader of process.env.
+ */
+export function loadConfig(env: RawEnv = process.env): EnvConfig {
+  return toConfig(parseEnv(env));
+}
+
+/** What an empty environment gives the webhook worker: the one place its defaults are written. */
+export const DEFAULT_WEBHOOKS: WebhookConfig = loadConfig({}).webhooks;
 
 /** The file in the data directory that keeps a generated JWT secret between runs. */
 export function secretFilePath(dataDir: string): string {
@@ -66,99 +223,13 @@ export function secretFilePath(dataDir: string): string {
 }
 
 /**
- * Reads and validates every variable; throws one ConfigError naming all bad ones.
- * Outside production a missing JWT_SECRET is generated once and kept in the data directory.
+ * The configuration with its JWT secret: JWT_SECRET when set, else the secret file in the data directory.
+ * Without the file, `create` (the server) generates one (mode 0600); otherwise (the CLI) it is a ConfigError.
+ * loadConfig already refused a missing JWT_SECRET in production.
  */
-export function loadConfig(env: Env = process.env, options: { createSecret?: boolean } = {}): Config {
-  const errors: string[] = [];
-  const production = env.NODE_ENV === 'production';
-  const port = integer(env, 'PORT', 8000, 0, 65535, errors);
-  const host = env.HOST || '127.0.0.1';
-  const dataDir = resolve(env.KITH_DATA_DIR || './data');
-
-  const databaseUrl = env.DATABASE_URL || undefined;
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    errors.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
-  }
-
-  const databasePoolSize = integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000, errors);
-  const databaseConnectTimeout = integer(env, 'DATABASE_CONNECT_TIMEOUT', 2000, 100, 600_000, errors);
-  const databaseStatementTimeout = integer(env, 'DATABASE_STATEMENT_TIMEOUT', 10_000, 0, 86_400_000, errors);
-  const workers = integer(env, 'KITH_WORKERS', 1, 1, 64, errors);
-  if (workers > 1 && databaseUrl === undefined) {
-    errors.push('KITH_WORKERS > 1 needs DATABASE_URL (the embedded database allows one process)');
-  }
-
-  const logLevel = env.LOG_LEVEL || 'info';
-  if (!LOG_LEVELS.includes(logLevel))
-    errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
-
-  let trustProxy: boolean | string = false;
-  const rawTrust = env.TRUST_PROXY;
-  if (rawTrust === 'true' || rawTrust === '1') trustProxy = true;
-  else if (rawTrust === undefined || rawTrust === '' || rawTrust === 'false' || rawTrust === '0') trustProxy = false;
-  else if (/^[0-9a-fA-F.:/, ]+$/.test(rawTrust)) trustProxy = rawTrust;
-  else errors.push(`TRUST_PROXY must be true, false, or a comma-separated list of addresses/CIDRs (got "${rawTrust}")`);
-
-  const accessTokenTtl = integer(env, 'KITH_ACCESS_TOKEN_TTL', 3600, 1, 31_536_000, errors);
-  const refreshTokenTtl = integer(env, 'KITH_REFRESH_TOKEN_TTL', 30 * 86_400, 1, 315_360_000, errors);
-
-  let jwtSecret = env.JWT_SECRET ?? '';
-  if (jwtSecret !== '' && jwtSecret.length < 32) errors.push('JWT_SECRET must be at least 32 characters');
-  if (jwtSecret === '' && production) errors.push('JWT_SECRET is required when NODE_ENV=production');
-
-  const adminPassword = env.KITH_ADMIN_PASSWORD || undefined;
-  const webhooks = webhookConfig(env, errors);
-
-  const corsOrigins = parseOrigins(env.CORS_ORIGINS, errors);
-
-  if (errors.length > 0) throw new ConfigError(`invalid configuration: ${errors.join('; ')}`);
-
-  if (jwtSecret === '') jwtSecret = readOrCreateSecret(dataDir, options.createSecret ?? true);
-
-  return Object.freeze({
-    port,
-    host,
-    databaseUrl,
-    databasePoolSize,
-    databaseConnectTimeout,
-    databaseStatementTimeout,
-    workers,
-    dataDir,
-    jwtSecret,
-    trustProxy,
-    logLevel,
-    production,
-    adminPassword,
-    webhooks,
-    accessTokenTtl,
-    refreshTokenTtl,
-    corsOrigins,
-  });
-}
-
-/** CORS_ORIGINS: a comma- or space-separated list of origins (`https://community.example.org`), or `*`. */
-function parseOrigins(raw: string | undefined, errors: string[]): readonly string[] {
-  const items = (raw ?? '').split(/[\s,]+/).filter(Boolean);
-  if (items.includes('*')) {
-    if (items.length > 1) errors.push('CORS_ORIGINS must be either * or a list of origins, not both');
-    return Object.freeze(['*']);
-  }
-  const origins: string[] = [];
-  for (const item of items) {
-    let origin: string | undefined;
-    try {
-      const url = new URL(item);
-      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === item.replace(/\/$/, '')) {
-        origin = url.origin;
-      }
-    } catch {
-      // reported below
-    }
-    if (origin) origins.push(origin);
-    else errors.push(`CORS_ORIGINS: "${item}" is not an origin (scheme://host[:port], no path)`);
-  }
-  return Object.freeze(origins);
+export function resolveJwtSecret(config: EnvConfig, { create = true }: { create?: boolean } = {}): Config {
+  if (config.jwtSecret !== undefined) return config as Config;
+  return Object.freeze({ ...config, jwtSecret: readOrCreateSecret(config.dataDir, create) });
 }
 
 function readOrCreateSecret(dataDir: string, create: boolean): string {
@@ -172,30 +243,4 @@ function readOrCreateSecret(dataDir: string, create: boolean): string {
   writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   return secret;
-}
-
-function boolean(env: Env, name: string, fallback: boolean, errors: string[]): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  errors.push(`${name} must be true or false (got "${raw}")`);
-  return fallback;
-}
-
-function webhookConfig(env: Env, errors: string[]): WebhookConfig {
-  let retrySchedule: number[] = [5, 25, 125, 625, 3125];
-  const raw = env.KITH_WEBHOOK_RETRY_SCHEDULE;
-  if (raw !== undefined && raw !== '') {
-    const parts = raw.split(',').map((p) => Number(p.trim()));
-    if (parts.length > 50 || parts.some((n) => !Number.isFinite(n) || n <= 0 || n > 31_536_000)) {
-      errors.push(`KITH_WEBHOOK_RETRY_SCHEDULE must be a comma-separated list of positive seconds (got "${raw}")`);
-    } else retrySchedule = parts;
-  }
-  return Object.freeze({
-    allowPrivate: boolean(env, 'KITH_WEBHOOK_ALLOW_PRIVATE', false, errors),
-    retrySchedule: Object.freeze(retrySchedule),
-    disableAfter: integer(env, 'KITH_WEBHOOK_DISABLE_AFTER', 3 * 86_400, 1, 315_360_000, errors),
-    workerInServer: boolean(env, 'KITH_WEBHOOK_WORKER', true, errors),
-  });
 }

@@ -1,15 +1,18 @@
 import cluster from 'node:cluster';
 import { buildApp } from './app.js';
 import { openAndPrepare } from './bootstrap.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig, resolveJwtSecret } from './config.js';
 import { DataDirInUseError } from './db/data-dir-lock.js';
 import { loggerOptions } from './logger.js';
 import { WebhookWorker } from './webhooks/worker.js';
 
-/** The configuration, or one line naming what is wrong and exit 1. */
+/**
+ * The configuration, its JWT secret resolved (generated into the data directory on the first start
+ * outside production), or one line naming what is wrong and exit 1.
+ */
 function configOrExit(): Config {
   try {
-    return loadConfig();
+    return resolveJwtSecret(loadConfig());
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`kith: ${error.message}\n`);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { openAndPrepare } from '../bootstrap.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, resolveJwtSecret } from '../config.js';
 import { presentMe } from '../contracts/user.js';
 import { DataDirInUseError } from '../db/data-dir-lock.js';
 import type { DatabaseHandle } from '../db/database.js';
@@ -221,7 +221,8 @@ async function main(argv: string[]) {
       }
       const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
       if (!Number.isSafeInteger(ttl) || ttl < 1) throw new UsageError('--ttl must be a positive number of seconds');
-      const config = loadConfig(process.env, { createSecret: false });
+      // Reads the server's secret file but never makes one: a token signed with a secret no server knows is useless.
+      const config = resolveJwtSecret(loadConfig(), { create: false });
       process.stdout.write(`${await signAccessToken(config.jwtSecret, userId, ttl)}\n`);
       return;
     }

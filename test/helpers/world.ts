@@ -4,19 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
 import { openAndPrepare } from '../../src/bootstrap.js';
-import type { WebhookConfig } from '../../src/config.js';
+import { DEFAULT_WEBHOOKS, type WebhookConfig } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { insertUser } from '../../src/db/repositories/users.js';
 import type { NewUser, UserRow } from '../../src/db/schema.js';
 import { signAccessToken } from '../../src/services/tokens.js';
 
-/** Tests deliver to receivers on 127.0.0.1, so private targets are allowed here. */
-export const TEST_WEBHOOKS: WebhookConfig = {
-  allowPrivate: true,
-  retrySchedule: [5, 25, 125, 625, 3125],
-  disableAfter: 3 * 86_400,
-  workerInServer: false,
-};
+/** The defaults, but tests deliver to receivers on 127.0.0.1 (private targets allowed) and run workers themselves. */
+export const TEST_WEBHOOKS: WebhookConfig = { ...DEFAULT_WEBHOOKS, allowPrivate: true, workerInServer: false };
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 

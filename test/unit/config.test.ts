@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, loadConfig, secretFilePath } from '../../src/config.js';
+import { ConfigError, EnvSchema, loadConfig, resolveJwtSecret, secretFilePath } from '../../src/config.js';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -44,7 +44,49 @@ describe('defaults', () => {
     assert.equal(config.databaseConnectTimeout, 2000);
     assert.equal(config.databaseStatementTimeout, 10_000);
     assert.equal(config.workers, 1);
+    assert.equal(config.accessTokenTtl, 3600);
+    assert.equal(config.refreshTokenTtl, 2_592_000);
+    assert.equal(config.adminPassword, undefined);
+    assert.deepEqual(config.corsOrigins, []);
+    assert.deepEqual(config.webhooks, {
+      allowPrivate: false,
+      retrySchedule: [5, 25, 125, 625, 3125],
+      disableAfter: 259_200,
+      workerInServer: true,
+    });
     assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.webhooks));
+    assert.ok(Object.isFrozen(config.webhooks.retrySchedule));
+  });
+
+  test('an empty variable counts as unset', () => {
+    const config = loadConfig({ PORT: '', HOST: '', LOG_LEVEL: '', KITH_WEBHOOK_WORKER: '', DATABASE_URL: '' });
+    assert.equal(config.port, 8000);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.webhooks.workerInServer, true);
+    assert.equal(config.databaseUrl, undefined);
+  });
+
+  test('the webhook and token variables are read', () => {
+    const config = loadConfig({
+      KITH_ACCESS_TOKEN_TTL: '60',
+      KITH_REFRESH_TOKEN_TTL: '120',
+      KITH_ADMIN_PASSWORD: 'Admin-pass-1',
+      KITH_WEBHOOK_WORKER: '0',
+      KITH_WEBHOOK_ALLOW_PRIVATE: 'true',
+      KITH_WEBHOOK_RETRY_SCHEDULE: '1, 60,86400',
+      KITH_WEBHOOK_DISABLE_AFTER: '600',
+    });
+    assert.equal(config.accessTokenTtl, 60);
+    assert.equal(config.refreshTokenTtl, 120);
+    assert.equal(config.adminPassword, 'Admin-pass-1');
+    assert.deepEqual(config.webhooks, {
+      allowPrivate: true,
+      retrySchedule: [1, 60, 86_400],
+      disableAfter: 600,
+      workerInServer: false,
+    });
   });
 
   test('valid values are read', () => {
@@ -157,9 +199,57 @@ describe('bad values stop the start with one ConfigError naming the variable', (
     assert.match(configError({ KITH_WORKERS: '2' }).message, /KITH_WORKERS > 1 needs DATABASE_URL/);
   });
 
+  for (const [name, value] of [
+    ['KITH_WEBHOOK_WORKER', 'yes'],
+    ['KITH_WEBHOOK_ALLOW_PRIVATE', 'TRUE'],
+    ['KITH_WEBHOOK_RETRY_SCHEDULE', '5,,25'],
+    ['KITH_WEBHOOK_RETRY_SCHEDULE', '5,soon'],
+    ['KITH_WEBHOOK_RETRY_SCHEDULE', '0'],
+    ['KITH_WEBHOOK_RETRY_SCHEDULE', Array(51).fill('1').join(',')],
+    ['KITH_WEBHOOK_DISABLE_AFTER', '0'],
+    ['KITH_ACCESS_TOKEN_TTL', '1h'],
+    ['KITH_REFRESH_TOKEN_TTL', '315360001'],
+  ] as const) {
+    test(`${name}=${value.slice(0, 20)}`, () => {
+      const error = configError({ [name]: value });
+      assert.ok(error.message.includes(`${name} must be`), error.message);
+      assert.ok(error.message.includes(`"${value}"`), error.message);
+    });
+  }
+
   test('several bad variables: one error naming each of them', () => {
     const error = configError({ PORT: 'x', LOG_LEVEL: 'y', TRUST_PROXY: 'z' });
     for (const name of ['PORT', 'LOG_LEVEL', 'TRUST_PROXY']) assert.ok(error.message.includes(name), error.message);
+  });
+
+  test('three bad variables of different kinds: each named once with its value, nothing else named', () => {
+    const error = configError({
+      DATABASE_POOL_SIZE: '0',
+      KITH_WEBHOOK_ALLOW_PRIVATE: 'perhaps',
+      CORS_ORIGINS: 'https://a.example.org/path',
+      HOST: '0.0.0.0',
+    });
+    const named = Object.keys(EnvSchema.properties).filter((name) =>
+      new RegExp(`\\b${name} must be`).test(error.message),
+    );
+    assert.deepEqual(named, ['DATABASE_POOL_SIZE', 'CORS_ORIGINS', 'KITH_WEBHOOK_ALLOW_PRIVATE']);
+    for (const value of ['"0"', '"perhaps"', '"https://a.example.org/path"']) {
+      assert.ok(error.message.includes(value), error.message);
+    }
+    assert.equal(error.message.split('; ').length, 3, error.message);
+  });
+
+  test('a rule between variables is reported along with the bad variables', () => {
+    const error = configError({ NODE_ENV: 'production', JWT_SECRET: undefined, PORT: 'x' });
+    assert.match(error.message, /PORT must be/);
+    assert.match(error.message, /JWT_SECRET is required when NODE_ENV=production/);
+  });
+
+  test('secrets are named but never echoed', () => {
+    const error = configError({ JWT_SECRET: 'short-secret', DATABASE_URL: 'mysql://kith:hunter2@db/kith' });
+    assert.match(error.message, /JWT_SECRET must be at least 32 characters/);
+    assert.match(error.message, /DATABASE_URL must be a postgres/);
+    assert.doesNotMatch(error.message, /short-secret|hunter2/);
   });
 
   test('production without JWT_SECRET writes no secret file', () => {
@@ -170,43 +260,85 @@ describe('bad values stop the start with one ConfigError naming the variable', (
 });
 
 describe('the generated JWT secret', () => {
+  const secretOf = (env: Record<string, string>, options?: { create?: boolean }) =>
+    resolveJwtSecret(loadConfig(env), options).jwtSecret;
+
+  test('loadConfig writes nothing: without JWT_SECRET it leaves the secret to resolveJwtSecret', () => {
+    const dir = join(tempDir(), 'nested', 'data');
+    assert.equal(loadConfig({ KITH_DATA_DIR: dir }).jwtSecret, undefined);
+    assert.throws(() => statSync(dir), /ENOENT/);
+  });
+
   test('is created once in the data directory with mode 0600 and reused', () => {
     const dir = join(tempDir(), 'nested', 'data');
-    const first = loadConfig({ KITH_DATA_DIR: dir });
+    const first = resolveJwtSecret(loadConfig({ KITH_DATA_DIR: dir }));
+    assert.ok(Object.isFrozen(first));
     const file = secretFilePath(dir);
     assert.equal(file, join(dir, 'jwt-secret'));
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.ok(first.jwtSecret.length >= 32, 'long enough for HS256');
     assert.equal(readFileSync(file, 'utf8').trim(), first.jwtSecret);
 
-    const second = loadConfig({ KITH_DATA_DIR: dir });
-    assert.equal(second.jwtSecret, first.jwtSecret);
+    assert.equal(secretOf({ KITH_DATA_DIR: dir }), first.jwtSecret);
     assert.equal(statSync(file).mode & 0o777, 0o600);
   });
 
   test('two data directories get two different secrets', () => {
-    const a = loadConfig({ KITH_DATA_DIR: tempDir() }).jwtSecret;
-    const b = loadConfig({ KITH_DATA_DIR: tempDir() }).jwtSecret;
+    const a = secretOf({ KITH_DATA_DIR: tempDir() });
+    const b = secretOf({ KITH_DATA_DIR: tempDir() });
     assert.notEqual(a, b);
   });
 
   test('an existing secret file is read (trimmed)', () => {
     const dir = tempDir();
     writeFileSync(secretFilePath(dir), `${SECRET}\n`, { mode: 0o600 });
-    assert.equal(loadConfig({ KITH_DATA_DIR: dir }).jwtSecret, SECRET);
+    assert.equal(secretOf({ KITH_DATA_DIR: dir }), SECRET);
+    assert.equal(secretOf({ KITH_DATA_DIR: dir }, { create: false }), SECRET);
   });
 
   test('JWT_SECRET wins over the file and no file is written', () => {
     const dir = tempDir();
-    assert.equal(loadConfig({ KITH_DATA_DIR: dir, JWT_SECRET: SECRET }).jwtSecret, SECRET);
+    assert.equal(secretOf({ KITH_DATA_DIR: dir, JWT_SECRET: SECRET }), SECRET);
     assert.throws(() => statSync(secretFilePath(dir)), /ENOENT/);
   });
 
-  test('createSecret: false (the CLI) without a file is a ConfigError naming JWT_SECRET', () => {
+  test('create: false (the CLI) without a file is a ConfigError naming JWT_SECRET, and writes nothing', () => {
     const dir = tempDir();
     assert.throws(
-      () => loadConfig({ KITH_DATA_DIR: dir }, { createSecret: false }),
+      () => secretOf({ KITH_DATA_DIR: dir }, { create: false }),
       (error: unknown) => error instanceof ConfigError && /JWT_SECRET/.test(error.message),
     );
+    assert.throws(() => statSync(secretFilePath(dir)), /ENOENT/);
+  });
+});
+
+describe("README.md's configuration table", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(
+    readme.indexOf('## Configuration'),
+    readme.indexOf('\n## ', readme.indexOf('## Configuration')),
+  );
+  const rows = new Map(
+    [...section.matchAll(/^\| `([A-Z0-9_]+)` \| ([^|]*) \|/gm)].map(([, name, fallback]) => [
+      name ?? '',
+      fallback?.trim(),
+    ]),
+  );
+  const schema = EnvSchema.properties as Record<string, { default?: unknown }>;
+
+  test('lists exactly the variables of the schema', () => {
+    assert.ok(rows.size > 0, 'the table was found');
+    assert.deepEqual([...rows.keys()].sort(), Object.keys(schema).sort());
+  });
+
+  test('states each schema default (a variable without one is documented as unset or generated)', () => {
+    for (const [name, documented] of rows) {
+      const fallback = schema[name]?.default;
+      if (fallback === undefined) assert.match(documented ?? '', /^(unset|generated)/, name);
+      else {
+        const text = Array.isArray(fallback) ? fallback.join(',') : String(fallback);
+        assert.ok(documented?.startsWith(`\`${text}\``), `${name}: README says ${documented}, the schema ${text}`);
+      }
+    }
   });
 });
