@@ -5,30 +5,38 @@ import { AppError } from '../../domain/errors.js';
 import { verifyAccessToken } from '../../services/tokens.js';
 
 /**
- * How a route authenticates, declared on the route:
- * - required: a valid token; admin: a valid token of an admin;
- * - optional: a token is used when sent; public: as optional, but required when the community's
+ * The gate: who may call a route is declared on the route and decided here, by one function
+ * (`decide`), in one order for every route — 401 (no or bad token) → 401 (member missing or
+ * inactive) → 403 (role, community mode) → 401 (closed community, anonymous) → 400 (input) → the
+ * service's own answers (404, 400 for a move that makes no sense, owner-or-admin 403).
+ *
+ * - auth: required / admin: a valid token of an active member (admin: with the admin role);
+ *   optional: a token is used when sent; public: as optional, but required when the community's
  *   `content_availability` is false.
+ * - friendship: the route's page says it "requires the community to be set to friendship mode".
+ * - memberInStatement: the route's own statement loads the member with its page (one round trip
+ *   instead of two); the route hands what it found to `admitFound`, which decides as the gate does
+ *   for every other route. Only with auth 'required'.
  */
 export type AuthMode = 'required' | 'admin' | 'optional' | 'public';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthMode;
-    /** The route's page says it "requires the community to be set to friendship mode". */
     friendship?: boolean;
-    /**
-     * The route's own statement loads the viewer, so the request costs one round trip instead of
-     * two: the hook only verifies the token and sets `tokenUserId`; the route passes what its
-     * statement found to `admitViewer`, which answers as the hook would. Only with auth 'required'.
-     */
-    viewerInRoute?: boolean;
+    memberInStatement?: boolean;
+  }
+  interface FastifyInstance {
+    /** Takes a request through the gate now (see `refuseInput`). */
+    admitRequest(request: FastifyRequest): Promise<void>;
   }
   interface FastifyRequest {
     viewer: Viewer | null;
-    /** The verified token's user, on `viewerInRoute` routes (not yet known to exist). */
+    /** The verified token's member (not yet known to exist or be active). */
     tokenUserId: number | null;
     community: Community | null;
+    /** Bad input found before validation (see errors.ts); answered after the gate, as validation errors are. */
+    inputError: AppError | null;
   }
 }
 
@@ -42,29 +50,45 @@ const friendshipModeRequired = () =>
 const notAuthenticated = () => new AppError(401, 'not_authenticated', 'Authentication credentials were not provided.');
 const failed = (detail: string) => new AppError(401, 'authentication_failed', detail);
 
-/** The signed-in user of a route declared `required` or `admin`. */
+/** What the gate decides on: the token's member as found (null: none sent), and the community's settings. */
+interface Found {
+  member: { role: Viewer['role'] } | null | 'missing';
+  community: Community | null;
+}
+
+/** The one decision: throws the route's 401 or 403, in the gate's order. */
+function decide(request: FastifyRequest, found: Found) {
+  const { auth, friendship } = request.routeOptions.config;
+  if (found.member === 'missing') throw failed('User not found or inactive.');
+  if (auth === 'admin' && found.member?.role !== 'admin') {
+    throw new AppError(403, 'permission_denied', 'This operation requires the admin role.');
+  }
+  if (friendship && found.community?.followEnabled) throw friendshipModeRequired();
+  if (auth === 'public' && !found.member && found.community?.contentAvailability === false) throw notAuthenticated();
+}
+
+/** The signed-in member of a route declared `required` or `admin`. */
 export function viewerOf(request: FastifyRequest): Viewer {
   if (!request.viewer) throw notAuthenticated();
   return request.viewer;
 }
 
-/** The verified token's user on a `viewerInRoute` route. */
+/** The verified token's member on a `memberInStatement` route, for its statement to load. */
 export function tokenUserOf(request: FastifyRequest): number {
   if (request.tokenUserId === null) throw notAuthenticated();
   return request.tokenUserId;
 }
 
 /**
- * On a `viewerInRoute` route: what the route's statement found of the token's user (undefined when
- * missing or inactive) gets the answer the hook gives on other routes.
+ * On a `memberInStatement` route: decides on what the route's statement found of the token's
+ * member (undefined when missing or inactive), as the gate decides on other routes.
  */
-export function admitViewer<T extends { community: Community }>(
+export function admitFound<T extends { community: Community }>(
   request: FastifyRequest,
   found: T | undefined,
 ): asserts found is T {
-  if (!found) throw failed('User not found or inactive.');
-  request.community = found.community;
-  if (request.routeOptions.config.friendship && found.community.followEnabled) throw friendshipModeRequired();
+  decide(request, { member: found ? { role: null } : 'missing', community: found?.community ?? null });
+  request.community = found?.community ?? null;
 }
 
 export function registerAuth(app: FastifyInstance, db: Database, secret: string) {
@@ -72,11 +96,37 @@ export function registerAuth(app: FastifyInstance, db: Database, secret: string)
   app.decorateRequest('viewer', null);
   app.decorateRequest('community', null);
   app.decorateRequest('tokenUserId', null);
+  app.decorateRequest('inputError', null);
+
+  app.addHook('onRoute', (route) => {
+    const config = route.config as { auth?: AuthMode; memberInStatement?: boolean } | undefined;
+    if (config?.memberInStatement && config.auth !== 'required') {
+      throw new Error(`${route.url}: memberInStatement needs auth 'required'`);
+    }
+    // Validation errors wait for the gate, so every route answers 401/403 before 400.
+    route.attachValidation = true;
+  });
+
+  /** Loads the token's member (and the settings when the route needs them) and decides. */
+  const admit = async (request: FastifyRequest) => {
+    const { auth, friendship } = request.routeOptions.config;
+    let member: Found['member'] = null;
+    if (request.tokenUserId !== null) {
+      const viewer = await findActiveViewer(db, request.tokenUserId);
+      member = viewer ?? 'missing';
+      request.viewer = viewer ?? null;
+      request.community = viewer?.community ?? null;
+    }
+    if (!request.community && member !== 'missing' && (auth === 'public' || friendship)) {
+      request.community = await loadCommunity(db);
+    }
+    decide(request, { member, community: request.community });
+  };
+  app.decorate('admitRequest', admit);
 
   app.addHook('onRequest', async (request) => {
-    const { auth, friendship, viewerInRoute } = request.routeOptions.config;
+    const { auth, memberInStatement } = request.routeOptions.config;
     if (auth === undefined) return;
-
     const header = request.headers.authorization;
     if (header !== undefined && header !== '') {
       // SelfCommunity clients send "Bearer <jwt>"; one SDK code path sends "Token <jwt>".
@@ -84,25 +134,28 @@ export function registerAuth(app: FastifyInstance, db: Database, secret: string)
       if (!match?.[2]) throw failed('Invalid Authorization header: expected "Bearer <token>".');
       const verified = await verifyAccessToken(key, match[2]);
       if (!verified.ok) throw failed(verified.reason);
-      if (viewerInRoute && auth === 'required') {
-        request.tokenUserId = verified.userId;
-        return;
-      }
-      const viewer = await findActiveViewer(db, verified.userId);
-      if (!viewer) throw failed('User not found or inactive.');
-      request.viewer = viewer;
-      request.community = viewer.community;
+      request.tokenUserId = verified.userId;
     } else if (auth === 'required' || auth === 'admin') {
       throw notAuthenticated();
     }
-
-    if (auth === 'admin' && request.viewer?.role !== 'admin') {
-      throw new AppError(403, 'permission_denied', 'This operation requires the admin role.');
-    }
-    if (!request.community && (auth === 'public' || friendship)) request.community = await loadCommunity(db);
-    if (auth === 'public' && !request.viewer && request.community?.contentAvailability === false) {
-      throw notAuthenticated();
-    }
-    if (friendship && request.community?.followEnabled) throw friendshipModeRequired();
+    if (!memberInStatement) await admit(request);
   });
+
+  app.addHook('preHandler', async (request) => {
+    const inputError: Error | null = request.inputError ?? request.validationError ?? null;
+    if (!inputError) return;
+    // A route whose statement loads the member has not been through the gate yet: go through it
+    // first, so that bad input there is answered in the same order as everywhere else.
+    if (request.routeOptions.config.memberInStatement) await admit(request);
+    throw inputError;
+  });
+}
+
+/**
+ * For a `memberInStatement` route that finds bad input itself (a malformed cursor): the gate's
+ * answer first, as for any other bad input, then `error`.
+ */
+export async function refuseInput(request: FastifyRequest, error: AppError): Promise<never> {
+  await request.server.admitRequest(request);
+  throw error;
 }

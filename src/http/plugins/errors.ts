@@ -38,7 +38,8 @@ export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors'
 
 /** One error handler, one shape: `{"detail": ..., "code": ...}`. 5xx details never leave the server. */
 export function registerErrorHandling(app: FastifyInstance) {
-  // Schema coercion would read "1e2", "0x10" or " 5" as integers: ids, limit and offset are decimal digits only.
+  // Schema coercion would read "1e2", "0x10" or " 5" as integers: ids, limit and offset are decimal
+  // digits only. Found before validation, answered as validation errors are: after the gate.
   app.addHook('preValidation', async (request) => {
     for (const [where, values] of [
       ['params', request.params],
@@ -48,7 +49,7 @@ export function registerErrorHandling(app: FastifyInstance) {
       for (const field of ['id', 'limit', 'offset']) {
         const raw = (values as Record<string, unknown>)[field];
         if (typeof raw === 'string' && !/^-?\d+$/.test(raw)) {
-          throw new AppError(400, 'invalid', `${field}: Must be an integer.`, {
+          request.inputError ??= new AppError(400, 'invalid', `${field}: Must be an integer.`, {
             errors: { [field]: [`Must be an integer (${where}).`] },
           });
         }

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import { connectionsPage } from '../../db/pages/connection-pages.js';
@@ -7,10 +7,10 @@ import { requestPage } from '../../db/pages/request-pages.js';
 import * as repo from '../../db/repositories/connections.js';
 import { findUserWithStatus } from '../../db/repositories/users.js';
 import type { ConnectionAction, ConnectionStatus as Status } from '../../domain/connection-state.js';
-import { notFound } from '../../domain/errors.js';
+import { AppError, notFound } from '../../domain/errors.js';
 import { act } from '../../services/connections.js';
-import { CursorParam, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
-import { admitViewer, tokenUserOf, viewerOf } from '../plugins/auth.js';
+import { CursorParam, type CursorScope, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
+import { admitFound, refuseInput, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { errors, ID_SEGMENT, IdParams, Page, PageQuery } from '../schemas/common.js';
 import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
 import { UserRef } from '../schemas/users.js';
@@ -25,6 +25,16 @@ const ACTIONS: Array<{ action: Exclude<ConnectionAction, 'mark_seen'>; summary: 
   { action: 'cancel_reject', summary: "Restore a rejected request of the user's" },
   { action: 'remove', summary: 'Remove the connection with the user' },
 ];
+
+/** The cursor of a request-list page; a malformed one is bad input, answered after the gate. */
+async function cursorOf(request: FastifyRequest, cursor: string | undefined, scope: CursorScope) {
+  try {
+    return readCursor(cursor, scope);
+  } catch (error) {
+    if (error instanceof AppError) return refuseInput(request, error);
+    throw error;
+  }
+}
 
 export function connectionRoutes(base: FastifyInstance, db: Database) {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
@@ -61,7 +71,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   );
 
   const receivedRoute = {
-    config: { auth: 'required' as const, friendship: true, viewerInRoute: true },
+    config: { auth: 'required' as const, friendship: true, memberInStatement: true },
     schema: {
       tags,
       summary: 'Connection requests I received, newest first',
@@ -69,15 +79,15 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
       response: { 200: Page(Type.Ref('ConnectionRequest')), ...errors },
     },
   };
-  // Lists answer with JSON text the database built (byte for byte what the presenters print).
+  // Lists answer with JSON text the database built from the stored user JSON (see db/pages).
   for (const url of ['/api/v2/user/connection/requests/', '/api/v2/user/connection_requests/']) {
     app.get(url, receivedRoute, async (request, reply) => {
       const window = pageWindow(request.query);
       const list = request.query.rejected === true ? 'rejected' : 'pending';
       const scope = `${list}:${tokenUserOf(request)}`;
-      const after = readCursor(request.query.cursor, { list: scope, window });
+      const after = await cursorOf(request, request.query.cursor, { list: scope, window });
       const page = await requestPage(db, tokenUserOf(request), { list, ...window, after });
-      admitViewer(request, page);
+      admitFound(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     });
   }
@@ -85,7 +95,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   app.get(
     '/api/v2/user/connection/requests_sent/',
     {
-      config: { auth: 'required', friendship: true, viewerInRoute: true },
+      config: { auth: 'required', friendship: true, memberInStatement: true },
       schema: {
         tags,
         summary: 'Connection requests I sent that still wait, newest first',
@@ -96,9 +106,9 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
     async (request, reply) => {
       const window = pageWindow(request.query);
       const scope = `sent:${tokenUserOf(request)}`;
-      const after = readCursor(request.query.cursor, { list: scope, window });
+      const after = await cursorOf(request, request.query.cursor, { list: scope, window });
       const page = await requestPage(db, tokenUserOf(request), { list: 'sent', ...window, after });
-      admitViewer(request, page);
+      admitFound(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     },
   );
