@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import * as repo from '../db/repositories/user-settings.js';
-import { invalid } from '../domain/errors.js';
+import { invalidFields } from '../domain/errors.js';
 import { coerceUserSetting, findUserSetting, USER_SETTINGS, type UserSettingValue } from '../domain/user-settings.js';
 
 export type UserSettings = Record<string, UserSettingValue>;
@@ -28,8 +28,7 @@ export async function patchUserSettings(db: Database, userId: number, body: Reco
     if (value === undefined) errors[name] = ['Must be 0 or 1.'];
     else values.push({ name, value });
   }
-  const [field] = Object.keys(errors);
-  if (field !== undefined) throw invalid(`${field}: ${errors[field]?.[0]}`, errors);
+  if (Object.keys(errors).length > 0) throw invalidFields(errors);
   await repo.store(db, userId, values);
   return getUserSettings(db, userId);
 }

@@ -2,7 +2,7 @@ import { hash, verify } from '@node-rs/argon2';
 import type { Database } from '../db/database.js';
 import * as users from '../db/repositories/users.js';
 import type { NewUser, UserRow } from '../db/schema.js';
-import { AppError } from '../domain/errors.js';
+import { invalidFields } from '../domain/errors.js';
 
 /** The SelfCommunity password rule: 8 to 128 characters, at least 3 of the 4 kinds. */
 export function passwordProblem(password: string): string | undefined {
@@ -50,7 +50,7 @@ export async function createUser(db: Database, input: CreateUserInput): Promise<
   }
   const taken = await users.findTaken(db, input);
   for (const field of taken) fieldErrors[field] = [UNIQUE_MESSAGES[field]];
-  if (Object.keys(fieldErrors).length > 0) throw validationError(fieldErrors);
+  if (Object.keys(fieldErrors).length > 0) throw invalidFields(fieldErrors);
 
   const row: NewUser = {
     username: input.username,
@@ -70,15 +70,10 @@ export async function createUser(db: Database, input: CreateUserInput): Promise<
     const constraint = uniqueViolation(error);
     if (constraint) {
       const field = constraint.includes('email') ? 'email' : constraint.includes('ext_id') ? 'ext_id' : 'username';
-      throw validationError({ [field]: [UNIQUE_MESSAGES[field]] });
+      throw invalidFields({ [field]: [UNIQUE_MESSAGES[field]] });
     }
     throw error;
   }
-}
-
-function validationError(fields: Record<string, string[]>) {
-  const first = Object.entries(fields)[0];
-  return new AppError(400, 'invalid', first ? `${first[0]}: ${first[1][0]}` : 'Invalid input.', { errors: fields });
 }
 
 function uniqueViolation(error: unknown): string | undefined {

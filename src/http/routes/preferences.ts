@@ -3,10 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import { invalid, notFound } from '../../domain/errors.js';
-import { PREFERENCE_ORDERINGS } from '../../domain/preferences.js';
+import { PREFERENCE_ORDER_FIELDS } from '../../domain/preferences.js';
 import { getPreference, listPreferences, patchPreferences } from '../../services/preferences.js';
 import { MAX_LIMIT, pageWindow, paginated } from '../pagination.js';
-import { errors, ID_SEGMENT, Id, Page, PageQuery } from '../schemas/common.js';
+import { errors, ID_SEGMENT, Id, OrderingParam, Page, PageQuery } from '../schemas/common.js';
 
 const tags = ['preferences'];
 const Value = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
@@ -19,7 +19,7 @@ const PreferenceQuery = Type.Object({
   section: Type.Optional(Type.String({ maxLength: 100 })),
   search: Type.Optional(Type.String({ maxLength: 100 })),
   keys: Type.Optional(Type.String({ maxLength: 10_000 })),
-  ordering: Type.Optional(Type.Union(PREFERENCE_ORDERINGS.map((v) => Type.Literal(v)))),
+  ordering: OrderingParam(PREFERENCE_ORDER_FIELDS),
 });
 
 /**

@@ -6,6 +6,7 @@ import type { Database } from '../../db/database.js';
 import { countUnseen } from '../../db/repositories/notifications.js';
 import * as users from '../../db/repositories/users.js';
 import { forbidden, notFound } from '../../domain/errors.js';
+import { parseOrdering } from '../../domain/ordering.js';
 import { createUser } from '../../services/users.js';
 import { pageWindow, paginated } from '../pagination.js';
 import { viewerOf } from '../plugins/auth.js';
@@ -49,10 +50,7 @@ export function userRoutes(base: FastifyInstance, db: Database) {
       const page = await users.listUsers(db, viewerOf(request).id, {
         search: request.query.search,
         username: request.query.username,
-        ordering: {
-          column: ordering.replace('-', '') as 'id' | 'username' | 'date_joined',
-          descending: ordering.startsWith('-'),
-        },
+        ordering: parseOrdering(ordering),
         ...window,
       });
       return paginated(
