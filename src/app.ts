@@ -90,11 +90,11 @@ export async function buildApp({
     db,
     settings: { secret: config.jwtSecret, accessTtl: config.accessTokenTtl, refreshTtl: config.refreshTokenTtl },
   });
-  userRoutes(app, db);
+  await app.register(userRoutes, api);
   connectionRoutes(app, db);
   await app.register(preferenceRoutes, api);
-  communityRoutes(app, db);
-  notificationRoutes(app, db);
+  await app.register(communityRoutes, api);
+  await app.register(notificationRoutes, api);
   await app.register(webhookRoutes, { ...api, config: webhooks });
   if (realtime) await registerRealtime(app, { ...realtime, secret: config.jwtSecret });
   app.get('/api/v2/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -16,3 +16,7 @@ export const isUsername = (value: string) =>
 /** Who may act on a member's own things (profile, settings, private counters): the member and admins. */
 export const isSelfOrAdmin = (viewer: { id: number; role: string | null } | null, userId: number) =>
   viewer !== null && (viewer.id === userId || viewer.role === 'admin');
+
+/** The fields the user list may be ordered by. */
+export const USER_ORDER_FIELDS = ['id', 'username', 'date_joined'] as const;
+export type UserOrderField = (typeof USER_ORDER_FIELDS)[number];

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { ROLES, USERNAME_MAX_LENGTH, USERNAME_PATTERN } from '../../domain/users.js';
+import { ROLES, USER_ORDER_FIELDS, USERNAME_MAX_LENGTH, USERNAME_PATTERN } from '../../domain/users.js';
 import { Nullable, OrderingParam } from './common.js';
 
 export const UserRef = Type.Ref('User');
@@ -64,9 +64,6 @@ export const ProfilePatch = Type.Object(
   // Other fields (username, role, id, counters...) are read-only: stripped before the handler sees them.
   { additionalProperties: false },
 );
-
-/** The fields the user list may be ordered by. */
-export const USER_ORDER_FIELDS = ['id', 'username', 'date_joined'] as const;
 
 export const UserListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1 })),
