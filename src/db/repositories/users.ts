@@ -1,5 +1,4 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { UserOrderField } from '../../domain/users.js';
 import type { DB, NewUser, UserRow } from '../schema.js';
 import { storeUserJson } from './user-json.js';
 
@@ -139,7 +138,7 @@ export async function updateProfile(db: Executor, id: number, patch: Partial<New
 export interface UserListFilter {
   search?: string | undefined;
   username?: string | undefined;
-  ordering: { column: UserOrderField; descending: boolean };
+  ordering: { column: 'id' | 'username' | 'date_joined'; descending: boolean };
   limit: number;
   offset: number;
 }
