@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import { countStaleUserJson, ensureStoredUsersCurrent, renderStoredUsers } from '../../src/db/repositories/user-json.js';
+import {
+  countStaleUserJson,
+  ensureStoredUsersCurrent,
+  renderStoredUsers,
+} from '../../src/db/repositories/user-json.js';
 import type { NewUser } from '../../src/db/schema.js';
 import { checkCommunity, seedCommunity } from '../../src/db/seed.js';
 import { signAccessToken } from '../../src/services/tokens.js';
