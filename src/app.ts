@@ -75,18 +75,20 @@ export async function buildApp({
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  healthRoutes(app, db);
-  authRoutes(app, db, {
-    secret: config.jwtSecret,
-    accessTtl: config.accessTokenTtl,
-    refreshTtl: config.refreshTokenTtl,
+  // Route modules are plugins under their prefix, registered in the order of the OpenAPI document.
+  const api = { prefix: '/api/v2', db };
+  await app.register(healthRoutes, { db });
+  await app.register(authRoutes, {
+    prefix: '/oauth',
+    db,
+    settings: { secret: config.jwtSecret, accessTtl: config.accessTokenTtl, refreshTtl: config.refreshTokenTtl },
   });
-  userRoutes(app, db);
+  await app.register(userRoutes, api);
   connectionRoutes(app, db);
-  preferenceRoutes(app, db);
-  communityRoutes(app, db);
-  notificationRoutes(app, db);
-  webhookRoutes(app, db, webhooks);
+  await app.register(preferenceRoutes, api);
+  await app.register(communityRoutes, api);
+  await app.register(notificationRoutes, api);
+  await app.register(webhookRoutes, { ...api, config: webhooks });
   if (realtime) await registerRealtime(app, { ...realtime, secret: config.jwtSecret });
   app.get('/api/v2/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -7,6 +7,7 @@ import { DataDirInUseError } from '../db/data-dir-lock.js';
 import type { DatabaseHandle } from '../db/database.js';
 import { seedCommunity } from '../db/seed.js';
 import { AppError } from '../domain/errors.js';
+import { isRole, isUsername, ROLES } from '../domain/users.js';
 import { signAccessToken } from '../services/tokens.js';
 import { createUser } from '../services/users.js';
 import { WebhookWorker } from '../webhooks/worker.js';
@@ -198,10 +199,9 @@ async function main(argv: string[]) {
       if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"; see kith user --help`);
       if (!values.username) throw new UsageError('--username is required');
       const role = values.role ?? null;
-      if (role !== null && role !== 'admin' && role !== 'moderator' && role !== 'editor') {
-        throw new UsageError('--role must be admin, moderator or editor');
-      }
-      if (!/^[A-Za-z0-9_-]{1,255}$/.test(values.username)) {
+      if (role !== null && !isRole(role))
+        throw new UsageError(`--role must be ${ROLES.slice(0, -1).join(', ')} or ${ROLES.at(-1)}`);
+      if (!isUsername(values.username)) {
         throw new UsageError('--username may hold only letters, digits, _ and - (at most 255)');
       }
       const username = values.username;

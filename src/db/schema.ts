@@ -1,4 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { NotificationType } from '../domain/events.js';
+import type { Role } from '../domain/users.js';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
@@ -8,7 +10,7 @@ export interface UsersTable {
   email: string | null;
   ext_id: string | null;
   password_hash: string | null;
-  role: 'admin' | 'moderator' | 'editor' | null;
+  role: Role | null;
   is_active: Generated<boolean>;
   real_name: Generated<string>;
   avatar: string | null;
@@ -74,7 +76,7 @@ export interface EventsTable {
 export interface NotificationsTable {
   id: Generated<number>;
   user_id: number;
-  type: 'connection_request' | 'connection_accept' | 'connection_cancel_request' | 'connection_remove';
+  type: NotificationType;
   actor_id: number;
   event_id: number;
   request_id: number | null;

@@ -35,3 +35,9 @@ export const forbidden = (detail = 'You do not have permission to perform this a
   new AppError(403, 'permission_denied', detail);
 export const invalid = (detail: string, fields?: Record<string, string[]>) =>
   new AppError(400, 'invalid', detail, fields ? { errors: fields } : undefined);
+
+/** A 400 naming the fields, whose detail is the first field's first message: `{"detail": "email: …", "errors": {…}}`. */
+export function invalidFields(fields: Record<string, string[]>) {
+  const first = Object.entries(fields)[0];
+  return invalid(first ? `${first[0]}: ${first[1][0]}` : 'Invalid input.', fields);
+}

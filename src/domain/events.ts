@@ -11,11 +11,15 @@ export const CONNECTION_EVENT_TYPES = [
 
 export type EventType = (typeof CONNECTION_EVENT_TYPES)[number];
 
-export type NotificationType =
-  | 'connection_request'
-  | 'connection_accept'
-  | 'connection_cancel_request'
-  | 'connection_remove';
+/** The notification types kith makes (the `notifications.type` CHECK of migration 0002 lists the same). */
+export const NOTIFICATION_TYPES = [
+  'connection_request',
+  'connection_accept',
+  'connection_cancel_request',
+  'connection_remove',
+] as const;
+
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /** The user field each notification type carries, as SelfCommunity's clients read it. */
 export const NOTIFICATION_USER_FIELD: Record<NotificationType, string> = {

@@ -1,3 +1,5 @@
+import { type Ordering, parseOrdering } from './ordering.js';
+
 /** The community's dynamic preferences that kith knows, with their defaults. Ids are stable. */
 
 /** `color` and `image` are strings with a shape the widgets need; the PATCH answer names the type, as SelfCommunity's does. */
@@ -184,16 +186,15 @@ export const PREFERENCES_BY_NAME: ReadonlyMap<string, PreferenceDefinition> = ne
 );
 
 /** The list's `ordering` values; ties (same section) keep id order. */
-export const PREFERENCE_ORDERINGS = ['id', '-id', 'name', '-name', 'section', '-section'] as const;
-export type PreferenceOrdering = (typeof PREFERENCE_ORDERINGS)[number];
+export const PREFERENCE_ORDER_FIELDS = ['id', 'name', 'section'] as const;
+export type PreferenceOrdering = Ordering<(typeof PREFERENCE_ORDER_FIELDS)[number]>;
 
 /** The definitions in the asked order (code-unit order for names and sections, as PostgreSQL's C collation). */
 export function orderPreferences(
   definitions: readonly PreferenceDefinition[],
   ordering: PreferenceOrdering = 'id',
 ): PreferenceDefinition[] {
-  const descending = ordering.startsWith('-');
-  const field = (descending ? ordering.slice(1) : ordering) as 'id' | 'name' | 'section';
+  const { column: field, descending } = parseOrdering(ordering);
   const byId = [...definitions].sort((a, b) => a.id - b.id);
   const sign = descending ? -1 : 1;
   return byId.sort((a, b) => {

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import * as tokens from '../db/repositories/tokens.js';
 import * as users from '../db/repositories/users.js';
 import { AppError } from '../domain/errors.js';
 import { hashRefreshToken, newRefreshToken, signAccessToken } from './tokens.js';
@@ -18,15 +19,48 @@ export interface TokenResponse {
   scope: string;
 }
 
+/** The fields of an OAuth 2.0 token request that kith reads. */
+export interface TokenRequest {
+  grant_type: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  refresh_token?: string | undefined;
+}
+
 const invalidGrant = (detail: string) =>
   new AppError(400, 'invalid_grant', detail, { error: 'invalid_grant', error_description: detail });
 
+const missing = (field: string) =>
+  new AppError(400, 'invalid', `${field}: This field is required.`, {
+    error: 'invalid_request',
+    error_description: `${field} is required`,
+  });
+
+/** The token endpoint: the password and refresh_token grants; a missing field or another grant is a 400. */
+export async function grant(db: Database, settings: TokenSettings, body: TokenRequest): Promise<TokenResponse> {
+  switch (body.grant_type) {
+    case 'password':
+      if (!body.username) throw missing('username');
+      if (body.password === undefined) throw missing('password');
+      return passwordGrant(db, settings, body.username, body.password);
+    case 'refresh_token':
+      if (!body.refresh_token) throw missing('refresh_token');
+      return refreshGrant(db, settings, body.refresh_token);
+    default:
+      throw new AppError(400, 'unsupported_grant_type', 'Only the password and refresh_token grants are supported.', {
+        error: 'unsupported_grant_type',
+      });
+  }
+}
+
+/** Stores a fresh refresh token for the user (in the caller's transaction) and answers both tokens. */
 async function issue(db: Database, settings: TokenSettings, userId: number): Promise<TokenResponse> {
   const refresh = newRefreshToken();
-  await db
-    .insertInto('refresh_tokens')
-    .values({ token_hash: refresh.hash, user_id: userId, expires: new Date(Date.now() + settings.refreshTtl * 1000) })
-    .execute();
+  await tokens.insertRefreshToken(db, {
+    hash: refresh.hash,
+    userId,
+    expires: new Date(Date.now() + settings.refreshTtl * 1000),
+  });
   return {
     access_token: await signAccessToken(settings.secret, userId, settings.accessTtl),
     token_type: 'Bearer',
@@ -46,15 +80,19 @@ export async function passwordGrant(db: Database, settings: TokenSettings, usern
   return issue(db, settings, user.id);
 }
 
-/** The OAuth 2.0 refresh_token grant: the refresh token is used once and replaced. */
+/**
+ * The OAuth 2.0 refresh_token grant: the refresh token is used once and replaced, in one transaction
+ * (a failure between the two never leaves the member without a token). A token that turns out
+ * expired or whose user is gone is still used up.
+ */
 export async function refreshGrant(db: Database, settings: TokenSettings, refreshToken: string) {
-  const used = await db
-    .deleteFrom('refresh_tokens')
-    .where('token_hash', '=', hashRefreshToken(refreshToken))
-    .returning(['user_id', 'expires'])
-    .executeTakeFirst();
-  if (!used || used.expires.getTime() <= Date.now()) throw invalidGrant('Invalid refresh token.');
-  const user = await users.findById(db, used.user_id);
-  if (!user?.is_active) throw invalidGrant('Invalid refresh token.');
-  return issue(db, settings, user.id);
+  const issued = await db.transaction().execute(async (tx) => {
+    const used = await tokens.takeRefreshToken(tx, hashRefreshToken(refreshToken));
+    if (!used || used.expires.getTime() <= Date.now()) return undefined;
+    const user = await users.findById(tx, used.user_id);
+    if (!user?.is_active) return undefined;
+    return issue(tx, settings, user.id);
+  });
+  if (!issued) throw invalidGrant('Invalid refresh token.');
+  return issued;
 }

@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
 import type { Database } from '../db/database.js';
-import { AppError } from '../domain/errors.js';
+import * as repo from '../db/repositories/preferences.js';
+import { invalid, notFound } from '../domain/errors.js';
 import {
   coercePreference,
   findPreference,
@@ -21,15 +21,14 @@ export interface PreferenceItem {
 /** Inserts the default of every stored preference that has no row yet. */
 export async function ensureDefaults(db: Database) {
   const stored = PREFERENCES.filter((p) => !p.derived);
-  await db
-    .insertInto('dynamic_preferences')
-    .values(stored.map((p) => ({ id: p.id, section: p.section, name: p.name, value: JSON.stringify(p.default) })))
-    .onConflict((oc) => oc.column('id').doNothing())
-    .execute();
+  await repo.insertMissing(
+    db,
+    stored.map((p) => ({ id: p.id, section: p.section, name: p.name, value: p.default })),
+  );
 }
 
 async function currentValues(db: Database): Promise<Map<string, PreferenceValue>> {
-  const rows = await db.selectFrom('dynamic_preferences').select(['name', 'value']).execute();
+  const rows = await repo.listStoredValues(db);
   const values = new Map<string, PreferenceValue>(PREFERENCES.map((p) => [p.name, p.default]));
   for (const row of rows) values.set(row.name, row.value as PreferenceValue);
   return values;
@@ -51,8 +50,14 @@ export interface PreferenceFilter {
   ordering?: PreferenceOrdering | undefined;
 }
 
-/** All preferences matching the filters, in id order (configurations first) unless `ordering` says otherwise. */
-export async function listPreferences(db: Database, filter: PreferenceFilter): Promise<PreferenceItem[]> {
+/**
+ * The page of preferences matching the filters, in id order (configurations first) unless `ordering` says
+ * otherwise, and how many match in all.
+ */
+export async function listPreferences(
+  db: Database,
+  filter: PreferenceFilter & { limit: number; offset: number },
+): Promise<{ total: number; items: PreferenceItem[] }> {
   let definitions = PREFERENCES;
   if (filter.keys !== undefined) {
     const wanted = new Set(
@@ -68,17 +73,20 @@ export async function listPreferences(db: Database, filter: PreferenceFilter): P
     const needle = filter.search.toLowerCase();
     definitions = definitions.filter((p) => p.name.includes(needle) || p.section.includes(needle));
   }
-  return present(orderPreferences(definitions, filter.ordering), await currentValues(db));
+  const page = orderPreferences(definitions, filter.ordering).slice(filter.offset, filter.offset + filter.limit);
+  return { total: definitions.length, items: present(page, await currentValues(db)) };
 }
 
-export async function getPreference(db: Database, id: number): Promise<PreferenceItem | undefined> {
+export async function getPreference(db: Database, id: number): Promise<PreferenceItem> {
   const definition = PREFERENCES.find((p) => p.id === id);
-  if (!definition) return undefined;
-  return present([definition], await currentValues(db))[0];
+  const [item] = definition ? present([definition], await currentValues(db)) : [];
+  if (!item) throw notFound('Dynamic preference not found.');
+  return item;
 }
 
 /** Applies a body keyed by preference name (or section.name); all or nothing. */
-export async function patchPreferences(db: Database, body: Record<string, unknown>) {
+export async function patchPreferences(db: Database, body: Record<string, unknown> | null | undefined) {
+  if (body === undefined || body === null) throw invalid('The body names no preference to update.');
   const errors: Record<string, string[]> = {};
   const updates: Array<{ definition: PreferenceDefinition; value: PreferenceValue }> = [];
   for (const [key, raw] of Object.entries(body)) {
@@ -95,20 +103,15 @@ export async function patchPreferences(db: Database, body: Record<string, unknow
     if (coerced.ok) updates.push({ definition, value: coerced.value });
     else errors[key] = [coerced.error];
   }
-  if (Object.keys(errors).length > 0) {
-    throw new AppError(400, 'invalid', `Invalid preferences: ${Object.keys(errors).join(', ')}.`, { errors });
-  }
-  if (updates.length === 0) throw new AppError(400, 'invalid', 'The body names no preference to update.');
-  await db.transaction().execute(async (tx) => {
-    for (const { definition, value } of updates) {
-      await tx
-        .insertInto('dynamic_preferences')
-        .values({ id: definition.id, section: definition.section, name: definition.name, value: JSON.stringify(value) })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ value: sql`excluded.value` }))
-        .execute();
-    }
+  if (Object.keys(errors).length > 0) throw invalid(`Invalid preferences: ${Object.keys(errors).join(', ')}.`, errors);
+  if (updates.length === 0) throw invalid('The body names no preference to update.');
+  const values = await db.transaction().execute(async (tx) => {
+    await repo.upsert(
+      tx,
+      updates.map(({ definition: { id, section, name }, value }) => ({ id, section, name, value })),
+    );
+    return currentValues(tx);
   });
-  const values = await currentValues(db);
   const result: Record<string, PreferenceItem & { type: string }> = {};
   for (const { definition } of updates) {
     const [item] = present([definition], values);

@@ -1,8 +1,11 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { Database } from '../db/database.js';
+import { countUnseen } from '../db/repositories/notifications.js';
 import * as users from '../db/repositories/users.js';
 import type { NewUser, UserRow } from '../db/schema.js';
-import { AppError } from '../domain/errors.js';
+import { forbidden, invalidFields, notFound } from '../domain/errors.js';
+import { type Ordering, parseOrdering } from '../domain/ordering.js';
+import { isSelfOrAdmin, type UserOrderField } from '../domain/users.js';
 
 /** The SelfCommunity password rule: 8 to 128 characters, at least 3 of the 4 kinds. */
 export function passwordProblem(password: string): string | undefined {
@@ -50,7 +53,7 @@ export async function createUser(db: Database, input: CreateUserInput): Promise<
   }
   const taken = await users.findTaken(db, input);
   for (const field of taken) fieldErrors[field] = [UNIQUE_MESSAGES[field]];
-  if (Object.keys(fieldErrors).length > 0) throw validationError(fieldErrors);
+  if (Object.keys(fieldErrors).length > 0) throw invalidFields(fieldErrors);
 
   const row: NewUser = {
     username: input.username,
@@ -70,15 +73,10 @@ export async function createUser(db: Database, input: CreateUserInput): Promise<
     const constraint = uniqueViolation(error);
     if (constraint) {
       const field = constraint.includes('email') ? 'email' : constraint.includes('ext_id') ? 'ext_id' : 'username';
-      throw validationError({ [field]: [UNIQUE_MESSAGES[field]] });
+      throw invalidFields({ [field]: [UNIQUE_MESSAGES[field]] });
     }
     throw error;
   }
-}
-
-function validationError(fields: Record<string, string[]>) {
-  const first = Object.entries(fields)[0];
-  return new AppError(400, 'invalid', first ? `${first[0]}: ${first[1][0]}` : 'Invalid input.', { errors: fields });
 }
 
 function uniqueViolation(error: unknown): string | undefined {
@@ -86,4 +84,102 @@ function uniqueViolation(error: unknown): string | undefined {
     return String((error as { constraint?: string }).constraint ?? (error as { message?: string }).message ?? '');
   }
   return undefined;
+}
+
+const missingUser = () => notFound('User not found.');
+
+/** The signed-in member and how many of their notifications are unread. */
+export async function getMe(db: Database, viewer: UserRow) {
+  return { user: viewer, unseenNotifications: await countUnseen(db, viewer.id) };
+}
+
+/** A page of active users, each with the viewer's connection status towards them. */
+export async function listUsers(
+  db: Database,
+  viewerId: number,
+  query: {
+    search?: string | undefined;
+    username?: string | undefined;
+    ordering?: Ordering<UserOrderField> | undefined;
+    limit: number;
+    offset: number;
+  },
+) {
+  return users.listUsers(db, viewerId, {
+    search: query.search,
+    username: query.username,
+    ordering: parseOrdering(query.ordering ?? 'id'),
+    limit: query.limit,
+    offset: query.offset,
+  });
+}
+
+/** An active user with the viewer's connection status towards them (none for anonymous viewers); 404 otherwise. */
+export async function getUser(db: Database, viewerId: number | null, id: number): Promise<users.UserWithStatus> {
+  const user = await users.findUserWithStatus(db, viewerId, id);
+  if (!user) throw missingUser();
+  return user;
+}
+
+/** The profile fields a member may change. */
+export type ProfileChanges = Partial<
+  Pick<
+    NewUser,
+    | 'real_name'
+    | 'bio'
+    | 'location'
+    | 'location_lat_lng'
+    | 'position_lat_lng'
+    | 'date_of_birth'
+    | 'description'
+    | 'gender'
+    | 'website'
+  >
+>;
+
+/**
+ * Changes a member's profile: the member themself or an admin (403 before 404), and only an active
+ * member. The row and its stored list JSON change in one transaction.
+ */
+export async function updateProfile(db: Database, viewer: UserRow, id: number, changes: ProfileChanges) {
+  if (!isSelfOrAdmin(viewer, id)) throw forbidden('You may only change your own profile.');
+  return db.transaction().execute(async (tx) => {
+    const existing = await users.findById(tx, id);
+    if (!existing?.is_active) throw missingUser();
+    await users.updateProfile(tx, id, changes);
+    return getUser(tx, viewer.id, id);
+  });
+}
+
+/** The counters kith keeps, as far as the viewer may see them; the others are content kith does not have. */
+export interface VisibleCounters {
+  connections?: number;
+  connection_requests_sent?: number;
+  connection_requests_received?: number;
+}
+
+/**
+ * A member's counters: in friendship mode everyone sees the connections, and only the member and
+ * admins see the requests sent and received; in follow mode none of them.
+ */
+export async function getCounters(
+  db: Database,
+  viewer: UserRow | null,
+  community: { followEnabled: boolean } | null,
+  id: number,
+): Promise<VisibleCounters> {
+  const user = await users.findById(db, id);
+  if (!user?.is_active) throw missingUser();
+  if (community?.followEnabled === true) return {};
+  if (!isSelfOrAdmin(viewer, user.id)) return { connections: user.connections_count };
+  return {
+    connections: user.connections_count,
+    connection_requests_sent: user.requests_sent_count,
+    connection_requests_received: user.requests_received_count,
+  };
+}
+
+/** kith has no hiding (blocking) of members yet: nobody is hidden, so the list is empty for everyone. */
+export function hiddenUserIds(_viewerId: number): number[] {
+  return [];
 }

@@ -4,6 +4,7 @@ import { CHANNEL_DELIVERIES } from '../contracts/channels.js';
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { listen, type Unlisten } from '../db/listen.js';
 import * as repo from '../db/repositories/webhooks.js';
+import { recordAttempt } from '../services/webhooks.js';
 import { type DeliveryOutcome, type DeliveryRequest, deliver } from './deliver.js';
 import { signatureHeader } from './signing.js';
 
@@ -114,7 +115,7 @@ export class WebhookWorker {
     const sentAt = this.#now();
     const schedule = this.options.config.retrySchedule;
     const wait = schedule[delivery.attempts];
-    await repo.recordAttempt(this.#db, {
+    await recordAttempt(this.#db, {
       delivery,
       createdAt,
       sentAt,

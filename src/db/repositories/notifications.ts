@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { NotificationType } from '../../domain/events.js';
 import type { DB, UserRow } from '../schema.js';
 import { connectionStatusSql } from './users.js';
 
@@ -7,7 +8,7 @@ type Executor = Kysely<DB>;
 export interface NotificationRow {
   id: number;
   user_id: number;
-  type: 'connection_request' | 'connection_accept' | 'connection_cancel_request' | 'connection_remove';
+  type: NotificationType;
   created: Date;
   read_at: Date | null;
   request_id: number | null;

@@ -130,13 +130,11 @@ export async function ensureAdmin(db: Executor, passwordHash: string | null): Pr
   return inserted !== undefined;
 }
 
-/** Changes profile fields and stores the user's list JSON again, in one transaction. */
+/** Changes profile fields and stores the user's list JSON again; the caller runs both in one transaction. */
 export async function updateProfile(db: Executor, id: number, patch: Partial<NewUser>) {
   if (Object.keys(patch).length === 0) return;
-  await db.transaction().execute(async (tx) => {
-    const rows = await tx.updateTable('users').set(patch).where('id', '=', id).returningAll().execute();
-    await storeUserJson(tx, rows);
-  });
+  const rows = await db.updateTable('users').set(patch).where('id', '=', id).returningAll().execute();
+  await storeUserJson(db, rows);
 }
 
 export interface UserListFilter {

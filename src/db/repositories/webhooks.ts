@@ -1,9 +1,11 @@
 import { type Kysely, sql } from 'kysely';
 import { CHANNEL_DELIVERIES } from '../../contracts/channels.js';
+import type { AttemptOrderField, EndpointOrderField } from '../../domain/webhooks.js';
 import type { DB } from '../schema.js';
 
 type Executor = Kysely<DB>;
 
+/** Inserts an endpoint (without its event types: see replaceEventTypes) and returns its id. */
 export async function insertEndpoint(
   db: Executor,
   values: {
@@ -13,13 +15,9 @@ export async function insertEndpoint(
     ssl_cert_verification: boolean;
     signing_secret: string;
   },
-  types: string[],
 ) {
-  return db.transaction().execute(async (tx) => {
-    const endpoint = await tx.insertInto('webhook_endpoints').values(values).returning('id').executeTakeFirstOrThrow();
-    await replaceEventTypes(tx, endpoint.id, types);
-    return endpoint.id;
-  });
+  const endpoint = await db.insertInto('webhook_endpoints').values(values).returning('id').executeTakeFirstOrThrow();
+  return endpoint.id;
 }
 
 /** Keeps the `added_at` of types that stay; adds the new ones; drops the others. */
@@ -60,7 +58,7 @@ export async function listEndpointIds(
   db: Executor,
   options: {
     target?: string | undefined;
-    orderBy: 'created_at' | 'updated_at' | 'is_active';
+    orderBy: EndpointOrderField;
     descending: boolean;
     limit: number;
     offset: number;
@@ -81,24 +79,20 @@ export async function listEndpointIds(
   return { ids: rows.map((r) => r.id), total: total.n };
 }
 
+/** Changes an endpoint's fields (switching it on clears its failure streak); false when there is no such endpoint. */
 export async function updateEndpoint(
   db: Executor,
   id: number,
   patch: Partial<{ target: string; description: string; is_active: boolean; ssl_cert_verification: boolean }>,
-  types: string[] | undefined,
 ) {
-  return db.transaction().execute(async (tx) => {
-    const reactivated = patch.is_active === true ? { failing_since: null, disabled_reason: null } : {};
-    const row = await tx
-      .updateTable('webhook_endpoints')
-      .set({ ...patch, ...reactivated, updated_at: sql<Date>`now()` })
-      .where('id', '=', id)
-      .returning('id')
-      .executeTakeFirst();
-    if (!row) return false;
-    if (types) await replaceEventTypes(tx, id, types);
-    return true;
-  });
+  const reactivated = patch.is_active === true ? { failing_since: null, disabled_reason: null } : {};
+  const row = await db
+    .updateTable('webhook_endpoints')
+    .set({ ...patch, ...reactivated, updated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function deleteEndpoint(db: Executor, id: number) {
@@ -125,11 +119,9 @@ export async function rotateSecret(db: Executor, id: number, secret: string, gra
 export async function listAttempts(
   db: Executor,
   endpointId: number,
-  orderBy: 'created_at' | 'sent_at' | 'next_retry',
-  descending: boolean,
-  limit: number,
-  offset: number,
+  options: { orderBy: AttemptOrderField; descending: boolean; limit: number; offset: number },
 ) {
+  const { orderBy, descending, limit, offset } = options;
   const base = db.selectFrom('webhook_attempts as a').where('a.endpoint_id', '=', endpointId);
   const [rows, total] = await Promise.all([
     base
@@ -157,6 +149,8 @@ export async function listAttempts(
   ]);
   return { rows, total: total.n };
 }
+
+export type AttemptRow = Awaited<ReturnType<typeof listAttempts>>['rows'][number];
 
 /** Queues (again) the events for an endpoint: a fresh delivery, due now. Returns the ids that exist. */
 export async function requeue(db: Executor, endpointId: number, eventIds: number[], now: Date) {
@@ -237,66 +231,64 @@ export interface AttemptRecord {
   disableAfterMs: number;
 }
 
-/** Records one HTTP try and its consequences (delivery state, the endpoint's failure streak) atomically. */
+/** Records one HTTP try and its consequences (delivery state, the endpoint's failure streak); the caller's transaction makes it atomic. */
 export async function recordAttempt(db: Executor, record: AttemptRecord) {
   const { delivery } = record;
-  await db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto('webhook_attempts')
-      .values({
-        delivery_id: delivery.id,
-        endpoint_id: delivery.endpoint_id,
-        event_id: delivery.event_id,
-        created_at: record.createdAt,
-        sent_at: record.sentAt,
-        http_request_body: record.body,
-        http_request_signature_header: record.signature,
-        http_response_code: record.status,
-        http_response_body: record.responseBody,
-        error: record.error,
-        next_retry: record.ok ? null : record.nextRetry,
-      })
-      .execute();
-    await tx
-      .updateTable('webhook_deliveries')
-      .set({
-        attempts: delivery.attempts + 1,
-        status: record.ok ? 'succeeded' : record.nextRetry ? 'pending' : 'failed',
-        ...(record.nextRetry && !record.ok ? { next_attempt_at: record.nextRetry } : {}),
-      })
-      .where('id', '=', delivery.id)
-      .execute();
-    if (record.ok) {
-      await tx
-        .updateTable('webhook_endpoints')
-        .set({ failing_since: null })
-        .where('id', '=', delivery.endpoint_id)
-        .execute();
-      return;
-    }
-    const endpoint = await tx
+  await db
+    .insertInto('webhook_attempts')
+    .values({
+      delivery_id: delivery.id,
+      endpoint_id: delivery.endpoint_id,
+      event_id: delivery.event_id,
+      created_at: record.createdAt,
+      sent_at: record.sentAt,
+      http_request_body: record.body,
+      http_request_signature_header: record.signature,
+      http_response_code: record.status,
+      http_response_body: record.responseBody,
+      error: record.error,
+      next_retry: record.ok ? null : record.nextRetry,
+    })
+    .execute();
+  await db
+    .updateTable('webhook_deliveries')
+    .set({
+      attempts: delivery.attempts + 1,
+      status: record.ok ? 'succeeded' : record.nextRetry ? 'pending' : 'failed',
+      ...(record.nextRetry && !record.ok ? { next_attempt_at: record.nextRetry } : {}),
+    })
+    .where('id', '=', delivery.id)
+    .execute();
+  if (record.ok) {
+    await db
       .updateTable('webhook_endpoints')
-      .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', sql<Date>`${record.sentAt}::timestamptz`) }))
+      .set({ failing_since: null })
       .where('id', '=', delivery.endpoint_id)
-      .returning(['failing_since', 'is_active'])
-      .executeTakeFirst();
-    const since = endpoint?.failing_since;
-    if (endpoint?.is_active && since && record.sentAt.getTime() - since.getTime() >= record.disableAfterMs) {
-      await tx
-        .updateTable('webhook_endpoints')
-        .set({
-          is_active: false,
-          disabled_reason: `Switched off at ${record.sentAt.toISOString()}: every delivery failed since ${since.toISOString()} (last error: ${record.error ?? 'unknown'}).`,
-          updated_at: sql<Date>`now()`,
-        })
-        .where('id', '=', delivery.endpoint_id)
-        .execute();
-      await tx
-        .updateTable('webhook_deliveries')
-        .set({ status: 'failed' })
-        .where('endpoint_id', '=', delivery.endpoint_id)
-        .where('status', '=', 'pending')
-        .execute();
-    }
-  });
+      .execute();
+    return;
+  }
+  const endpoint = await db
+    .updateTable('webhook_endpoints')
+    .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', sql<Date>`${record.sentAt}::timestamptz`) }))
+    .where('id', '=', delivery.endpoint_id)
+    .returning(['failing_since', 'is_active'])
+    .executeTakeFirst();
+  const since = endpoint?.failing_since;
+  if (endpoint?.is_active && since && record.sentAt.getTime() - since.getTime() >= record.disableAfterMs) {
+    await db
+      .updateTable('webhook_endpoints')
+      .set({
+        is_active: false,
+        disabled_reason: `Switched off at ${record.sentAt.toISOString()}: every delivery failed since ${since.toISOString()} (last error: ${record.error ?? 'unknown'}).`,
+        updated_at: sql<Date>`now()`,
+      })
+      .where('id', '=', delivery.endpoint_id)
+      .execute();
+    await db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'failed' })
+      .where('endpoint_id', '=', delivery.endpoint_id)
+      .where('status', '=', 'pending')
+      .execute();
+  }
 }

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { presentUser } from '../../contracts/user.js';
 import type { NotificationRow } from '../../db/repositories/notifications.js';
 import { NOTIFICATION_USER_FIELD } from '../../domain/events.js';
@@ -28,4 +29,27 @@ export function presentNotificationItem(row: NotificationRow) {
 /** Connection notifications are never aggregated: each is a group of one. */
 export function presentNotificationGroup(row: NotificationRow) {
   return { is_new: row.read_at === null, sid: groupSid(row.id), aggregated: [presentNotificationItem(row)] };
+}
+
+/** The request's own absolute URL with the cursor parameter replaced by `key=id`. */
+function link(request: FastifyRequest, key: 'next_id' | 'previous_id', id: number) {
+  const url = new URL(request.url, `${request.protocol}://${request.host}`);
+  url.searchParams.delete('next_id');
+  url.searchParams.delete('previous_id');
+  url.searchParams.set(key, String(id));
+  return url.toString();
+}
+
+/** A page of notifications with its `next` (older) and `previous` (newer) links, null at either end. */
+export function presentNotificationPage(
+  request: FastifyRequest,
+  page: { rows: NotificationRow[]; hasOlder: boolean; hasNewer: boolean },
+) {
+  const first = page.rows[0];
+  const last = page.rows.at(-1);
+  return {
+    next: page.hasOlder && last ? link(request, 'next_id', last.id) : null,
+    previous: page.hasNewer && first ? link(request, 'previous_id', first.id) : null,
+    results: page.rows.map(presentNotificationGroup),
+  };
 }

@@ -1,9 +1,7 @@
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
-import { AppError } from '../../domain/errors.js';
-import { passwordGrant, refreshGrant, type TokenSettings } from '../../services/auth.js';
+import { grant, type TokenSettings } from '../../services/auth.js';
 import { errors } from '../schemas/common.js';
 
 const TokenBody = Type.Object({
@@ -24,16 +22,15 @@ const TokenResult = Type.Object({
   scope: Type.String(),
 });
 
-const missing = (field: string) =>
-  new AppError(400, 'invalid', `${field}: This field is required.`, {
-    error: 'invalid_request',
-    error_description: `${field} is required`,
-  });
+export interface AuthRouteOptions {
+  db: Database;
+  settings: TokenSettings;
+}
 
-export function authRoutes(base: FastifyInstance, db: Database, settings: TokenSettings) {
-  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+/** The OAuth 2.0 token endpoint; registered under `/oauth`. */
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteOptions> = async (app, { db, settings }) => {
   app.post(
-    '/oauth/token/',
+    '/token/',
     {
       schema: {
         tags: ['auth'],
@@ -44,25 +41,7 @@ export function authRoutes(base: FastifyInstance, db: Database, settings: TokenS
     },
     async (request, reply) => {
       reply.header('Cache-Control', 'no-store');
-      const body = request.body;
-      switch (body.grant_type) {
-        case 'password':
-          if (!body.username) throw missing('username');
-          if (body.password === undefined) throw missing('password');
-          return passwordGrant(db, settings, body.username, body.password);
-        case 'refresh_token':
-          if (!body.refresh_token) throw missing('refresh_token');
-          return refreshGrant(db, settings, body.refresh_token);
-        default:
-          throw new AppError(
-            400,
-            'unsupported_grant_type',
-            'Only the password and refresh_token grants are supported.',
-            {
-              error: 'unsupported_grant_type',
-            },
-          );
-      }
+      return grant(db, settings, request.body);
     },
   );
-}
+};

@@ -1,11 +1,10 @@
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
-import { findById } from '../../db/repositories/users.js';
-import { forbidden, invalid, notFound } from '../../domain/errors.js';
 import { USER_SETTINGS } from '../../domain/user-settings.js';
 import { getUserSettings, patchUserSettings } from '../../services/user-settings.js';
+import { hiddenUserIds } from '../../services/users.js';
 import { viewerOf } from '../plugins/auth.js';
 import { errors, ID_SEGMENT, IdParams } from '../schemas/common.js';
 
@@ -33,11 +32,10 @@ const Settings = Type.Object(Object.fromEntries(USER_SETTINGS.map((s) => [s.name
   description: USER_SETTINGS.map((s) => `${s.name}: ${s.help}`).join(' '),
 });
 
-export function communityRoutes(base: FastifyInstance, db: Database) {
-  const app = base.withTypeProvider<TypeBoxTypeProvider>();
-
+/** Features, hidden users and a member's settings; registered under `/api/v2`. */
+export const communityRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
   app.get(
-    '/api/v2/feature/',
+    '/feature/',
     {
       config: { auth: 'optional' },
       schema: {
@@ -47,14 +45,13 @@ export function communityRoutes(base: FastifyInstance, db: Database) {
       },
     },
     async () => {
-      const results = FEATURES.map((f) => ({ name: f.name, enabled: f.offered(base) }));
+      const results = FEATURES.map((f) => ({ name: f.name, enabled: f.offered(app) }));
       return { count: results.length, next: null, previous: null, results };
     },
   );
 
-  // kith has no hiding (blocking) of members yet: nobody is hidden, so the list is empty for everyone.
   app.get(
-    '/api/v2/user/hidden_users_id/',
+    '/user/hidden_users_id/',
     {
       config: { auth: 'required' },
       schema: {
@@ -63,22 +60,11 @@ export function communityRoutes(base: FastifyInstance, db: Database) {
         response: { 200: Type.Array(Type.Integer()), ...errors },
       },
     },
-    async (request) => {
-      viewerOf(request);
-      return [];
-    },
+    async (request) => hiddenUserIds(viewerOf(request).id),
   );
 
-  /** A member's settings are theirs (and an admin's) to read and change. */
-  const ownerOf = async (viewer: { id: number; role: string | null }, id: number) => {
-    if (viewer.id !== id && viewer.role !== 'admin') throw forbidden('You may only see your own settings.');
-    const user = await findById(db, id);
-    if (!user?.is_active) throw notFound('User not found.');
-    return user.id;
-  };
-
   app.get(
-    `/api/v2/user/${ID_SEGMENT}/settings/`,
+    `/user/${ID_SEGMENT}/settings/`,
     {
       config: { auth: 'required' },
       schema: {
@@ -88,11 +74,11 @@ export function communityRoutes(base: FastifyInstance, db: Database) {
         response: { 200: Settings, ...errors },
       },
     },
-    async (request) => getUserSettings(db, await ownerOf(viewerOf(request), request.params.id)),
+    async (request) => getUserSettings(db, viewerOf(request), request.params.id),
   );
 
   app.patch(
-    `/api/v2/user/${ID_SEGMENT}/settings/`,
+    `/user/${ID_SEGMENT}/settings/`,
     {
       config: { auth: 'required' },
       schema: {
@@ -103,10 +89,6 @@ export function communityRoutes(base: FastifyInstance, db: Database) {
         response: { 200: Settings, ...errors },
       },
     },
-    async (request) => {
-      const id = await ownerOf(viewerOf(request), request.params.id);
-      if (!request.body || Object.keys(request.body).length === 0) throw invalid('The body names no setting.');
-      return patchUserSettings(db, id, request.body);
-    },
+    async (request) => patchUserSettings(db, viewerOf(request), request.params.id, request.body),
   );
-}
+};

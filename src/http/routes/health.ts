@@ -1,11 +1,12 @@
-import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
+import { checkDatabase } from '../../services/health.js';
 
 const Health = Type.Object({ status: Type.String() });
 
-export function healthRoutes(app: FastifyInstance, db: Database) {
+/** Liveness and readiness; registered at the root. */
+export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
   app.get(
     '/healthz',
     { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Health } } },
@@ -23,10 +24,7 @@ export function healthRoutes(app: FastifyInstance, db: Database) {
     },
     async (request, reply) => {
       try {
-        await Promise.race([
-          sql`SELECT 1`.execute(db),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('database timeout')), 2000).unref()),
-        ]);
+        await checkDatabase(db);
         return { status: 'ok' };
       } catch (error) {
         request.log.warn({ err: error }, 'database not ready');
@@ -34,4 +32,4 @@ export function healthRoutes(app: FastifyInstance, db: Database) {
       }
     },
   );
-}
+};

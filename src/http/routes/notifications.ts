@@ -1,11 +1,13 @@
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
-import * as repo from '../../db/repositories/notifications.js';
-import { listNotificationsMarkingRead } from '../../services/notifications.js';
+import {
+  countUnseenNotifications,
+  listNotificationsMarkingRead,
+  markNotificationsRead,
+} from '../../services/notifications.js';
 import { viewerOf } from '../plugins/auth.js';
-import { parseSid, presentNotificationGroup } from '../presenters/notifications.js';
+import { parseSid, presentNotificationPage } from '../presenters/notifications.js';
 import { errors } from '../schemas/common.js';
 
 const tags = ['notifications'];
@@ -18,19 +20,10 @@ const NotificationGroup = Type.Object({
   aggregated: Type.Array(Type.Record(Type.String(), Type.Unknown())),
 });
 
-function link(request: FastifyRequest, key: 'next_id' | 'previous_id', id: number) {
-  const url = new URL(request.url, `${request.protocol}://${request.host}`);
-  url.searchParams.delete('next_id');
-  url.searchParams.delete('previous_id');
-  url.searchParams.set(key, String(id));
-  return url.toString();
-}
-
-export function notificationRoutes(base: FastifyInstance, db: Database) {
-  const app = base.withTypeProvider<TypeBoxTypeProvider>();
-
+/** The signed-in member's notifications; registered under `/api/v2`. */
+export const notificationRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
   app.get(
-    '/api/v2/notification/',
+    '/notification/',
     {
       config: { auth: 'required' },
       schema: {
@@ -47,25 +40,15 @@ export function notificationRoutes(base: FastifyInstance, db: Database) {
         },
       },
     },
-    async (request) => {
-      const viewer = viewerOf(request);
-      const { next_id, previous_id } = request.query;
-      // previous_id takes precedence when both are sent, as the page says.
-      const cursor =
-        previous_id !== undefined ? { after: previous_id } : next_id !== undefined ? { before: next_id } : {};
-      const page = await listNotificationsMarkingRead(db, viewer.id, cursor, PAGE);
-      const first = page.rows[0];
-      const last = page.rows.at(-1);
-      return {
-        next: page.hasOlder && last ? link(request, 'next_id', last.id) : null,
-        previous: page.hasNewer && first ? link(request, 'previous_id', first.id) : null,
-        results: page.rows.map(presentNotificationGroup),
-      };
-    },
+    async (request) =>
+      presentNotificationPage(
+        request,
+        await listNotificationsMarkingRead(db, viewerOf(request).id, request.query, PAGE),
+      ),
   );
 
   app.get(
-    '/api/v2/notification/unseen/count/',
+    '/notification/unseen/count/',
     {
       config: { auth: 'required' },
       schema: {
@@ -74,11 +57,11 @@ export function notificationRoutes(base: FastifyInstance, db: Database) {
         response: { 200: Type.Object({ count: Type.Integer() }), ...errors },
       },
     },
-    async (request) => ({ count: await repo.countUnseen(db, viewerOf(request).id) }),
+    async (request) => ({ count: await countUnseenNotifications(db, viewerOf(request).id) }),
   );
 
   app.post(
-    '/api/v2/notification/read/',
+    '/notification/read/',
     {
       config: { auth: 'required' },
       schema: {
@@ -89,9 +72,8 @@ export function notificationRoutes(base: FastifyInstance, db: Database) {
       },
     },
     async (request, reply) => {
-      const ids = request.body.sids.map(parseSid).filter((id): id is number => id !== undefined);
-      await repo.markRead(db, viewerOf(request).id, [...new Set(ids)]);
+      await markNotificationsRead(db, viewerOf(request).id, request.body.sids.map(parseSid));
       return reply.code(204).send(null);
     },
   );
-}
+};

@@ -1,12 +1,10 @@
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
-import { invalid, notFound } from '../../domain/errors.js';
-import { PREFERENCE_ORDERINGS } from '../../domain/preferences.js';
+import { PREFERENCE_ORDER_FIELDS } from '../../domain/preferences.js';
 import { getPreference, listPreferences, patchPreferences } from '../../services/preferences.js';
 import { MAX_LIMIT, pageWindow, paginated } from '../pagination.js';
-import { errors, ID_SEGMENT, Id, Page, PageQuery } from '../schemas/common.js';
+import { errors, ID_SEGMENT, Id, OrderingParam, Page, PageQuery } from '../schemas/common.js';
 
 const tags = ['preferences'];
 const Value = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
@@ -19,7 +17,7 @@ const PreferenceQuery = Type.Object({
   section: Type.Optional(Type.String({ maxLength: 100 })),
   search: Type.Optional(Type.String({ maxLength: 100 })),
   keys: Type.Optional(Type.String({ maxLength: 10_000 })),
-  ordering: Type.Optional(Type.Union(PREFERENCE_ORDERINGS.map((v) => Type.Literal(v)))),
+  ordering: OrderingParam(PREFERENCE_ORDER_FIELDS),
 });
 
 /**
@@ -28,13 +26,13 @@ const PreferenceQuery = Type.Object({
  */
 const PREFERENCE_PAGE = MAX_LIMIT;
 
-export function preferenceRoutes(base: FastifyInstance, db: Database) {
-  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+/** The community's dynamic preferences; registered under `/api/v2`. */
+export const preferenceRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
   app.addSchema(Preference);
 
   for (const [url, summary] of [
-    ['/api/v2/dynamic_preference/', 'All dynamic preferences'],
-    ['/api/v2/dynamic_preference/search/', 'Search dynamic preferences (keys=section.name,...)'],
+    ['/dynamic_preference/', 'All dynamic preferences'],
+    ['/dynamic_preference/search/', 'Search dynamic preferences (keys=section.name,...)'],
   ] as const) {
     app.get(
       url,
@@ -49,14 +47,14 @@ export function preferenceRoutes(base: FastifyInstance, db: Database) {
       },
       async (request) => {
         const window = pageWindow({ ...request.query, limit: request.query.limit ?? PREFERENCE_PAGE });
-        const all = await listPreferences(db, request.query);
-        return paginated(request, window, all.length, all.slice(window.offset, window.offset + window.limit));
+        const page = await listPreferences(db, { ...request.query, ...window });
+        return paginated(request, window, page.total, page.items);
       },
     );
   }
 
   app.get(
-    `/api/v2/dynamic_preference/${ID_SEGMENT}/`,
+    `/dynamic_preference/${ID_SEGMENT}/`,
     {
       config: { auth: 'optional' },
       schema: {
@@ -66,15 +64,11 @@ export function preferenceRoutes(base: FastifyInstance, db: Database) {
         response: { 200: Type.Ref('DynamicPreference'), ...errors },
       },
     },
-    async (request) => {
-      const preference = await getPreference(db, request.params.id);
-      if (!preference) throw notFound('Dynamic preference not found.');
-      return preference;
-    },
+    async (request) => getPreference(db, request.params.id),
   );
 
   app.patch(
-    '/api/v2/dynamic_preference/',
+    '/dynamic_preference/',
     {
       config: { auth: 'admin' },
       schema: {
@@ -96,9 +90,6 @@ export function preferenceRoutes(base: FastifyInstance, db: Database) {
         },
       },
     },
-    async (request) => {
-      if (request.body === undefined || request.body === null) throw invalid('The body names no preference to update.');
-      return patchPreferences(db, request.body);
-    },
+    async (request) => patchPreferences(db, request.body),
   );
-}
+};

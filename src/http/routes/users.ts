@@ -1,14 +1,11 @@
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { presentMe, presentUser } from '../../contracts/user.js';
 import type { Database } from '../../db/database.js';
-import { countUnseen } from '../../db/repositories/notifications.js';
-import * as users from '../../db/repositories/users.js';
-import { forbidden, notFound } from '../../domain/errors.js';
-import { createUser } from '../../services/users.js';
+import { createUser, getCounters, getMe, getUser, listUsers, updateProfile } from '../../services/users.js';
 import { pageWindow, paginated } from '../pagination.js';
 import { viewerOf } from '../plugins/auth.js';
+import { presentCounters, presentSignup } from '../presenters/users.js';
 import { errors, ID_SEGMENT, IdParams, Page } from '../schemas/common.js';
 import {
   AccountCreateBody,
@@ -22,39 +19,29 @@ import {
 
 const tags = ['users'];
 
-export function userRoutes(base: FastifyInstance, db: Database) {
-  const app = base.withTypeProvider<TypeBoxTypeProvider>();
-
+/** Users, profiles, counters and admin signups; registered under `/api/v2`. */
+export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
   app.get(
-    '/api/v2/user/me/',
+    '/user/me/',
     {
       config: { auth: 'required' },
       schema: { tags, summary: 'The authenticated user', response: { 200: Type.Ref('Me'), ...errors } },
     },
     async (request) => {
-      const viewer = viewerOf(request);
-      return presentMe(viewer, await countUnseen(db, viewer.id));
+      const me = await getMe(db, viewerOf(request));
+      return presentMe(me.user, me.unseenNotifications);
     },
   );
 
   app.get(
-    '/api/v2/user/',
+    '/user/',
     {
       config: { auth: 'required' },
       schema: { tags, summary: 'All users', querystring: UserListQuery, response: { 200: Page(UserRef), ...errors } },
     },
     async (request) => {
       const window = pageWindow(request.query);
-      const ordering = request.query.ordering ?? 'id';
-      const page = await users.listUsers(db, viewerOf(request).id, {
-        search: request.query.search,
-        username: request.query.username,
-        ordering: {
-          column: ordering.replace('-', '') as 'id' | 'username' | 'date_joined',
-          descending: ordering.startsWith('-'),
-        },
-        ...window,
-      });
+      const page = await listUsers(db, viewerOf(request).id, { ...request.query, ...window });
       return paginated(
         request,
         window,
@@ -65,20 +52,19 @@ export function userRoutes(base: FastifyInstance, db: Database) {
   );
 
   app.get(
-    `/api/v2/user/${ID_SEGMENT}/`,
+    `/user/${ID_SEGMENT}/`,
     {
       config: { auth: 'public' },
       schema: { tags, summary: 'A user', params: IdParams, response: { 200: UserRef, ...errors } },
     },
     async (request) => {
-      const user = await users.findUserWithStatus(db, request.viewer?.id ?? null, request.params.id);
-      if (!user) throw notFound('User not found.');
+      const user = await getUser(db, request.viewer?.id ?? null, request.params.id);
       return presentUser(user, user.connection_status);
     },
   );
 
   app.patch(
-    `/api/v2/user/${ID_SEGMENT}/`,
+    `/user/${ID_SEGMENT}/`,
     {
       config: { auth: 'required' },
       // A PATCH without a body changes nothing and answers the user, as DRF does.
@@ -94,72 +80,34 @@ export function userRoutes(base: FastifyInstance, db: Database) {
       },
     },
     async (request) => {
-      const viewer = viewerOf(request);
-      if (viewer.id !== request.params.id && viewer.role !== 'admin') {
-        throw forbidden('You may only change your own profile.');
-      }
-      const existing = await users.findById(db, request.params.id);
-      if (!existing?.is_active) throw notFound('User not found.');
-      await users.updateProfile(db, request.params.id, request.body ?? {});
-      const user = await users.findUserWithStatus(db, viewer.id, request.params.id);
-      if (!user) throw notFound('User not found.');
+      const user = await updateProfile(db, viewerOf(request), request.params.id, request.body ?? {});
       return presentUser(user, user.connection_status);
     },
   );
 
   app.get(
-    `/api/v2/user/${ID_SEGMENT}/counters/`,
+    `/user/${ID_SEGMENT}/counters/`,
     {
       config: { auth: 'public' },
       schema: { tags, summary: "A user's counters", params: IdParams, response: { 200: Counters, ...errors } },
     },
-    async (request) => {
-      const user = await users.findById(db, request.params.id);
-      if (!user?.is_active) throw notFound('User not found.');
-      const friendship = request.community?.followEnabled !== true;
-      const privileged = request.viewer !== null && (request.viewer.id === user.id || request.viewer.role === 'admin');
-      return {
-        discussions: null,
-        posts: null,
-        statuses: null,
-        polls: null,
-        followings: null,
-        followers: null,
-        categories: null,
-        ...(friendship ? { connections: user.connections_count } : {}),
-        ...(friendship && privileged
-          ? {
-              connection_requests_sent: user.requests_sent_count,
-              connection_requests_received: user.requests_received_count,
-            }
-          : {}),
-      };
-    },
+    async (request) => presentCounters(await getCounters(db, request.viewer, request.community, request.params.id)),
   );
 
   app.post(
-    '/api/v2/sso/signup/',
+    '/sso/signup/',
     {
       config: { auth: 'admin' },
       schema: { tags, summary: 'Create a user (admin)', body: SignupBody, response: { 201: SignupResult, ...errors } },
     },
     async (request, reply) => {
-      const body = request.body;
-      const user = await createUser(db, body);
-      return reply.code(201).send({
-        id: user.id,
-        ext_id: user.ext_id,
-        username: user.username,
-        email: user.email,
-        role: user.role,
-        tags: body.tags ?? null,
-        avatar: user.avatar,
-      });
+      const user = await createUser(db, request.body);
+      return reply.code(201).send(presentSignup(user, request.body.tags ?? null));
     },
   );
 
   app.post(
-    '/api/v2/account/create/',
+    '/account/create/',
     {
       config: { auth: 'admin' },
       schema: {
@@ -174,4 +122,4 @@ export function userRoutes(base: FastifyInstance, db: Database) {
       return reply.code(201).send(presentUser(user, null));
     },
   );
-}
+};

@@ -1,4 +1,5 @@
 import { type TSchema, Type } from 'typebox';
+import { orderings } from '../../domain/ordering.js';
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -28,6 +29,10 @@ export const PageQuery = Type.Object({
   // Bounded so that a huge offset never reaches the database as a bigint overflow (a 500).
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'Index of the first result' })),
 });
+
+/** The optional `ordering` parameter of a list: each field ascending or descending (`-field`). */
+export const OrderingParam = <const F extends string>(fields: readonly F[]) =>
+  Type.Optional(Type.Union(orderings(fields).map((v) => Type.Literal(v))));
 
 export const Page = <T extends TSchema>(item: T) =>
   Type.Object({

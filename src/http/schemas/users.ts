@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
-import { Nullable } from './common.js';
+import { ROLES, USER_ORDER_FIELDS, USERNAME_MAX_LENGTH, USERNAME_PATTERN } from '../../domain/users.js';
+import { Nullable, OrderingParam } from './common.js';
 
 export const UserRef = Type.Ref('User');
 
@@ -16,10 +17,10 @@ export const Counters = Type.Object({
   connection_requests_received: Type.Optional(Nullable(Type.Integer())),
 });
 
-const Username = Type.String({ pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 255 });
+const Username = Type.String({ pattern: USERNAME_PATTERN, minLength: 1, maxLength: USERNAME_MAX_LENGTH });
 const Password = Type.String({ minLength: 8, maxLength: 128 });
 const Email = Type.String({ format: 'email', maxLength: 254 });
-export const Role = Nullable(Type.Union([Type.Literal('admin'), Type.Literal('moderator'), Type.Literal('editor')]));
+export const Role = Nullable(Type.Union(ROLES.map((role) => Type.Literal(role))));
 
 export const SignupBody = Type.Object({
   username: Username,
@@ -69,7 +70,5 @@ export const UserListQuery = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647 })),
   search: Type.Optional(Type.String({ maxLength: 255 })),
   username: Type.Optional(Type.String({ maxLength: 255 })),
-  ordering: Type.Optional(
-    Type.Union(['id', '-id', 'username', '-username', 'date_joined', '-date_joined'].map((v) => Type.Literal(v))),
-  ),
+  ordering: OrderingParam(USER_ORDER_FIELDS),
 });
