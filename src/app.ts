@@ -84,7 +84,7 @@ export async function buildApp({
     settings: { secret: config.jwtSecret, accessTtl: config.accessTokenTtl, refreshTtl: config.refreshTokenTtl },
   });
   await app.register(userRoutes, api);
-  connectionRoutes(app, db);
+  await app.register(connectionRoutes, api);
   await app.register(preferenceRoutes, api);
   await app.register(communityRoutes, api);
   await app.register(notificationRoutes, api);

@@ -1,13 +1,16 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
-import { connectionsPage } from '../../db/pages/connection-pages.js';
-import { requestPage } from '../../db/pages/request-pages.js';
-import * as repo from '../../db/repositories/connections.js';
-import { findUserWithStatus } from '../../db/repositories/users.js';
-import type { ConnectionAction, ConnectionStatus as Status } from '../../domain/connection-state.js';
-import { AppError, notFound } from '../../domain/errors.js';
+import type { ConnectionAction } from '../../domain/connection-state.js';
+import { AppError } from '../../domain/errors.js';
+import {
+  connectionsOf,
+  isConnection,
+  requestList,
+  statusesTowards,
+  statusTowards,
+} from '../../services/connection-reads.js';
 import { act } from '../../services/connections.js';
 import { CursorParam, type CursorScope, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
 import { admitFound, refuseInput, tokenUserOf, viewerOf } from '../plugins/auth.js';
@@ -36,12 +39,13 @@ async function cursorOf(request: FastifyRequest, cursor: string | undefined, sco
   }
 }
 
-export function connectionRoutes(base: FastifyInstance, db: Database) {
+/** The friendship endpoints, under /api/v2. */
+export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (base, { db }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
   for (const { action, summary } of ACTIONS) {
     app.post(
-      `/api/v2/user/${ID_SEGMENT}/connection/${action}/`,
+      `/user/${ID_SEGMENT}/connection/${action}/`,
       {
         config: { auth: 'required', friendship: true },
         schema: { tags, summary, params: IdParams, response: { 200: StatusBody, ...errors } },
@@ -54,7 +58,7 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
   }
 
   app.post(
-    `/api/v2/user/${ID_SEGMENT}/connection_requests/mark_seen/`,
+    `/user/${ID_SEGMENT}/connection_requests/mark_seen/`,
     {
       config: { auth: 'required' },
       schema: {
@@ -80,20 +84,20 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
     },
   };
   // Lists answer with JSON text the database built from the stored user JSON (see db/pages).
-  for (const url of ['/api/v2/user/connection/requests/', '/api/v2/user/connection_requests/']) {
+  for (const url of ['/user/connection/requests/', '/user/connection_requests/']) {
     app.get(url, receivedRoute, async (request, reply) => {
       const window = pageWindow(request.query);
       const list = request.query.rejected === true ? 'rejected' : 'pending';
       const scope = `${list}:${tokenUserOf(request)}`;
       const after = await cursorOf(request, request.query.cursor, { list: scope, window });
-      const page = await requestPage(db, tokenUserOf(request), { list, ...window, after });
+      const page = await requestList(db, tokenUserOf(request), { list, ...window, after });
       admitFound(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     });
   }
 
   app.get(
-    '/api/v2/user/connection/requests_sent/',
+    '/user/connection/requests_sent/',
     {
       config: { auth: 'required', friendship: true, memberInStatement: true },
       schema: {
@@ -107,14 +111,14 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
       const window = pageWindow(request.query);
       const scope = `sent:${tokenUserOf(request)}`;
       const after = await cursorOf(request, request.query.cursor, { list: scope, window });
-      const page = await requestPage(db, tokenUserOf(request), { list: 'sent', ...window, after });
+      const page = await requestList(db, tokenUserOf(request), { list: 'sent', ...window, after });
       admitFound(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     },
   );
 
   app.get(
-    `/api/v2/user/${ID_SEGMENT}/connections/`,
+    `/user/${ID_SEGMENT}/connections/`,
     {
       config: { auth: 'public', friendship: true },
       schema: {
@@ -128,14 +132,13 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
     async (request, reply) => {
       const window = pageWindow(request.query);
       const mutual = request.query.mutual === undefined ? undefined : request.query.mutual === 1;
-      const page = await connectionsPage(db, request.viewer?.id ?? null, request.params.id, { mutual, ...window });
-      if (!page) throw notFound('User not found.');
+      const page = await connectionsOf(db, request.viewer?.id ?? null, request.params.id, { mutual, ...window });
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
     },
   );
 
   app.get(
-    `/api/v2/user/${ID_SEGMENT}/is_connection/`,
+    `/user/${ID_SEGMENT}/is_connection/`,
     {
       config: { auth: 'required' },
       schema: {
@@ -145,17 +148,11 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
         response: { 200: Type.Object({ is_connection: Type.Boolean() }), ...errors },
       },
     },
-    async (request) => {
-      const viewer = viewerOf(request);
-      if (await repo.isConnected(db, viewer.id, request.params.id)) return { is_connection: true };
-      // An unknown or inactive user is a 404, as for connection_status.
-      if (!(await findUserWithStatus(db, viewer.id, request.params.id))) throw notFound('User not found.');
-      return { is_connection: false };
-    },
+    async (request) => ({ is_connection: await isConnection(db, viewerOf(request).id, request.params.id) }),
   );
 
   app.get(
-    `/api/v2/user/${ID_SEGMENT}/connection_status/`,
+    `/user/${ID_SEGMENT}/connection_status/`,
     {
       config: { auth: 'required' },
       schema: {
@@ -165,15 +162,11 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
         response: { 200: StatusBody, ...errors },
       },
     },
-    async (request) => {
-      const user = await findUserWithStatus(db, viewerOf(request).id, request.params.id);
-      if (!user) throw notFound('User not found.');
-      return { connection_status: user.connection_status as Status };
-    },
+    async (request) => ({ connection_status: await statusTowards(db, viewerOf(request).id, request.params.id) }),
   );
 
   app.post(
-    '/api/v2/user/connection/statuses/',
+    '/user/connection/statuses/',
     {
       config: { auth: 'required' },
       schema: {
@@ -183,12 +176,8 @@ export function connectionRoutes(base: FastifyInstance, db: Database) {
         response: { 200: StatusesResult, ...errors },
       },
     },
-    async (request) => {
-      const ids = [...new Set(request.body.users)];
-      const rows = await repo.statuses(db, viewerOf(request).id, ids);
-      const connection_statuses: Record<string, Status> = {};
-      for (const row of rows) connection_statuses[String(row.id)] = row.connection_status as Status;
-      return { connection_statuses };
-    },
+    async (request) => ({
+      connection_statuses: await statusesTowards(db, viewerOf(request).id, request.body.users),
+    }),
   );
-}
+};

@@ -1,0 +1,58 @@
+import type { Database } from '../db/database.js';
+import { connectionsPage } from '../db/pages/connection-pages.js';
+import { type JsonPage, type RequestPageQuery, requestPage, type ViewerPage } from '../db/pages/request-pages.js';
+import * as repo from '../db/repositories/connections.js';
+import { findUserWithStatus } from '../db/repositories/users.js';
+import type { ConnectionStatus } from '../domain/connection-state.js';
+import { notFound } from '../domain/errors.js';
+
+/**
+ * The reads of the friendship graph. The lists come pre-rendered from db/pages (JSON text built by
+ * PostgreSQL around stored user JSON); the checks return plain values.
+ */
+
+/**
+ * A page of one of the member's request lists, loaded with the member and the community settings
+ * in one statement: undefined when the member is missing or inactive (the gate decides on it).
+ */
+export function requestList(db: Database, memberId: number, query: RequestPageQuery): Promise<ViewerPage | undefined> {
+  return requestPage(db, memberId, query);
+}
+
+/** A page of a member's connections as the viewer sees them (shared ones first); 404 for an unknown member. */
+export async function connectionsOf(
+  db: Database,
+  viewerId: number | null,
+  userId: number,
+  window: { mutual: boolean | undefined; limit: number; offset: number },
+): Promise<JsonPage> {
+  const page = await connectionsPage(db, viewerId, userId, window);
+  if (!page) throw notFound('User not found.');
+  return page;
+}
+
+/** Whether the two are connected; 404 when the other is unknown or inactive. */
+export async function isConnection(db: Database, viewerId: number, userId: number): Promise<boolean> {
+  if (await repo.isConnected(db, viewerId, userId)) return true;
+  if (!(await findUserWithStatus(db, viewerId, userId))) throw notFound('User not found.');
+  return false;
+}
+
+/** My status towards a member; 404 when they are unknown or inactive. */
+export async function statusTowards(db: Database, viewerId: number, userId: number): Promise<ConnectionStatus> {
+  const user = await findUserWithStatus(db, viewerId, userId);
+  if (!user) throw notFound('User not found.');
+  return user.connection_status as ConnectionStatus;
+}
+
+/** My status towards each of these members, by id; ids that name no active member are left out. */
+export async function statusesTowards(
+  db: Database,
+  viewerId: number,
+  ids: readonly number[],
+): Promise<Record<string, ConnectionStatus>> {
+  const rows = await repo.statuses(db, viewerId, [...new Set(ids)]);
+  const statuses: Record<string, ConnectionStatus> = {};
+  for (const row of rows) statuses[String(row.id)] = row.connection_status as ConnectionStatus;
+  return statuses;
+}
