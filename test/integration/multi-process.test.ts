@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import { deliver } from '../../src/webhooks/deliver.js';
 import { WebhookWorker } from '../../src/webhooks/worker.js';
 import { Receiver } from '../helpers/receiver.js';
 import { SocketClient } from '../helpers/socket.js';
@@ -125,12 +126,19 @@ test('a worker process killed mid-delivery loses nothing', async () => {
     killed = new Promise((resolve) => workerProcess.once('exit', resolve));
     workerProcess.kill('SIGKILL');
   } else {
-    // The embedded database allows one process: a worker that never gets to record its try stands for the killed one.
+    // The embedded database allows one process: a worker that really sends the delivery but never
+    // gets to record its try stands for the killed one.
     await world.act(a.token, b.id, 'request');
-    const doomed = new WebhookWorker(world.db, { config: TEST_WEBHOOKS, send: () => new Promise(() => undefined) });
+    const doomed = new WebhookWorker(world.db, {
+      config: TEST_WEBHOOKS,
+      send: (request) => {
+        void deliver(request);
+        return new Promise(() => undefined);
+      },
+    });
     void doomed.runOnce();
-    killed = new Promise((r) => setTimeout(r, 300));
-    receiver.received.push({ headers: {}, body: '', json: null }); // the doomed try, as the receiver would have seen it
+    await receiver.waitFor(1, 60_000);
+    killed = Promise.resolve();
   }
   await killed;
   receiver.behaviour = 'ok';
