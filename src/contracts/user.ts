@@ -135,7 +135,7 @@ export function presentUser(row: UserFields, connectionStatus: string | null): S
 }
 
 /** The authenticated user's own view: private fields and the request counters. */
-export function presentMe(row: UserRow, unseenNotifications = 0): Static<typeof Me> {
+export function presentMe(row: Omit<UserRow, 'password_hash'>, unseenNotifications = 0): Static<typeof Me> {
   return {
     ...presentUser(row, null),
     email: row.email,

@@ -1,6 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { Database } from '../db/database.js';
 import { countUnseen } from '../db/repositories/notifications.js';
+import type { Viewer } from '../db/repositories/users.js';
 import * as users from '../db/repositories/users.js';
 import type { NewUser, UserRow } from '../db/schema.js';
 import { forbidden, invalidFields, notFound } from '../domain/errors.js';
@@ -19,7 +20,7 @@ export function passwordProblem(password: string): string | undefined {
 
 export const hashPassword = (password: string) => hash(password);
 
-export async function checkPassword(user: UserRow, password: string): Promise<boolean> {
+export async function checkPassword(user: Pick<UserRow, 'password_hash'>, password: string): Promise<boolean> {
   if (!user.password_hash) return false;
   try {
     return await verify(user.password_hash, password);
@@ -89,7 +90,7 @@ function uniqueViolation(error: unknown): string | undefined {
 const missingUser = () => notFound('User not found.');
 
 /** The signed-in member and how many of their notifications are unread. */
-export async function getMe(db: Database, viewer: UserRow) {
+export async function getMe(db: Database, viewer: Viewer) {
   return { user: viewer, unseenNotifications: await countUnseen(db, viewer.id) };
 }
 
@@ -141,7 +142,7 @@ export type ProfileChanges = Partial<
  * Changes a member's profile: the member themself or an admin (403 before 404), and only an active
  * member. The row and its stored list JSON change in one transaction.
  */
-export async function updateProfile(db: Database, viewer: UserRow, id: number, changes: ProfileChanges) {
+export async function updateProfile(db: Database, viewer: Viewer, id: number, changes: ProfileChanges) {
   if (!isSelfOrAdmin(viewer, id)) throw forbidden('You may only change your own profile.');
   return db.transaction().execute(async (tx) => {
     const existing = await users.findById(tx, id);
@@ -164,7 +165,7 @@ export interface VisibleCounters {
  */
 export async function getCounters(
   db: Database,
-  viewer: UserRow | null,
+  viewer: Viewer | null,
   community: { followEnabled: boolean } | null,
   id: number,
 ): Promise<VisibleCounters> {

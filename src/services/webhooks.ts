@@ -1,7 +1,7 @@
 import type { WebhookConfig } from '../config.js';
 import type { Database } from '../db/database.js';
+import { findById } from '../db/repositories/users.js';
 import * as repo from '../db/repositories/webhooks.js';
-import type { UserRow } from '../db/schema.js';
 import { invalid, invalidFields, notFound } from '../domain/errors.js';
 import { CONNECTION_EVENT_TYPES } from '../domain/events.js';
 import { type Ordering, parseOrdering } from '../domain/ordering.js';
@@ -120,8 +120,12 @@ export async function listEndpoints(
  * The endpoint's signing secret. A `password`, when sent, must be the admin's own (a string that
  * verifies): checked before the endpoint is looked up.
  */
-export async function revealSecret(db: Database, viewer: UserRow, id: number, password: unknown): Promise<string> {
-  if (password !== undefined && (typeof password !== 'string' || !(await checkPassword(viewer, password)))) {
+export async function revealSecret(db: Database, viewerId: number, id: number, password: unknown): Promise<string> {
+  const passwordMatches = async (text: string) => {
+    const user = await findById(db, viewerId);
+    return user !== undefined && (await checkPassword(user, text));
+  };
+  if (password !== undefined && (typeof password !== 'string' || !(await passwordMatches(password)))) {
     throw invalidFields({ password: ['The password is not correct.'] });
   }
   return (await getEndpoint(db, id)).signing_secret;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { findActiveViewer } from '../../src/db/repositories/users.js';
 import { assertIsoZ, assertPage, assertUser, USER_FIELDS } from '../helpers/shapes.js';
 import { type ApiResponse, unique, World } from '../helpers/world.js';
 
@@ -200,6 +201,13 @@ describe('POST /api/v2/account/create/ (admin)', () => {
       'email',
     );
   });
+});
+
+test("a request's member carries no secrets", async () => {
+  const member = await world.user({ password_hash: 'not-a-real-hash' });
+  const viewer = await findActiveViewer(world.db, member.id);
+  assert.equal(viewer?.id, member.id);
+  assert.ok(!('password_hash' in viewer!), 'the viewer has no password hash');
 });
 
 describe('GET /api/v2/user/me/', () => {

@@ -11,7 +11,8 @@ export interface Community {
   contentAvailability: boolean;
 }
 
-export interface Viewer extends UserRow {
+/** The signed-in member as requests carry it: their row without secrets, and the community settings. */
+export interface Viewer extends Omit<UserRow, 'password_hash'> {
   community: Community;
 }
 
@@ -28,7 +29,7 @@ export function readCommunity(row: { pref_follow_enabled?: unknown; pref_content
   };
 }
 
-/** Loads an active user and the community settings in one statement. */
+/** Loads an active user (without secrets) and the community settings in one statement. */
 export async function findActiveViewer(db: Executor, id: number): Promise<Viewer | undefined> {
   type Row = UserRow & { pref_follow_enabled: unknown; pref_content_availability: unknown };
   const query = sql<Row>`SELECT u.*, ${communityColumns} FROM users u WHERE u.id = ${id} AND u.is_active`;
@@ -36,7 +37,8 @@ export async function findActiveViewer(db: Executor, id: number): Promise<Viewer
   const { rows } = await db.executeQuery<Row>(prepared(query.compile(db)));
   const row = rows[0];
   if (!row) return undefined;
-  const { pref_follow_enabled, pref_content_availability, ...user } = row;
+  // The password hash never leaves this repository with a request's member.
+  const { pref_follow_enabled, pref_content_availability, password_hash, ...user } = row;
   return { ...user, community: readCommunity(row) };
 }
 

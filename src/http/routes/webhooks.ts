@@ -150,7 +150,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     async (request, reply) => {
       // The body is optional ({"password": "..."} or nothing), so the service checks it rather than a schema.
       const password = (request.body as { password?: unknown } | undefined)?.password;
-      const secret = await webhooks.revealSecret(db, viewerOf(request), request.params.id, password);
+      const secret = await webhooks.revealSecret(db, viewerOf(request).id, request.params.id, password);
       return reply.code(201).send({ signing_secret: secret });
     },
   );
