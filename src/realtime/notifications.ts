@@ -1,8 +1,8 @@
+import { presentNotificationItem } from '../contracts/notification.js';
 import { presentUser } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
 import { countUnseen, eventUsers, findNotification } from '../db/repositories/notifications.js';
 import { NOTIFICATION_USER_FIELD } from '../domain/events.js';
-import { presentNotificationItem } from '../http/presenters/notifications.js';
 
 /**
  * The realtime message for a notification, as SelfCommunity's web client reads it:

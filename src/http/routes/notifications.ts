@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { parseSid } from '../../contracts/notification.js';
 import type { Database } from '../../db/database.js';
 import {
   countUnseenNotifications,
@@ -7,7 +8,7 @@ import {
   markNotificationsRead,
 } from '../../services/notifications.js';
 import { viewerOf } from '../plugins/auth.js';
-import { parseSid, presentNotificationPage } from '../presenters/notifications.js';
+import { presentNotificationPage } from '../presenters/notifications.js';
 import { errors } from '../schemas/common.js';
 
 const tags = ['notifications'];
