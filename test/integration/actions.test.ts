@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
+import { findUserWithStatus } from '../../src/db/repositories/users.js';
+import { mirror, PAIR_STATES, type PairState, statusOf } from '../../src/domain/connection-state.js';
 import { type ApiResponse, World } from '../helpers/world.js';
 
 let world: World;
@@ -634,4 +636,37 @@ describe('the database enforces the rules it can', () => {
     );
     await world.db.deleteFrom('connection_requests').where('from_user_id', '=', a.id).execute();
   });
+});
+
+describe("the SQL status expression agrees with the state machine's statusOf", () => {
+  // Each state built through the API, from my side; then both sides read by the SQL expression
+  // (findUserWithStatus, what connection_status/lists use) and compared with statusOf.
+  const build: Record<PairState, (me: Member, them: Member) => Promise<unknown>> = {
+    none: async () => undefined,
+    sent_pending: (me, them) => world.act(me.token, them.id, 'request'),
+    sent_rejected: async (me, them) => {
+      await world.act(me.token, them.id, 'request');
+      await world.act(them.token, me.id, 'reject');
+    },
+    received_pending: (me, them) => world.act(them.token, me.id, 'request'),
+    received_rejected: async (me, them) => {
+      await world.act(them.token, me.id, 'request');
+      await world.act(me.token, them.id, 'reject');
+    },
+    connected: async (me, them) => {
+      await world.act(me.token, them.id, 'request');
+      await world.act(them.token, me.id, 'accept');
+    },
+  };
+  for (const state of PAIR_STATES) {
+    test(state, async () => {
+      const me = await world.user();
+      const them = await world.user();
+      await build[state](me, them);
+      const mine = await findUserWithStatus(world.db, me.id, them.id);
+      const theirs = await findUserWithStatus(world.db, them.id, me.id);
+      assert.equal(mine?.connection_status, statusOf(state), 'my status');
+      assert.equal(theirs?.connection_status, statusOf(mirror(state)), 'their status');
+    });
+  }
 });
