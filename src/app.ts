@@ -12,6 +12,7 @@ import { registerNotFound } from './http/plugins/method-not-allowed.js';
 import { authRoutes } from './http/routes/auth.js';
 import { communityRoutes } from './http/routes/community.js';
 import { connectionRoutes } from './http/routes/connections.js';
+import { followRoutes } from './http/routes/follows.js';
 import { healthRoutes } from './http/routes/health.js';
 import { notificationRoutes } from './http/routes/notifications.js';
 import { preferenceRoutes } from './http/routes/preferences.js';
@@ -85,6 +86,7 @@ export async function buildApp({
   });
   await app.register(userRoutes, api);
   await app.register(connectionRoutes, api);
+  await app.register(followRoutes, api);
   await app.register(preferenceRoutes, api);
   await app.register(communityRoutes, api);
   await app.register(notificationRoutes, api);

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { openAndPrepare } from '../bootstrap.js';
 import { ConfigError, loadConfig, resolveJwtSecret } from '../config.js';
-import { presentMe } from '../contracts/user.js';
+import { modeOf, presentMe } from '../contracts/user.js';
 import { DataDirInUseError } from '../db/data-dir-lock.js';
 import type { DatabaseHandle } from '../db/database.js';
+import { loadCommunity } from '../db/repositories/users.js';
 import { seedCommunity } from '../db/seed.js';
 import { AppError } from '../domain/errors.js';
 import { isRole, isUsername, ROLES } from '../domain/users.js';
@@ -205,10 +206,11 @@ async function main(argv: string[]) {
         throw new UsageError('--username may hold only letters, digits, _ and - (at most 255)');
       }
       const username = values.username;
-      const user = await withDatabase(({ db }) =>
-        createUser(db, { username, role, password: values.password, email: values.email ?? null }),
-      );
-      process.stdout.write(`${JSON.stringify(presentMe(user), null, 2)}\n`);
+      const { user, community } = await withDatabase(async ({ db }) => ({
+        user: await createUser(db, { username, role, password: values.password, email: values.email ?? null }),
+        community: await loadCommunity(db),
+      }));
+      process.stdout.write(`${JSON.stringify(presentMe(user, modeOf(community)), null, 2)}\n`);
       return;
     }
     case 'token': {

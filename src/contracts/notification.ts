@@ -1,5 +1,5 @@
 import { NOTIFICATION_USER_FIELD, type NotificationType } from '../domain/events.js';
-import { presentUser, type UserFields } from './user.js';
+import { type GraphMode, presentUser, type UserFields } from './user.js';
 
 /**
  * A notification as the API shows it (`schemas/notification.md`), in the notification list and
@@ -27,17 +27,17 @@ export function parseSid(sid: string): number | undefined {
 }
 
 /** One notification as an item of an aggregate: `is_new` is true while it is unread. */
-export function presentNotificationItem(row: NotificationRecord) {
+export function presentNotificationItem(row: NotificationRecord, mode: GraphMode) {
   return {
     is_new: row.read_at === null,
     sid: itemSid(row.id),
     type: row.type,
     active_at: row.created.toISOString(),
-    [NOTIFICATION_USER_FIELD[row.type]]: presentUser(row.actor, row.actor.connection_status),
+    [NOTIFICATION_USER_FIELD[row.type]]: presentUser(row.actor, row.actor.connection_status, mode),
   };
 }
 
 /** Connection notifications are never aggregated: each is a group of one. */
-export function presentNotificationGroup(row: NotificationRecord) {
-  return { is_new: row.read_at === null, sid: groupSid(row.id), aggregated: [presentNotificationItem(row)] };
+export function presentNotificationGroup(row: NotificationRecord, mode: GraphMode) {
+  return { is_new: row.read_at === null, sid: groupSid(row.id), aggregated: [presentNotificationItem(row, mode)] };
 }

@@ -14,8 +14,18 @@ export const ConnectionStatus = Nullable(
     Type.Literal('connected'),
     Type.Literal('sent_connection_request'),
     Type.Literal('received_connection_request'),
+    Type.Literal('followed'),
   ]),
 );
+
+/**
+ * Which graph the community shows (`configurations.follow_enabled`): friendship (connections,
+ * requests) or follow. It decides the status vocabulary and whether the follow counters are numbers.
+ */
+export type GraphMode = 'friendship' | 'follow';
+
+export const modeOf = (community: { followEnabled: boolean }): GraphMode =>
+  community.followEnabled ? 'follow' : 'friendship';
 
 const DateTime = Type.String({ format: 'date-time' });
 
@@ -78,6 +88,8 @@ export const USER_COLUMNS = [
   'avatar',
   'ext_id',
   'connections_count',
+  'followers_count',
+  'followings_count',
   'date_joined',
   'bio',
   'location',
@@ -99,15 +111,15 @@ export const USER_COLUMNS = [
 export type UserFields = Pick<UserRow, (typeof USER_COLUMNS)[number]>;
 
 /** A user as the API shows it to another member: an allow-list of the User schema's fields. */
-export function presentUser(row: UserFields, connectionStatus: string | null): Static<typeof User> {
+export function presentUser(row: UserFields, connectionStatus: string | null, mode: GraphMode): Static<typeof User> {
   return {
     id: row.id,
     username: row.username,
     real_name: row.real_name,
     avatar: row.avatar,
     ext_id: row.ext_id,
-    followings_counter: null,
-    followers_counter: null,
+    followings_counter: mode === 'follow' ? row.followings_count : null,
+    followers_counter: mode === 'follow' ? row.followers_count : null,
     posts_counter: null,
     discussions_counter: null,
     polls_counter: null,
@@ -135,9 +147,13 @@ export function presentUser(row: UserFields, connectionStatus: string | null): S
 }
 
 /** The authenticated user's own view: private fields and the request counters. */
-export function presentMe(row: Omit<UserRow, 'password_hash'>, unseenNotifications = 0): Static<typeof Me> {
+export function presentMe(
+  row: Omit<UserRow, 'password_hash'>,
+  mode: GraphMode,
+  unseenNotifications = 0,
+): Static<typeof Me> {
   return {
-    ...presentUser(row, null),
+    ...presentUser(row, null, mode),
     email: row.email,
     email_isvalid: row.email !== null,
     role: row.role,
@@ -152,15 +168,27 @@ export function presentMe(row: Omit<UserRow, 'password_hash'>, unseenNotificatio
 /** Where a list inserts the viewer's status into a stored user: the one viewer-dependent field. */
 const STATUS_FIELD = '"connection_status":';
 
-/**
- * A user's User JSON as lists store it (`user_json`): the text before and after the
- * connection_status value, so a page joins stored text and one status per item instead of
- * building 30 fields per user per request. Rendered by `presentUser`, nothing else; the users
- * repository stores it in the transaction of every change to the user's row. The key cannot occur
- * earlier in the text: inside a JSON string every quote is escaped.
- */
-export function storedUserParts(row: UserFields): { head: string; tail: string } {
-  const json = JSON.stringify(presentUser(row, null));
+function split(json: string): { head: string; tail: string } {
   const at = json.indexOf(`${STATUS_FIELD}null`) + STATUS_FIELD.length;
   return { head: json.slice(0, at), tail: json.slice(at + 'null'.length) };
+}
+
+/**
+ * A user's User JSON as lists store it (`user_json`), in each mode: the text before and after the
+ * connection_status value, so a page joins stored text and one status per item instead of
+ * building 30 fields per user per request. Rendered by `presentUser`, nothing else; the users
+ * repository stores it in the transaction of every change to the user's row. A list knows its
+ * mode (the friendship lists answer only in friendship mode, the follow lists only in follow
+ * mode), so it picks its pair of parts without a switch. The key cannot occur earlier in the
+ * text: inside a JSON string every quote is escaped.
+ */
+export function storedUserParts(row: UserFields): {
+  head: string;
+  tail: string;
+  follow_head: string;
+  follow_tail: string;
+} {
+  const friendship = split(JSON.stringify(presentUser(row, null, 'friendship')));
+  const follow = split(JSON.stringify(presentUser(row, null, 'follow')));
+  return { ...friendship, follow_head: follow.head, follow_tail: follow.tail };
 }

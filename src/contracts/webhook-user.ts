@@ -1,7 +1,8 @@
 import type { UserRow } from '../db/schema.js';
+import type { GraphMode } from './user.js';
 
 /** A user inside a webhook payload: the fields of the connection events page, for the community's own systems. */
-export function presentWebhookUser(row: UserRow) {
+export function presentWebhookUser(row: UserRow, mode: GraphMode) {
   return {
     id: row.id,
     username: row.username,
@@ -26,6 +27,8 @@ export function presentWebhookUser(row: UserRow) {
     connection_requests_sent_counter: row.requests_sent_count,
     connection_requests_received_counter: row.requests_received_count,
     connections_counter: row.connections_count,
+    followers_counter: mode === 'follow' ? row.followers_count : null,
+    followings_counter: mode === 'follow' ? row.followings_count : null,
     posts_counter: null,
     discussions_counter: null,
     statuses_counter: null,

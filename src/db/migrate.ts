@@ -8,6 +8,7 @@ import * as userJson from './migrations/0005-user-json.js';
 import * as coveringIndexes from './migrations/0006-covering-request-indexes.js';
 import * as coveringDays from './migrations/0007-covering-request-days.js';
 import * as userJsonByApplication from './migrations/0008-user-json-by-application.js';
+import * as follows from './migrations/0009-follows.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0006-covering-request-indexes': coveringIndexes,
   '0007-covering-request-days': coveringDays,
   '0008-user-json-by-application': userJsonByApplication,
+  '0009-follows': follows,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -33,6 +33,8 @@ export interface UsersTable {
   connections_count: Generated<number>;
   requests_sent_count: Generated<number>;
   requests_received_count: Generated<number>;
+  followers_count: Generated<number>;
+  followings_count: Generated<number>;
 }
 
 export interface ConnectionRequestsTable {
@@ -142,6 +144,14 @@ export interface UserJsonTable {
   user_id: number;
   head: string;
   tail: string;
+  follow_head: string;
+  follow_tail: string;
+}
+
+export interface FollowsTable {
+  follower_id: number;
+  followed_id: number;
+  created: Generated<Date>;
 }
 
 export interface KithMetaTable {
@@ -150,6 +160,7 @@ export interface KithMetaTable {
 }
 
 export interface DB {
+  follows: FollowsTable;
   user_json: UserJsonTable;
   kith_meta: KithMetaTable;
   events: EventsTable;

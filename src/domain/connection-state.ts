@@ -4,7 +4,8 @@
  * returns the next state and the closed list of effects (rows, counters, event, notifications);
  * services load the state, execute the effects in order and know nothing about states.
  */
-import { eventFor, type GraphEvent } from './events.js';
+import type { Effect } from './effects.js';
+import { eventFor } from './events.js';
 
 export const PAIR_STATES = [
   'none',
@@ -183,23 +184,7 @@ export function counterDeltas(from: PairState, next: PairState): { me: CounterDe
   };
 }
 
-/**
- * One thing a move does, in the order the service must do it. "The request" is the pair's one
- * request row (loaded with the state, or the one `insert_request` made); requests and connections
- * are always between me (the actor) and them.
- */
-export type Effect =
-  | { kind: 'insert_request' }
-  | { kind: 'delete_request' }
-  | { kind: 'set_rejected'; rejected: boolean }
-  | { kind: 'mark_viewed' }
-  | { kind: 'insert_connection' }
-  | { kind: 'delete_connection' }
-  /** The request's unread-or-read `connection_request` notification goes (a withdrawn request). */
-  | { kind: 'withdraw_request_notification' }
-  | { kind: 'counters'; me: CounterDelta; them: CounterDelta }
-  /** The event row, its webhook deliveries and its notification, in the same transaction. */
-  | { kind: 'event'; event: GraphEvent };
+export type { Effect } from './effects.js';
 
 export type Plan =
   | { ok: true; next: PairState; status: ConnectionStatus; effects: Effect[] }

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'authentication_failed'
   | 'permission_denied'
   | 'friendship_mode_required'
+  | 'follow_mode_required'
   | 'not_found'
   | 'method_not_allowed'
   | 'unsupported_media_type'

@@ -7,16 +7,19 @@ export const CONNECTION_EVENT_TYPES = [
   'connection_request.cancelled',
   'connection.created',
   'connection.deleted',
+  'connection.follow',
+  'connection.unfollow',
 ] as const;
 
 export type EventType = (typeof CONNECTION_EVENT_TYPES)[number];
 
-/** The notification types kith makes (the `notifications.type` CHECK of migration 0002 lists the same). */
+/** The notification types kith makes (the `notifications.type` CHECK of migration 0009 lists the same). */
 export const NOTIFICATION_TYPES = [
   'connection_request',
   'connection_accept',
   'connection_cancel_request',
   'connection_remove',
+  'user_follow',
 ] as const;
 
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
@@ -27,13 +30,14 @@ export const NOTIFICATION_USER_FIELD: Record<NotificationType, string> = {
   connection_accept: 'accept_user',
   connection_cancel_request: 'cancel_request_user',
   connection_remove: 'remove_user',
+  user_follow: 'follower',
 };
 
 export interface GraphEvent {
   type: EventType;
-  /** The user who sent the request (for connection.deleted: the user who removed the connection). */
+  /** The user who sent the request (connection.deleted: who removed the connection; follows: the follower). */
   from: number;
-  /** The request's recipient (for connection.deleted: the other side). */
+  /** The request's recipient (connection.deleted: the other side; follows: the followed member). */
   to: number;
   /** Who is told, about whom. */
   notification?: { type: NotificationType; recipient: number; actor: number };

@@ -17,7 +17,9 @@ export async function recordEvent(tx: Executor, event: GraphEvent, requestId: nu
   const from = byId.get(event.from);
   const to = byId.get(event.to);
   if (!from || !to) throw new Error('event between users that do not exist');
-  const data = { from_user: presentWebhookUser(from), to_user: presentWebhookUser(to) };
+  // An event happens in the mode whose graph it changes: follows in follow mode, the rest in friendship mode.
+  const mode = event.type === 'connection.follow' || event.type === 'connection.unfollow' ? 'follow' : 'friendship';
+  const data = { from_user: presentWebhookUser(from, mode), to_user: presentWebhookUser(to, mode) };
 
   const { id: eventId } = await tx
     .insertInto('events')

@@ -1,9 +1,15 @@
+import type { GraphMode } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
 import { connectionsPage } from '../db/pages/connection-pages.js';
 import { type JsonPage, type RequestPageQuery, requestPage, type ViewerPage } from '../db/pages/request-pages.js';
 import * as repo from '../db/repositories/connections.js';
 import { findUserWithStatus } from '../db/repositories/users.js';
 import type { ConnectionStatus } from '../domain/connection-state.js';
+import type { FollowStatus } from '../domain/follow-state.js';
+
+/** A status in either mode's vocabulary. */
+type Status = ConnectionStatus | FollowStatus;
+
 import { notFound } from '../domain/errors.js';
 
 /**
@@ -34,15 +40,15 @@ export async function connectionsOf(
 /** Whether the two are connected; 404 when the other is unknown or inactive. */
 export async function isConnection(db: Database, viewerId: number, userId: number): Promise<boolean> {
   if (await repo.isConnected(db, viewerId, userId)) return true;
-  if (!(await findUserWithStatus(db, viewerId, userId))) throw notFound('User not found.');
+  if (!(await findUserWithStatus(db, viewerId, userId, 'friendship'))) throw notFound('User not found.');
   return false;
 }
 
-/** My status towards a member; 404 when they are unknown or inactive. */
-export async function statusTowards(db: Database, viewerId: number, userId: number): Promise<ConnectionStatus> {
-  const user = await findUserWithStatus(db, viewerId, userId);
+/** My status towards a member, in the community's mode's vocabulary; 404 when they are unknown or inactive. */
+export async function statusTowards(db: Database, viewerId: number, userId: number, mode: GraphMode): Promise<Status> {
+  const user = await findUserWithStatus(db, viewerId, userId, mode);
   if (!user) throw notFound('User not found.');
-  return user.connection_status as ConnectionStatus;
+  return user.connection_status as Status;
 }
 
 /** My status towards each of these members, by id; ids that name no active member are left out. */
@@ -50,9 +56,10 @@ export async function statusesTowards(
   db: Database,
   viewerId: number,
   ids: readonly number[],
-): Promise<Record<string, ConnectionStatus>> {
-  const rows = await repo.statuses(db, viewerId, [...new Set(ids)]);
-  const statuses: Record<string, ConnectionStatus> = {};
-  for (const row of rows) statuses[String(row.id)] = row.connection_status as ConnectionStatus;
+  mode: GraphMode,
+): Promise<Record<string, Status>> {
+  const rows = await repo.statuses(db, viewerId, [...new Set(ids)], mode);
+  const statuses: Record<string, Status> = {};
+  for (const row of rows) statuses[String(row.id)] = row.connection_status as Status;
   return statuses;
 }

@@ -1,3 +1,4 @@
+import type { GraphMode } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
 import * as repo from '../db/repositories/notifications.js';
 
@@ -12,11 +13,12 @@ export async function listNotificationsMarkingRead(
   viewerId: number,
   query: { next_id?: number | undefined; previous_id?: number | undefined },
   limit: number,
+  mode: GraphMode,
 ) {
   // previous_id takes precedence when both are sent, as the page says.
   const { next_id, previous_id } = query;
   const cursor = previous_id !== undefined ? { after: previous_id } : next_id !== undefined ? { before: next_id } : {};
-  const page = await repo.listNotifications(db, viewerId, cursor, limit);
+  const page = await repo.listNotifications(db, viewerId, cursor, limit, mode);
   const unread = page.rows.filter((row) => row.read_at === null).map((row) => row.id);
   await repo.markRead(db, viewerId, unread);
   return page;

@@ -1,4 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
+import { type GraphMode, modeOf } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
 import { countUnseen } from '../db/repositories/notifications.js';
 import type { Viewer } from '../db/repositories/users.js';
@@ -105,19 +106,30 @@ export async function listUsers(
     limit: number;
     offset: number;
   },
+  mode: GraphMode,
 ) {
-  return users.listUsers(db, viewerId, {
-    search: query.search,
-    username: query.username,
-    ordering: parseOrdering(query.ordering ?? 'id'),
-    limit: query.limit,
-    offset: query.offset,
-  });
+  return users.listUsers(
+    db,
+    viewerId,
+    {
+      search: query.search,
+      username: query.username,
+      ordering: parseOrdering(query.ordering ?? 'id'),
+      limit: query.limit,
+      offset: query.offset,
+    },
+    mode,
+  );
 }
 
 /** An active user with the viewer's connection status towards them (none for anonymous viewers); 404 otherwise. */
-export async function getUser(db: Database, viewerId: number | null, id: number): Promise<users.UserWithStatus> {
-  const user = await users.findUserWithStatus(db, viewerId, id);
+export async function getUser(
+  db: Database,
+  viewerId: number | null,
+  id: number,
+  mode: GraphMode,
+): Promise<users.UserWithStatus> {
+  const user = await users.findUserWithStatus(db, viewerId, id, mode);
   if (!user) throw missingUser();
   return user;
 }
@@ -148,7 +160,7 @@ export async function updateProfile(db: Database, viewer: Viewer, id: number, ch
     const existing = await users.findById(tx, id);
     if (!existing?.is_active) throw missingUser();
     await users.updateProfile(tx, id, changes);
-    return getUser(tx, viewer.id, id);
+    return getUser(tx, viewer.id, id, modeOf(viewer.community));
   });
 }
 
@@ -157,11 +169,14 @@ export interface VisibleCounters {
   connections?: number;
   connection_requests_sent?: number;
   connection_requests_received?: number;
+  followers?: number;
+  followings?: number;
 }
 
 /**
  * A member's counters: in friendship mode everyone sees the connections, and only the member and
- * admins see the requests sent and received; in follow mode none of them.
+ * admins see the requests sent and received; in follow mode everyone sees the followers and
+ * followings, and none of the friendship counters.
  */
 export async function getCounters(
   db: Database,
@@ -171,7 +186,7 @@ export async function getCounters(
 ): Promise<VisibleCounters> {
   const user = await users.findById(db, id);
   if (!user?.is_active) throw missingUser();
-  if (community?.followEnabled === true) return {};
+  if (community?.followEnabled === true) return { followers: user.followers_count, followings: user.followings_count };
   if (!isSelfOrAdmin(viewer, user.id)) return { connections: user.connections_count };
   return {
     connections: user.connections_count,

@@ -663,8 +663,8 @@ describe("the SQL status expression agrees with the state machine's statusOf", (
       const me = await world.user();
       const them = await world.user();
       await build[state](me, them);
-      const mine = await findUserWithStatus(world.db, me.id, them.id);
-      const theirs = await findUserWithStatus(world.db, them.id, me.id);
+      const mine = await findUserWithStatus(world.db, me.id, them.id, 'friendship');
+      const theirs = await findUserWithStatus(world.db, them.id, me.id, 'friendship');
       assert.equal(mine?.connection_status, statusOf(state), 'my status');
       assert.equal(theirs?.connection_status, statusOf(mirror(state)), 'their status');
     });

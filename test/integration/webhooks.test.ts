@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { CONNECTION_ACTIONS, PAIR_STATES, plan } from '../../src/domain/connection-state.js';
+import { FOLLOW_ACTIONS, FOLLOW_STATES, planFollow } from '../../src/domain/follow-state.js';
 import { WebhookWorker } from '../../src/webhooks/worker.js';
 import { Receiver } from '../helpers/receiver.js';
 import { TEST_WEBHOOKS, World } from '../helpers/world.js';
@@ -132,18 +133,20 @@ describe('endpoint management', () => {
     });
     assert.equal(incomplete.status, 400);
 
-    // Advertised are exactly the types some move of the state machine produces.
+    // Advertised are exactly the types some move of a state machine produces (friendship and follow).
     const produced = new Set(
-      PAIR_STATES.flatMap((state) =>
-        CONNECTION_ACTIONS.flatMap((action) => {
-          const planned = plan(state, action, { me: 1, them: 2 });
-          return planned.ok ? planned.effects.flatMap((e) => (e.kind === 'event' ? [e.event.type] : [])) : [];
-        }),
+      [
+        ...PAIR_STATES.flatMap((state) => CONNECTION_ACTIONS.map((action) => plan(state, action, { me: 1, them: 2 }))),
+        ...FOLLOW_STATES.flatMap((state) =>
+          FOLLOW_ACTIONS.map((action) => planFollow(state, action, { me: 1, them: 2 })),
+        ),
+      ].flatMap((planned) =>
+        planned.ok ? planned.effects.flatMap((e) => (e.kind === 'event' ? [e.event.type] : [])) : [],
       ),
     );
     const types = await world.get('/api/v2/webhook/endpoint/event/', admin);
     assert.deepEqual([...types.body].sort(), [...produced].sort());
-    assert.deepEqual([...types.body].sort(), [...ALL].sort());
+    assert.deepEqual([...types.body].sort(), [...ALL, 'connection.follow', 'connection.unfollow'].sort());
 
     assert.equal(
       (await world.request('DELETE', `/api/v2/webhook/endpoint/${created.id}/`, { token: admin })).status,

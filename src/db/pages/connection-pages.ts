@@ -28,7 +28,7 @@ export async function connectionsPage(
       : sql<number>`(SELECT count(*) FROM connections c WHERE c.user_id = x.id AND ${filter})::int`;
   const query = sql<{ count: number; items: string | null }>`
     SELECT ${total} AS count,
-      (SELECT string_agg(j.head || coalesce(to_json(${connectionStatusSql(viewerId, sql`j.user_id`)})::text, 'null')
+      (SELECT string_agg(j.head || coalesce(to_json(${connectionStatusSql(viewerId, sql`j.user_id`, 'friendship')})::text, 'null')
                          || j.tail, ',' ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC)
        FROM (
          SELECT c.friend_id, c.created, ${isMutual} AS mutual

@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import type { CounterDelta, PairState } from '../../domain/connection-state.js';
+import type { GraphMode } from '../../contracts/user.js';
+import type { PairState } from '../../domain/connection-state.js';
+import type { UserCounterDelta } from '../../domain/effects.js';
 import { prepared } from '../pg-driver.js';
 import type { ConnectionRequestRow, DB, UserRow } from '../schema.js';
 import { storeUserJson } from './user-json.js';
@@ -98,33 +100,37 @@ export async function deleteConnection(db: Executor, a: number, b: number) {
 }
 
 /**
- * Adds to the counters of the pair's two users in one statement and stores their list JSON again
- * (it shows connections_counter), in the caller's transaction.
+ * Adds to the counters of a pair's two users in one statement and stores their list JSON again
+ * (it shows the counters), in the caller's transaction. Counters a delta does not name stay.
  */
-export async function addToCounters(db: Executor, deltas: ReadonlyArray<{ userId: number; delta: CounterDelta }>) {
-  const changed = deltas.filter(({ delta }) => delta.connections !== 0 || delta.sent !== 0 || delta.received !== 0);
+export async function addToCounters(db: Executor, deltas: ReadonlyArray<{ userId: number; delta: UserCounterDelta }>) {
+  const counted = (d: UserCounterDelta) =>
+    [d.connections ?? 0, d.sent ?? 0, d.received ?? 0, d.followers ?? 0, d.followings ?? 0] as const;
+  const changed = deltas.filter(({ delta }) => counted(delta).some((n) => n !== 0));
   if (changed.length === 0) return;
   const values = sql.join(
-    changed.map(
-      ({ userId, delta }) =>
-        sql`(${userId}::int, ${delta.connections}::int, ${delta.sent}::int, ${delta.received}::int)`,
-    ),
+    changed.map(({ userId, delta }) => {
+      const [connections, sent, received, followers, followings] = counted(delta);
+      return sql`(${userId}::int, ${connections}::int, ${sent}::int, ${received}::int, ${followers}::int, ${followings}::int)`;
+    }),
   );
   const { rows } = await sql<UserRow>`
     UPDATE users u SET connections_count = u.connections_count + d.connections,
                        requests_sent_count = u.requests_sent_count + d.sent,
-                       requests_received_count = u.requests_received_count + d.received
-    FROM (VALUES ${values}) AS d(id, connections, sent, received)
+                       requests_received_count = u.requests_received_count + d.received,
+                       followers_count = u.followers_count + d.followers,
+                       followings_count = u.followings_count + d.followings
+    FROM (VALUES ${values}) AS d(id, connections, sent, received, followers, followings)
     WHERE u.id = d.id
     RETURNING u.*`.execute(db);
   await storeUserJson(db, rows);
 }
 
 /** The viewer's status towards each of these users; ids that name no active user are left out. */
-export async function statuses(db: Executor, viewerId: number, ids: number[]) {
+export async function statuses(db: Executor, viewerId: number, ids: number[], mode: GraphMode) {
   if (ids.length === 0) return [];
   const query = sql<{ id: number; connection_status: string | null }>`
-    SELECT u.id, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
+    SELECT u.id, ${connectionStatusSql(viewerId, sql`u.id`, mode)} AS connection_status
     FROM users u WHERE u.id = ANY(${ids}::int[]) AND u.is_active`;
   const { rows } = await db.executeQuery<{ id: number; connection_status: string | null }>(prepared(query.compile(db)));
   return rows;

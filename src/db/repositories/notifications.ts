@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { GraphMode } from '../../contracts/user.js';
 import type { NotificationType } from '../../domain/events.js';
 import type { DB, UserRow } from '../schema.js';
 import { connectionStatusSql } from './users.js';
@@ -20,11 +21,11 @@ export interface NotificationRow {
   actor: UserRow & { connection_status: string | null };
 }
 
-function selectNotifications(userId: number) {
+function selectNotifications(userId: number, mode: GraphMode) {
   return sql`
     SELECT n.id, n.user_id, n.type, n.created, n.read_at, n.request_id, n.event_id,
            e.type AS event_type, e.created AS event_created, e.from_user_id AS event_from, e.to_user_id AS event_to,
-           (SELECT to_jsonb(a) || jsonb_build_object('connection_status', ${connectionStatusSql(userId, sql`a.id`)})
+           (SELECT to_jsonb(a) || jsonb_build_object('connection_status', ${connectionStatusSql(userId, sql`a.id`, mode)})
               FROM users a WHERE a.id = n.actor_id) AS actor
     FROM notifications n JOIN events e ON e.id = n.event_id`;
 }
@@ -41,10 +42,11 @@ export async function listNotifications(
   userId: number,
   cursor: { before?: number; after?: number },
   limit: number,
+  mode: GraphMode,
 ): Promise<{ rows: NotificationRow[]; hasOlder: boolean; hasNewer: boolean }> {
   let rows: NotificationRow[];
   if (cursor.after !== undefined) {
-    const result = await sql<NotificationRow>`${selectNotifications(userId)}
+    const result = await sql<NotificationRow>`${selectNotifications(userId, mode)}
       WHERE n.user_id = ${userId} AND n.id > ${cursor.after} ORDER BY n.id ASC LIMIT ${limit + 1}`.execute(db);
     const hasNewer = result.rows.length > limit;
     rows = result.rows.slice(0, limit).reverse();
@@ -53,7 +55,7 @@ export async function listNotifications(
     return { rows: rows.map(revive), hasOlder, hasNewer };
   }
   const before = cursor.before;
-  const result = await sql<NotificationRow>`${selectNotifications(userId)}
+  const result = await sql<NotificationRow>`${selectNotifications(userId, mode)}
     WHERE n.user_id = ${userId} ${before !== undefined ? sql`AND n.id < ${before}` : sql``}
     ORDER BY n.id DESC LIMIT ${limit + 1}`.execute(db);
   const hasOlder = result.rows.length > limit;
@@ -69,9 +71,9 @@ async function exists(db: Executor, userId: number, condition: ReturnType<typeof
   return rows[0]?.found === true;
 }
 
-export async function findNotification(db: Executor, userId: number, id: number) {
-  const { rows } =
-    await sql<NotificationRow>`${selectNotifications(userId)} WHERE n.id = ${id} AND n.user_id = ${userId}`.execute(db);
+export async function findNotification(db: Executor, userId: number, id: number, mode: GraphMode) {
+  const { rows } = await sql<NotificationRow>`${selectNotifications(userId, mode)}
+    WHERE n.id = ${id} AND n.user_id = ${userId}`.execute(db);
   const row = rows[0];
   return row ? revive(row) : undefined;
 }
@@ -99,6 +101,17 @@ export async function markRead(db: Executor, userId: number, ids: number[]) {
     .execute();
 }
 
+/** Deletes the unread `user_follow` notification of `actor`'s follow of `recipient` (an unfollow). */
+export async function deleteUnreadFollowNotification(db: Executor, recipient: number, actor: number) {
+  await db
+    .deleteFrom('notifications')
+    .where('user_id', '=', recipient)
+    .where('actor_id', '=', actor)
+    .where('type', '=', 'user_follow')
+    .where('read_at', 'is', null)
+    .execute();
+}
+
 /** Deletes the `connection_request` notification of a request (it was withdrawn before an answer). */
 export async function deleteRequestNotification(db: Executor, requestId: number) {
   await db
@@ -109,9 +122,9 @@ export async function deleteRequestNotification(db: Executor, requestId: number)
 }
 
 /** The users of an event, for the `connection` object of a realtime message. */
-export async function eventUsers(db: Executor, viewerId: number, ids: number[]) {
+export async function eventUsers(db: Executor, viewerId: number, ids: number[], mode: GraphMode) {
   const { rows } = await sql<UserRow & { connection_status: string | null }>`
-    SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
+    SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`, mode)} AS connection_status
     FROM users u WHERE u.id = ANY(${ids}::int[])`.execute(db);
   return new Map(rows.map((r) => [r.id, r]));
 }

@@ -19,7 +19,12 @@ export async function storeUserJson(db: Executor, rows: readonly UserFields[]): 
     .insertInto('user_json')
     .values(parts)
     .onConflict((oc) =>
-      oc.column('user_id').doUpdateSet((eb) => ({ head: eb.ref('excluded.head'), tail: eb.ref('excluded.tail') })),
+      oc.column('user_id').doUpdateSet((eb) => ({
+        head: eb.ref('excluded.head'),
+        tail: eb.ref('excluded.tail'),
+        follow_head: eb.ref('excluded.follow_head'),
+        follow_tail: eb.ref('excluded.follow_tail'),
+      })),
     )
     .execute();
 }
@@ -34,6 +39,8 @@ const SAMPLE: UserFields = {
   avatar: 'https://example.org/a.png',
   ext_id: null,
   connections_count: 3,
+  followers_count: 4,
+  followings_count: 5,
   date_joined: new Date(Date.UTC(2020, 0, 2, 3, 4, 5, 6)),
   bio: 'b',
   location: 'l',
@@ -54,8 +61,8 @@ const SAMPLE: UserFields = {
 
 /** Identifies the renderer: a hash of what it prints for a fixed user. */
 export function rendererVersion(): string {
-  const { head, tail } = storedUserParts(SAMPLE);
-  return createHash('sha256').update(`${head}\u0000${tail}`).digest('hex').slice(0, 16);
+  const parts = storedUserParts(SAMPLE);
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
 }
 
 /** Users whose stored list JSON differs from what the renderer prints for their row now (or is missing). */
@@ -67,15 +74,20 @@ export async function countStaleUserJson(db: Executor): Promise<number> {
       .selectFrom('users as u')
       .leftJoin('user_json as j', 'j.user_id', 'u.id')
       .select(USER_COLUMNS.map((c) => `u.${c}` as const))
-      .select(['j.head', 'j.tail'])
+      .select(['j.head', 'j.tail', 'j.follow_head', 'j.follow_tail'])
       .where('u.id', '>', after)
       .orderBy('u.id')
       .limit(BATCH)
       .execute();
     if (rows.length === 0) return stale;
     for (const row of rows) {
-      const { head, tail } = storedUserParts(row);
-      if (row.head !== head || row.tail !== tail) stale += 1;
+      const parts = storedUserParts(row);
+      const same =
+        row.head === parts.head &&
+        row.tail === parts.tail &&
+        row.follow_head === parts.follow_head &&
+        row.follow_tail === parts.follow_tail;
+      if (!same) stale += 1;
     }
     after = rows.at(-1)!.id;
   }

@@ -1,4 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { GraphMode } from '../../contracts/user.js';
 import { prepared } from '../pg-driver.js';
 import type { DB, NewUser, UserRow } from '../schema.js';
 import { storeUserJson } from './user-json.js';
@@ -53,8 +54,18 @@ export async function loadCommunity(db: Executor): Promise<Community> {
  * The viewer's connection_status towards the user in column `userId`: a lookup by primary key
  * and one by the pair index, whatever the size of either user's graph.
  */
-export function connectionStatusSql(viewerId: number | null, userId: RawBuilder<unknown>): RawBuilder<string | null> {
+export function connectionStatusSql(
+  viewerId: number | null,
+  userId: RawBuilder<unknown>,
+  mode: GraphMode,
+): RawBuilder<string | null> {
   if (viewerId === null) return sql<null>`NULL::text`;
+  if (mode === 'follow') {
+    return sql<string | null>`CASE
+      WHEN ${userId} = ${viewerId} THEN NULL
+      WHEN EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ${viewerId} AND f.followed_id = ${userId}) THEN 'followed'
+    END`;
+  }
   return sql<string | null>`CASE
     WHEN ${userId} = ${viewerId} THEN NULL
     WHEN EXISTS (SELECT 1 FROM connections c WHERE c.user_id = ${viewerId} AND c.friend_id = ${userId}) THEN 'connected'
@@ -68,9 +79,9 @@ export function connectionStatusSql(viewerId: number | null, userId: RawBuilder<
 
 export type UserWithStatus = UserRow & { connection_status: string | null };
 
-export async function findUserWithStatus(db: Executor, viewerId: number | null, id: number) {
+export async function findUserWithStatus(db: Executor, viewerId: number | null, id: number, mode: GraphMode) {
   const { rows } = await sql<UserWithStatus>`
-    SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
+    SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`, mode)} AS connection_status
     FROM users u WHERE u.id = ${id} AND u.is_active`.execute(db);
   return rows[0];
 }
@@ -148,7 +159,7 @@ export interface UserListFilter {
 }
 
 /** A page of active users and their total, in one statement. */
-export async function listUsers(db: Executor, viewerId: number | null, filter: UserListFilter) {
+export async function listUsers(db: Executor, viewerId: number | null, filter: UserListFilter, mode: GraphMode) {
   const conditions = [sql`u.is_active`];
   if (filter.username !== undefined) conditions.push(sql`lower(u.username) = ${filter.username.toLowerCase()}`);
   if (filter.search) {
@@ -160,7 +171,7 @@ export async function listUsers(db: Executor, viewerId: number | null, filter: U
   const { rows } = await sql<UserWithStatus & { total: number }>`
     SELECT t.total, p.* FROM (SELECT count(*) AS total FROM users u WHERE ${where}) t
     LEFT JOIN LATERAL (
-      SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`)} AS connection_status
+      SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`, mode)} AS connection_status
       FROM users u WHERE ${where}
       ORDER BY ${sql.ref(`u.${filter.ordering.column}`)} ${direction}, u.id ${direction}
       LIMIT ${filter.limit} OFFSET ${filter.offset}

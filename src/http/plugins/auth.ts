@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type GraphMode, modeOf } from '../../contracts/user.js';
 import type { Database } from '../../db/database.js';
 import { type Community, findActiveViewer, loadCommunity, type Viewer } from '../../db/repositories/users.js';
 import { AppError } from '../../domain/errors.js';
@@ -13,7 +14,7 @@ import { verifyAccessToken } from '../../services/tokens.js';
  * - auth: required / admin: a valid token of an active member (admin: with the admin role);
  *   optional: a token is used when sent; public: as optional, but required when the community's
  *   `content_availability` is false.
- * - friendship: the route's page says it "requires the community to be set to friendship mode".
+ * - friendship / follow: the route's page says it requires the community to be set to that mode.
  * - memberInStatement: the route's own statement loads the member with its page (one round trip
  *   instead of two); the route hands what it found to `admitFound`, which decides as the gate does
  *   for every other route. Only with auth 'required'.
@@ -24,6 +25,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthMode;
     friendship?: boolean;
+    /** The route's page says it "requires the community to be set to follow mode". */
+    follow?: boolean;
     memberInStatement?: boolean;
   }
   interface FastifyInstance {
@@ -47,6 +50,13 @@ const friendshipModeRequired = () =>
     'This operation requires the community to be set to friendship mode (configurations.follow_enabled is true).',
   );
 
+const followModeRequired = () =>
+  new AppError(
+    403,
+    'follow_mode_required',
+    'This operation requires the community to be set to follow mode (configurations.follow_enabled is false).',
+  );
+
 const notAuthenticated = () => new AppError(401, 'not_authenticated', 'Authentication credentials were not provided.');
 const failed = (detail: string) => new AppError(401, 'authentication_failed', detail);
 
@@ -58,12 +68,13 @@ interface Found {
 
 /** The one decision: throws the route's 401 or 403, in the gate's order. */
 function decide(request: FastifyRequest, found: Found) {
-  const { auth, friendship } = request.routeOptions.config;
+  const { auth, friendship, follow } = request.routeOptions.config;
   if (found.member === 'missing') throw failed('User not found or inactive.');
   if (auth === 'admin' && found.member?.role !== 'admin') {
     throw new AppError(403, 'permission_denied', 'This operation requires the admin role.');
   }
   if (friendship && found.community?.followEnabled) throw friendshipModeRequired();
+  if (follow && found.community?.followEnabled === false) throw followModeRequired();
   if (auth === 'public' && !found.member && found.community?.contentAvailability === false) throw notAuthenticated();
 }
 
@@ -71,6 +82,12 @@ function decide(request: FastifyRequest, found: Found) {
 export function viewerOf(request: FastifyRequest): Viewer {
   if (!request.viewer) throw notAuthenticated();
   return request.viewer;
+}
+
+/** The community's mode, as the gate read it for this request. */
+export function modeOfRequest(request: FastifyRequest): GraphMode {
+  if (!request.community) throw new Error('the gate did not read the community for this route');
+  return modeOf(request.community);
 }
 
 /** The verified token's member on a `memberInStatement` route, for its statement to load. */
@@ -109,7 +126,6 @@ export function registerAuth(app: FastifyInstance, db: Database, secret: string)
 
   /** Loads the token's member (and the settings when the route needs them) and decides. */
   const admit = async (request: FastifyRequest) => {
-    const { auth, friendship } = request.routeOptions.config;
     let member: Found['member'] = null;
     if (request.tokenUserId !== null) {
       const viewer = await findActiveViewer(db, request.tokenUserId);
@@ -117,9 +133,8 @@ export function registerAuth(app: FastifyInstance, db: Database, secret: string)
       request.viewer = viewer ?? null;
       request.community = viewer?.community ?? null;
     }
-    if (!request.community && member !== 'missing' && (auth === 'public' || friendship)) {
-      request.community = await loadCommunity(db);
-    }
+    // Every answer may depend on the community's mode (the status vocabulary, the follow counters).
+    if (!request.community && member !== 'missing') request.community = await loadCommunity(db);
     decide(request, { member, community: request.community });
   };
   app.decorate('admitRequest', admit);

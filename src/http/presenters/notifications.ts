@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { type NotificationRecord, presentNotificationGroup } from '../../contracts/notification.js';
+import type { GraphMode } from '../../contracts/user.js';
 
 /** The request's own absolute URL with the cursor parameter replaced by `key=id`. */
 function link(request: FastifyRequest, key: 'next_id' | 'previous_id', id: number) {
@@ -14,12 +15,13 @@ function link(request: FastifyRequest, key: 'next_id' | 'previous_id', id: numbe
 export function presentNotificationPage(
   request: FastifyRequest,
   page: { rows: NotificationRecord[]; hasOlder: boolean; hasNewer: boolean },
+  mode: GraphMode,
 ) {
   const first = page.rows[0];
   const last = page.rows.at(-1);
   return {
     next: page.hasOlder && last ? link(request, 'next_id', last.id) : null,
     previous: page.hasNewer && first ? link(request, 'previous_id', first.id) : null,
-    results: page.rows.map(presentNotificationGroup),
+    results: page.rows.map((row) => presentNotificationGroup(row, mode)),
   };
 }

@@ -13,7 +13,7 @@ import {
 } from '../../services/connection-reads.js';
 import { act } from '../../services/connections.js';
 import { CursorParam, type CursorScope, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
-import { admitFound, refuseInput, tokenUserOf, viewerOf } from '../plugins/auth.js';
+import { admitFound, modeOfRequest, refuseInput, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { errors, ID_SEGMENT, IdParams, Page, PageQuery } from '../schemas/common.js';
 import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
 import { UserRef } from '../schemas/users.js';
@@ -162,7 +162,9 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
         response: { 200: StatusBody, ...errors },
       },
     },
-    async (request) => ({ connection_status: await statusTowards(db, viewerOf(request).id, request.params.id) }),
+    async (request) => ({
+      connection_status: await statusTowards(db, viewerOf(request).id, request.params.id, modeOfRequest(request)),
+    }),
   );
 
   app.post(
@@ -177,7 +179,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
       },
     },
     async (request) => ({
-      connection_statuses: await statusesTowards(db, viewerOf(request).id, request.body.users),
+      connection_statuses: await statusesTowards(db, viewerOf(request).id, request.body.users, modeOfRequest(request)),
     }),
   );
 };

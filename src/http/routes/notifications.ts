@@ -7,7 +7,7 @@ import {
   listNotificationsMarkingRead,
   markNotificationsRead,
 } from '../../services/notifications.js';
-import { viewerOf } from '../plugins/auth.js';
+import { modeOfRequest, viewerOf } from '../plugins/auth.js';
 import { presentNotificationPage } from '../presenters/notifications.js';
 import { errors } from '../schemas/common.js';
 
@@ -44,7 +44,8 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = a
     async (request) =>
       presentNotificationPage(
         request,
-        await listNotificationsMarkingRead(db, viewerOf(request).id, request.query, PAGE),
+        await listNotificationsMarkingRead(db, viewerOf(request).id, request.query, PAGE, modeOfRequest(request)),
+        modeOfRequest(request),
       ),
   );
 

@@ -4,7 +4,7 @@ import { presentMe, presentUser } from '../../contracts/user.js';
 import type { Database } from '../../db/database.js';
 import { createUser, getCounters, getMe, getUser, listUsers, updateProfile } from '../../services/users.js';
 import { pageWindow, paginated } from '../pagination.js';
-import { viewerOf } from '../plugins/auth.js';
+import { modeOfRequest, viewerOf } from '../plugins/auth.js';
 import { presentCounters, presentSignup } from '../presenters/users.js';
 import { errors, ID_SEGMENT, IdParams, Page } from '../schemas/common.js';
 import {
@@ -29,7 +29,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     },
     async (request) => {
       const me = await getMe(db, viewerOf(request));
-      return presentMe(me.user, me.unseenNotifications);
+      return presentMe(me.user, modeOfRequest(request), me.unseenNotifications);
     },
   );
 
@@ -41,12 +41,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     },
     async (request) => {
       const window = pageWindow(request.query);
-      const page = await listUsers(db, viewerOf(request).id, { ...request.query, ...window });
+      const mode = modeOfRequest(request);
+      const page = await listUsers(db, viewerOf(request).id, { ...request.query, ...window }, mode);
       return paginated(
         request,
         window,
         page.total,
-        page.items.map((u) => presentUser(u, u.connection_status)),
+        page.items.map((u) => presentUser(u, u.connection_status, mode)),
       );
     },
   );
@@ -58,8 +59,9 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
       schema: { tags, summary: 'A user', params: IdParams, response: { 200: UserRef, ...errors } },
     },
     async (request) => {
-      const user = await getUser(db, request.viewer?.id ?? null, request.params.id);
-      return presentUser(user, user.connection_status);
+      const mode = modeOfRequest(request);
+      const user = await getUser(db, request.viewer?.id ?? null, request.params.id, mode);
+      return presentUser(user, user.connection_status, mode);
     },
   );
 
@@ -81,7 +83,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     },
     async (request) => {
       const user = await updateProfile(db, viewerOf(request), request.params.id, request.body ?? {});
-      return presentUser(user, user.connection_status);
+      return presentUser(user, user.connection_status, modeOfRequest(request));
     },
   );
 
@@ -119,7 +121,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     },
     async (request, reply) => {
       const user = await createUser(db, request.body);
-      return reply.code(201).send(presentUser(user, null));
+      return reply.code(201).send(presentUser(user, null, modeOfRequest(request)));
     },
   );
 };

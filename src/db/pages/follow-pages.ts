@@ -1,0 +1,157 @@
+import { CompiledQuery, type Kysely } from 'kysely';
+import { named } from '../pg-driver.js';
+import type { DB } from '../schema.js';
+import { type JsonPage, parseRowCursor, type RowCursor } from './request-pages.js';
+
+/** Whose list: the members who follow X, or the members X follows. */
+export type FollowList = 'followers' | 'followings';
+
+export interface FollowPageQuery {
+  list: FollowList;
+  /** The member whose list it is. */
+  userId: number;
+  /** The member looking (their status towards each item; the `mutual` filter); null: anonymous. */
+  viewerId: number | null;
+  /** 1: only those also in that relation with the viewer; 0: the others; undefined: everyone. */
+  mutual: boolean | undefined;
+  limit: number;
+  offset: number;
+  /** Seek past this row instead of skipping `offset` rows (only without `mutual`). */
+  after?: RowCursor | undefined;
+}
+
+/** Below this offset a plain index walk is as cheap as the per-day counts. */
+const DAYS_FROM_OFFSET = 2000;
+
+type Shape = 'from_start' | 'after_cursor' | 'by_day';
+type Filter = 'all' | 'mutual' | 'other';
+type Params = {
+  user: number;
+  viewer: number | null;
+  limit: number;
+  offset: number;
+  micros: string | null;
+  afterId: number | null;
+};
+type PageRow = { count: number; items: string | null; last: string | null };
+
+interface PageStatement {
+  name: string;
+  text: string;
+  slots: Array<keyof Params>;
+}
+
+/**
+ * The text of one follow list's page statement: the page on the list's covering index
+ * (migration 0009), the users from their stored follow-mode JSON with the viewer's status spliced
+ * in (`followed` when the viewer follows them), the total from the member's counter when nothing
+ * is filtered. No row when the member is missing or inactive.
+ */
+function pageStatement(list: FollowList, shape: Shape, filter: Filter): PageStatement {
+  const slots: Array<keyof Params> = [];
+  const slot = (name: keyof Params) => {
+    if (!slots.includes(name)) slots.push(name);
+    return `$${slots.indexOf(name) + 1}${name === 'viewer' ? '::int' : ''}`;
+  };
+  const user = slot('user');
+  const [whose, other] = list === 'followers' ? ['f.followed_id', 'f.follower_id'] : ['f.follower_id', 'f.followed_id'];
+  // "Also in that relation with me": they follow me too (followers), I follow them too (followings).
+  const withViewer =
+    list === 'followers'
+      ? `EXISTS (SELECT 1 FROM follows m WHERE m.follower_id = ${other} AND m.followed_id = ${slot('viewer')})`
+      : `EXISTS (SELECT 1 FROM follows m WHERE m.follower_id = ${slot('viewer')} AND m.followed_id = ${other})`;
+  const where = `${whose} = ${user}${filter === 'mutual' ? ` AND ${withViewer}` : filter === 'other' ? ` AND NOT ${withViewer}` : ''}`;
+  const order = `ORDER BY f.created DESC, ${other} DESC`;
+  const columns = `${other} AS other_id, f.created`;
+
+  let page: string;
+  if (shape === 'by_day') {
+    page = `
+      SELECT p.* FROM (
+        SELECT d.day, d.upto - d.followers AS before FROM (
+          SELECT day, followers, sum(followers) OVER (ORDER BY day DESC) AS upto
+          FROM follow_days WHERE followed_id = ${user}
+        ) d WHERE d.upto > ${slot('offset')} ORDER BY d.day DESC LIMIT 1
+      ) s CROSS JOIN LATERAL (
+        SELECT ${columns} FROM follows f
+        WHERE ${where} AND f.created < timestamptz 'epoch' + (s.day + 1) * interval '1 day'
+        ${order} OFFSET ${slot('offset')} - s.before LIMIT ${slot('limit')}
+      ) p`;
+  } else if (shape === 'after_cursor') {
+    page = `SELECT ${columns} FROM follows f WHERE ${where}
+        AND (f.created, ${other}) < (timestamptz 'epoch' + ${slot('micros')}::bigint * interval '1 microsecond', ${slot('afterId')}::int)
+        ${order} LIMIT ${slot('limit')}`;
+  } else {
+    page = `SELECT ${columns} FROM follows f WHERE ${where} ${order} LIMIT ${slot('limit')} OFFSET ${slot('offset')}`;
+  }
+
+  const viewer = slot('viewer');
+  const status = `CASE WHEN ${viewer} IS NOT NULL AND o.user_id <> ${viewer} AND EXISTS (
+      SELECT 1 FROM follows v WHERE v.follower_id = ${viewer} AND v.followed_id = o.user_id) THEN '"followed"' ELSE 'null' END`;
+  const count =
+    filter === 'all'
+      ? `x.${list === 'followers' ? 'followers_count' : 'followings_count'}`
+      : `(SELECT count(*) FROM follows f WHERE ${where})::int`;
+  const text = `
+    WITH page AS MATERIALIZED (${page}),
+         x AS (SELECT followers_count, followings_count FROM users WHERE id = ${user} AND is_active)
+    SELECT ${count} AS count,
+      (SELECT string_agg(o.follow_head || ${status} || o.follow_tail, ',' ORDER BY p.created DESC, p.other_id DESC)
+       FROM page p JOIN user_json o ON o.user_id = p.other_id) AS items,
+      (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.other_id
+       FROM page p ORDER BY p.created, p.other_id LIMIT 1) AS last
+    FROM x`;
+  return { name: `kith_page_${list}_${shape}_${filter}`, text, slots };
+}
+
+const statements = new Map<string, PageStatement>();
+
+function statementFor(query: FollowPageQuery): PageStatement {
+  const filter: Filter = query.mutual === undefined ? 'all' : query.mutual ? 'mutual' : 'other';
+  const shape: Shape =
+    query.after && filter === 'all'
+      ? 'after_cursor'
+      : query.list === 'followers' && filter === 'all' && query.offset >= DAYS_FROM_OFFSET
+        ? 'by_day'
+        : 'from_start';
+  const key = `${query.list}/${shape}/${filter}`;
+  let statement = statements.get(key);
+  if (!statement) {
+    statement = pageStatement(query.list, shape, filter);
+    statements.set(key, statement);
+  }
+  return statement;
+}
+
+/** The statement a follow page costs, and its parameters by `$n` (the benchmark replays it). */
+export function followPageStatement(query: FollowPageQuery): { sql: string; slots: string[] } {
+  const { text, slots } = statementFor(query);
+  return { sql: text, slots };
+}
+
+/**
+ * A page of a member's followers or followings, newest follow first, as JSON text built by
+ * PostgreSQL in one named statement; null when the member is missing or inactive. Unfiltered pages
+ * cost the same at any depth: a cursor seeks, and a deep offset into followers first finds its day
+ * from the per-day counts.
+ */
+export async function followPage(db: Kysely<DB>, query: FollowPageQuery): Promise<JsonPage | null> {
+  const statement = statementFor(query);
+  const params: Params = {
+    user: query.userId,
+    viewer: query.viewerId,
+    limit: query.limit,
+    offset: query.offset,
+    micros: query.after?.micros ?? null,
+    afterId: query.after?.id ?? null,
+  };
+  const compiled = CompiledQuery.raw(
+    statement.text,
+    statement.slots.map((slot) => params[slot]),
+  );
+  const { rows } = await db.executeQuery<PageRow>(named(statement.name, compiled));
+  const row = rows[0];
+  if (!row) return null;
+  const seekable = query.mutual === undefined;
+  return { count: row.count, items: row.items ?? '', last: seekable ? parseRowCursor(row.last) : null };
+}

@@ -1,0 +1,105 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Database } from '../../db/database.js';
+import type { FollowList } from '../../db/pages/follow-pages.js';
+import { AppError } from '../../domain/errors.js';
+import { followList } from '../../services/follow-reads.js';
+import { followedBy, follows, toggleFollow } from '../../services/follows.js';
+import { type CursorScope, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
+import { refuseInput, viewerOf } from '../plugins/auth.js';
+import { errors, ID_SEGMENT, IdParams, Page } from '../schemas/common.js';
+import { FollowsQuery, IsFollowed, IsFollower } from '../schemas/follows.js';
+import { UserRef } from '../schemas/users.js';
+
+const tags = ['follows'];
+
+/** The cursor of a follow page; a malformed one is bad input, answered after the gate. */
+async function cursorOf(request: FastifyRequest, cursor: string | undefined, scope: CursorScope) {
+  try {
+    return readCursor(cursor, scope);
+  } catch (error) {
+    if (error instanceof AppError) return refuseInput(request, error);
+    throw error;
+  }
+}
+
+/** Follow mode's endpoints (`user/follow_user.md` and the follow lists and checks), under /api/v2. */
+export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, { db }) => {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.post(
+    `/user/${ID_SEGMENT}/follow/`,
+    {
+      config: { auth: 'required', follow: true },
+      schema: {
+        tags,
+        summary: 'Follow the user, or unfollow them when I already do (a toggle)',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Followed or unfollowed' }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await toggleFollow(db, viewerOf(request).id, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  const lists: Array<{ list: FollowList; summary: string }> = [
+    { list: 'followers', summary: "A user's followers, newest follow first" },
+    { list: 'followings', summary: 'The users a user follows, newest follow first' },
+  ];
+  for (const { list, summary } of lists) {
+    app.get(
+      `/user/${ID_SEGMENT}/${list}/`,
+      {
+        config: { auth: 'public', follow: true },
+        schema: {
+          tags,
+          summary,
+          params: IdParams,
+          querystring: FollowsQuery,
+          response: { 200: Page(UserRef), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const window = pageWindow(request.query);
+        const mutual = request.query.mutual === undefined ? undefined : request.query.mutual === 1;
+        // Cursors only on unfiltered pages: those are the ones a page seeks on.
+        const scope = mutual === undefined ? `${list}:${request.params.id}` : undefined;
+        const after = scope ? await cursorOf(request, request.query.cursor, { list: scope, window }) : undefined;
+        const viewerId = request.viewer?.id ?? null;
+        const page = await followList(db, list, viewerId, request.params.id, { mutual, ...window, after });
+        return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
+      },
+    );
+  }
+
+  app.get(
+    `/user/${ID_SEGMENT}/is_followed/`,
+    {
+      config: { auth: 'required', follow: true },
+      schema: {
+        tags,
+        summary: 'Whether I follow the user',
+        params: IdParams,
+        response: { 200: IsFollowed, ...errors },
+      },
+    },
+    async (request) => ({ is_followed: await follows(db, viewerOf(request).id, request.params.id) }),
+  );
+
+  app.get(
+    `/user/${ID_SEGMENT}/is_follower/`,
+    {
+      config: { auth: 'required', follow: true },
+      schema: {
+        tags,
+        summary: 'Whether the user follows me',
+        params: IdParams,
+        response: { 200: IsFollower, ...errors },
+      },
+    },
+    async (request) => ({ is_follower: await followedBy(db, viewerOf(request).id, request.params.id) }),
+  );
+};
