@@ -92,15 +92,16 @@ export function assertPage(body: any) {
  * and the README's decisions (counters of features kith has not are null, tags empty), for tests to
  * compare answers with: not the server's renderer.
  */
-export function expectedUser(row: Record<string, any>, connectionStatus: string | null) {
+export function expectedUser(row: Record<string, any>, connectionStatus: string | null, mode: 'friendship' | 'follow') {
   return {
     id: row.id,
     username: row.username,
     real_name: row.real_name,
     avatar: row.avatar,
     ext_id: row.ext_id,
-    followings_counter: null,
-    followers_counter: null,
+    // Integers in follow mode, null in friendship mode (schemas/user.md).
+    followings_counter: mode === 'follow' ? row.followings_count : null,
+    followers_counter: mode === 'follow' ? row.followers_count : null,
     posts_counter: null,
     discussions_counter: null,
     polls_counter: null,

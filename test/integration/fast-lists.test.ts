@@ -75,8 +75,8 @@ describe('lists built from stored user JSON', () => {
       const other = await rowOf(mine === 'to' ? from : to);
       const [fromUser, toUser] =
         mine === 'to'
-          ? [expectedUser(other, statusOfOther), expectedUser(myRow, null)]
-          : [expectedUser(myRow, null), expectedUser(other, statusOfOther)];
+          ? [expectedUser(other, statusOfOther, 'friendship'), expectedUser(myRow, null, 'friendship')]
+          : [expectedUser(myRow, null, 'friendship'), expectedUser(other, statusOfOther, 'friendship')];
       return {
         id: request.id,
         from_user: fromUser,
@@ -130,13 +130,16 @@ describe('lists built from stored user JSON', () => {
     const signedIn = await world.get(`/api/v2/user/${them.id}/connections/`, me.token);
     // shared is connected to me too: first; then me (no status towards myself).
     assert.deepEqual(signedIn.body.results, [
-      expectedUser(await rowOf(shared.id), 'connected'),
-      expectedUser(await rowOf(me.id), null),
+      expectedUser(await rowOf(shared.id), 'connected', 'friendship'),
+      expectedUser(await rowOf(me.id), null, 'friendship'),
     ]);
     const anonymous = await world.get(`/api/v2/user/${them.id}/connections/`, null);
     assert.deepEqual(
       new Set(anonymous.body.results),
-      new Set([expectedUser(await rowOf(shared.id), null), expectedUser(await rowOf(me.id), null)]),
+      new Set([
+        expectedUser(await rowOf(shared.id), null, 'friendship'),
+        expectedUser(await rowOf(me.id), null, 'friendship'),
+      ]),
     );
   });
 
@@ -151,7 +154,10 @@ describe('lists built from stored user JSON', () => {
     assert.equal(patch.status, 200, patch.text);
     const page = await world.get('/api/v2/user/connection/requests/', me.token);
     assert.equal(page.body.results[0].from_user.real_name, 'After "quoted" ü');
-    assert.deepEqual(page.body.results[0].from_user, expectedUser(await rowOf(fan.id), 'received_connection_request'));
+    assert.deepEqual(
+      page.body.results[0].from_user,
+      expectedUser(await rowOf(fan.id), 'received_connection_request', 'friendship'),
+    );
     await world.act(me.token, fan.id, 'accept');
     const friends = await world.get(`/api/v2/user/${me.id}/connections/`, fan.token);
     assert.equal(friends.body.results[0].connections_counter, 1);
