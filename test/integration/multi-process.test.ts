@@ -155,3 +155,20 @@ test('a worker process killed mid-delivery loses nothing', async () => {
   assert.deepEqual(delivery, { status: 'succeeded', attempts: 1 });
   await receiver.stop();
 });
+
+test('a follow made through one server reaches the followed member on another', async () => {
+  const fan = await world.user();
+  const star = await world.user();
+  await world.setPreferences({ follow_enabled: true });
+  try {
+    const socket = await SocketClient.open(secondUrl, star.token);
+    const followed = await world.request('POST', `/api/v2/user/${star.id}/follow/`, { token: fan.token });
+    assert.equal(followed.status, 204, followed.text);
+    const [message] = await socket.waitFor(1, 10_000);
+    assert.equal(message.data.activity_type, 'user_follow');
+    assert.equal(message.data.follower.id, fan.id);
+    socket.close();
+  } finally {
+    await world.setPreferences({ follow_enabled: false });
+  }
+});
