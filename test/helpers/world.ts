@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -19,6 +20,30 @@ let counter = 0;
 /** A name no other test uses. */
 export const unique = (prefix = 'u') => `${prefix}_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`;
 
+export interface ThrowawayDatabase {
+  name: string;
+  url: string;
+  drop: () => Promise<void>;
+}
+
+/** A new, empty PostgreSQL database on the server of `baseUrl`, named `prefix`_pid_random; `drop` removes it (WITH FORCE). */
+export async function throwawayDatabase(baseUrl: string, prefix = 'kith_test'): Promise<ThrowawayDatabase> {
+  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const onServer = async (statement: string) => {
+    const client = new pg.Client({ connectionString: baseUrl });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await onServer(`CREATE DATABASE ${name}`);
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString(), drop: () => onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
 /**
  * A throwaway PostgreSQL database for one test file when DATABASE_URL is set (so files can run in
  * parallel and switch community settings freely); otherwise an in-memory PGlite database.
@@ -27,25 +52,45 @@ export async function openTestDatabase(): Promise<DatabaseHandle & { databaseUrl
   const base = process.env.DATABASE_URL;
   if (!base)
     return openAndPrepare({ databaseUrl: undefined, dataDir: '', adminPassword: 'Admin-pass-1' }, { memory: true });
-  const name = `kith_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const handle = await openAndPrepare({ databaseUrl: url.toString(), dataDir: '', adminPassword: 'Admin-pass-1' });
+  const database = await throwawayDatabase(base);
+  const handle = await openAndPrepare({ databaseUrl: database.url, dataDir: '', adminPassword: 'Admin-pass-1' });
   return {
     ...handle,
-    databaseUrl: url.toString(),
+    databaseUrl: database.url,
     close: async () => {
       await handle.close();
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await database.drop();
     },
   };
+}
+
+/** A member made by `World.user`, with an access token. */
+export type Member = Awaited<ReturnType<World['user']>>;
+
+/** Awaits `response` and checks its status (200 unless told), naming the one it got and its body if not. */
+export async function ok(response: Promise<ApiResponse> | ApiResponse, status = 200) {
+  const r = await response;
+  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
+  return r;
+}
+
+/** A new active member with a unique username, straight into the database, and an access token. */
+export async function insertMember(
+  db: DatabaseHandle['db'],
+  overrides: Partial<NewUser> = {},
+): Promise<UserRow & { token: string }> {
+  const row = await insertUser(db, {
+    username: unique(),
+    email: null,
+    ext_id: null,
+    role: null,
+    password_hash: null,
+    avatar: null,
+    cover: null,
+    date_of_birth: null,
+    ...overrides,
+  });
+  return { ...row, token: await signAccessToken(JWT_SECRET, row.id, 3600) };
 }
 
 export interface RequestOptions {
@@ -94,19 +139,8 @@ export class World {
   }
 
   /** A new active member with a unique username. */
-  async user(overrides: Partial<NewUser> = {}): Promise<UserRow & { token: string }> {
-    const row = await insertUser(this.db, {
-      username: unique(),
-      email: null,
-      ext_id: null,
-      role: null,
-      password_hash: null,
-      avatar: null,
-      cover: null,
-      date_of_birth: null,
-      ...overrides,
-    });
-    return { ...row, token: await signAccessToken(JWT_SECRET, row.id, 3600) };
+  user(overrides: Partial<NewUser> = {}): Promise<UserRow & { token: string }> {
+    return insertMember(this.db, overrides);
   }
 
   adminToken() {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { findUserWithStatus } from '../../src/db/repositories/users.js';
 import { mirror, PAIR_STATES, type PairState, statusOf } from '../../src/domain/connection-state.js';
-import { type ApiResponse, World } from '../helpers/world.js';
+import { type Member, ok, World } from '../helpers/world.js';
 
 let world: World;
 before(async () => {
@@ -11,7 +11,6 @@ before(async () => {
 });
 after(() => world.close());
 
-type Member = Awaited<ReturnType<World['user']>>;
 type State = 'none' | 'sent_pending' | 'sent_rejected' | 'received_pending' | 'received_rejected' | 'connected';
 type Action = 'request' | 'accept' | 'reject' | 'cancel_reject' | 'cancel_request' | 'remove' | 'mark_seen';
 type Status = 'connected' | 'sent_connection_request' | 'received_connection_request' | null;
@@ -99,12 +98,6 @@ const OUTCOME: Record<Action, Record<State, State | 400>> = {
     connected: 400,
   },
 };
-
-async function ok(response: Promise<ApiResponse> | ApiResponse, status = 200) {
-  const r = await response;
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
-  return r;
-}
 
 /** Two fresh members, brought to `state` as seen by `me`, through the API. */
 async function pairIn(state: State): Promise<{ me: Member; them: Member }> {

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { encodeCursor } from '../../src/http/pagination.js';
 import { hashPassword } from '../../src/services/users.js';
-import { type ApiResponse, JWT_SECRET, World } from '../helpers/world.js';
+import { type ApiResponse, JWT_SECRET, type Member, World } from '../helpers/world.js';
 
 let world: World;
 let member: Member;
@@ -13,8 +13,6 @@ before(async () => {
   member = await world.user();
 });
 after(() => world.close());
-
-type Member = Awaited<ReturnType<World['user']>>;
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

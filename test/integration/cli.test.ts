@@ -1,102 +1,21 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { embeddedEnv, freePort, runCli, runSource, SERVER_SCRIPT, ServerProcess } from '../helpers/server-process.js';
+import { tempDirs } from '../helpers/temp.js';
 
 // Real processes: `node --import tsx src/main.ts` and `node --import tsx src/cli/index.ts`, on the
 // embedded database whatever DATABASE_URL says, since the lock is about the embedded data directory.
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kith-cli-'));
-  dirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('kith-cli-');
 
 const packageVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
-function env(dataDir: string, extra: Record<string, string> = {}) {
-  const result: Record<string, string | undefined> = {
-    ...process.env,
-    KITH_DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    HOST: '127.0.0.1',
-    ...extra,
-  };
-  delete result.DATABASE_URL;
-  delete result.JWT_SECRET;
-  return result;
-}
+const kith = (dataDir: string, ...args: string[]) => runCli(args, embeddedEnv(dataDir));
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a node script to its end without blocking the event loop (so several can run at once). */
-function run(script: string, args: string[], childEnv: Record<string, string | undefined>): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: childEnv });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
-}
-
-const kith = (dataDir: string, ...args: string[]) => run('src/cli/index.ts', args, env(dataDir));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface Server {
-  child: ChildProcess;
-  pid: number;
-  url: string;
-}
-
-async function startServer(dataDir: string): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: env(dataDir, { PORT: String(port) }),
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    const res = await fetch(`${url}/readyz`).catch(() => undefined);
-    if (res?.status === 200) break;
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error('server did not start');
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, pid: child.pid as number, url };
-}
-
-function stop(server: Server, signal: NodeJS.Signals): Promise<number | null> {
-  return new Promise((resolve) => {
-    server.child.once('exit', (code) => resolve(code));
-    server.child.kill(signal);
-  });
-}
+const startServer = (dataDir: string) =>
+  ServerProcess.spawn({ env: embeddedEnv(dataDir), stderr: 'inherit', readyWithinMs: 45_000 });
 
 const inUse = (dataDir: string, pid: number) =>
   `kith: the embedded database in ${dataDir} is in use by process ${pid}; stop it, or use the HTTP API / DATABASE_URL\n`;
@@ -172,7 +91,7 @@ describe('beside a running server on the embedded database', () => {
       kith(dataDir, 'user', 'create', '--username', 'carol'),
       kith(dataDir, 'migrate'),
       kith(dataDir, 'token', '--user-id', '1'),
-      run('src/main.ts', [], env(dataDir, { PORT: String(await freePort()) })),
+      runSource(SERVER_SCRIPT, [], embeddedEnv(dataDir, { PORT: String(await freePort()) })),
     ]);
     for (const refused of [carol, migrate, secondServer]) {
       assert.equal(refused.status, 1);
@@ -191,7 +110,7 @@ describe('beside a running server on the embedded database', () => {
     assert.equal(dave.status, 201);
     assert.equal((await dave.json()).id, 2);
 
-    assert.equal(await stop(server, 'SIGTERM'), 0);
+    assert.equal(await server.stop(), 0);
     assert.equal(existsSync(lockFile), false);
 
     const created = await kith(dataDir, 'user', 'create', '--username', 'carol');
@@ -205,13 +124,13 @@ describe('beside a running server on the embedded database', () => {
     const seen = await fetch(`${again.url}/api/v2/user/${carolId}/`);
     assert.equal(seen.status, 200);
     assert.equal((await seen.json()).username, 'carol');
-    assert.notEqual(await stop(again, 'SIGKILL'), 0);
+    assert.notEqual(await again.stop('SIGKILL'), 0);
     assert.equal(readFileSync(lockFile, 'utf8').trim(), String(again.pid));
 
     // ...which does not block the next start.
     const third = await startServer(dataDir);
     assert.equal(readFileSync(lockFile, 'utf8').trim(), String(third.pid));
     assert.equal((await (await fetch(`${third.url}/api/v2/user/2/`)).json()).username, 'dave');
-    assert.equal(await stop(third, 'SIGTERM'), 0);
+    assert.equal(await third.stop(), 0);
   });
 });

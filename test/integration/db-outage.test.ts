@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
-import { insertUser } from '../../src/db/repositories/users.js';
 import { signAccessToken } from '../../src/services/tokens.js';
 import { PrivateCluster, postgresBinaries } from '../helpers/private-cluster.js';
 import { Receiver } from '../helpers/receiver.js';
 import { ServerProcess } from '../helpers/server-process.js';
 import { SocketClient } from '../helpers/socket.js';
-import { JWT_SECRET, unique } from '../helpers/world.js';
+import { insertMember, JWT_SECRET, type ThrowawayDatabase, throwawayDatabase } from '../helpers/world.js';
 
 // The embedded database cannot go away; these tests take PostgreSQL away from a real server process.
 
@@ -47,19 +45,7 @@ async function ask(url: string, options: { token?: string; method?: string; limi
 }
 
 /** A new active member (straight into the database, as the test world does) and an access token. */
-async function member(handle: DatabaseHandle) {
-  const row = await insertUser(handle.db, {
-    username: unique(),
-    email: null,
-    ext_id: null,
-    role: null,
-    password_hash: null,
-    avatar: null,
-    cover: null,
-    date_of_birth: null,
-  });
-  return { id: row.id, token: await signAccessToken(JWT_SECRET, row.id, 3600) };
-}
+const member = (handle: DatabaseHandle) => insertMember(handle.db);
 
 const requestConnection = (url: string, token: string, to: number) =>
   ask(`${url}/api/v2/user/${to}/connection/request/`, { token, method: 'POST' });
@@ -234,18 +220,17 @@ const sharedUrl = process.env.DATABASE_URL;
 describe('pg_terminate_backend of every connection of a server under load', {
   skip: sharedUrl ? false : 'needs DATABASE_URL: the embedded database has no backends to terminate',
 }, () => {
-  const database = `kith_outage_${process.pid}_${randomBytes(4).toString('hex')}`;
+  let database: ThrowawayDatabase;
   let admin: pg.Client;
   let server: ServerProcess;
   let handle: DatabaseHandle;
 
   before(async () => {
+    database = await throwawayDatabase(sharedUrl ?? '', 'kith_outage');
     admin = new pg.Client({ connectionString: sharedUrl });
     await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    const url = new URL(sharedUrl ?? '');
-    url.pathname = `/${database}`;
-    server = await ServerProcess.start(url.toString());
+    server = await ServerProcess.start(database.url);
+    const url = new URL(database.url);
     url.searchParams.set('application_name', 'kith-test');
     handle = await openDatabase({ databaseUrl: url.toString(), connectTimeoutMs: 2000 });
   });
@@ -253,7 +238,7 @@ describe('pg_terminate_backend of every connection of a server under load', {
   after(async () => {
     await server?.stop();
     await handle?.close();
-    await admin?.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await database?.drop();
     await admin?.end();
   });
 
@@ -270,7 +255,7 @@ describe('pg_terminate_backend of every connection of a server under load', {
           const { rowCount } = await admin.query(
             `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE datname = $1 AND application_name IN ('kith', 'kith-listen')`,
-            [database],
+            [database.name],
           );
           terminated += rowCount ?? 0;
         }
@@ -285,7 +270,7 @@ describe('pg_terminate_backend of every connection of a server under load', {
       await within(10_000, 'GET /me answers 200', async () => {
         return (await ask(`${server.url}/api/v2/user/me/`, { token: alice.token })).status === 200;
       });
-      await within(15_000, 'both LISTEN connections resubscribe', listening(handle, database));
+      await within(15_000, 'both LISTEN connections resubscribe', listening(handle, database.name));
       assert.equal((await requestConnection(server.url, alice.token, bob.id)).status, 200);
       await nextRequestFrom(socket, alice.id, 10_000);
     } finally {

@@ -3,21 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { renderStoredUsers } from '../../src/db/repositories/user-json.js';
 import { assertIsoZ, assertPage, assertUser } from '../helpers/shapes.js';
-import { type ApiResponse, unique, World } from '../helpers/world.js';
+import { type ApiResponse, type Member, ok, unique, World } from '../helpers/world.js';
 
 let world: World;
 before(async () => {
   world = await World.start();
 });
 after(() => world.close());
-
-type Member = Awaited<ReturnType<World['user']>>;
-
-async function ok(response: Promise<ApiResponse> | ApiResponse, status = 200) {
-  const r = await response;
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
-  return r;
-}
 
 /** A next/previous link without kith's own `cursor` parameter, its parameters sorted, for comparison. */
 function norm(link: string | null): string | null {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertPage } from '../helpers/shapes.js';
-import { type ApiResponse, World } from '../helpers/world.js';
+import { type ApiResponse, type Member, ok, World } from '../helpers/world.js';
 
 let world: World;
 let admin: string;
@@ -10,14 +10,6 @@ before(async () => {
   admin = await world.adminToken();
 });
 after(() => world.close());
-
-type Member = Awaited<ReturnType<World['user']>>;
-
-async function ok(response: Promise<ApiResponse> | ApiResponse, status = 200) {
-  const r = await response;
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
-  return r;
-}
 
 const patchPreferences = (body: unknown, token = admin) =>
   world.request('PATCH', '/api/v2/dynamic_preference/', { token, body });

@@ -1,58 +1,31 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { deliver } from '../../src/webhooks/deliver.js';
 import { WebhookWorker } from '../../src/webhooks/worker.js';
 import { Receiver } from '../helpers/receiver.js';
+import { ServerProcess, startCli } from '../helpers/server-process.js';
 import { SocketClient } from '../helpers/socket.js';
+import { tempDir } from '../helpers/temp.js';
 import { JWT_SECRET, TEST_WEBHOOKS, World } from '../helpers/world.js';
 
 let world: World;
-let child: ChildProcess | undefined;
+let child: ServerProcess | undefined;
 let second: FastifyInstance | undefined;
 let secondUrl: string;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 before(async () => {
   world = await World.start();
   const databaseUrl = (world.handle as { databaseUrl?: string }).databaseUrl;
   if (databaseUrl) {
     // PostgreSQL: a second, real server process on the same database.
-    const port = await freePort();
-    secondUrl = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        JWT_SECRET,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'warn',
-        KITH_WEBHOOK_WORKER: 'false',
-        KITH_DATA_DIR: mkdtempSync(join(tmpdir(), 'kith-b-')),
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const ready = await fetch(`${secondUrl}/readyz`).catch(() => undefined);
-      if (ready?.status === 200) break;
-      if (Date.now() > deadline) throw new Error('the second server did not start');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    child = await ServerProcess.start(
+      databaseUrl,
+      { LOG_LEVEL: 'warn', KITH_WEBHOOK_WORKER: 'false' },
+      { stderr: 'inherit' },
+    );
+    secondUrl = child.url;
   } else {
     // The embedded database allows one process: a second server instance in this process, on the
     // same database, with its own LISTEN subscription, shows the same fan-out.
@@ -68,11 +41,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (child) {
-    const exited = new Promise((resolve) => child?.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await child?.stop();
   await second?.close();
   await world.close();
 });
@@ -105,22 +74,17 @@ test('a worker process killed mid-delivery loses nothing', async () => {
   let killed: Promise<unknown>;
   if (databaseUrl) {
     // A real `kith worker` process takes the delivery, and is killed (SIGKILL) while it waits for the answer.
-    const workerProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'worker'], {
-      env: {
+    const workerProcess = await startCli(
+      ['worker'],
+      {
         ...process.env,
         DATABASE_URL: databaseUrl,
         JWT_SECRET,
         KITH_WEBHOOK_ALLOW_PRIVATE: 'true',
-        KITH_DATA_DIR: mkdtempSync(join(tmpdir(), 'kith-w-')),
+        KITH_DATA_DIR: tempDir('kith-w-'),
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      workerProcess.stdout?.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('delivering webhooks')) resolve();
-      });
-      workerProcess.once('exit', (code) => reject(new Error(`kith worker exited with ${code}`)));
-    });
+      'delivering webhooks',
+    );
     await world.act(a.token, b.id, 'request');
     await receiver.waitFor(1, 60_000);
     killed = new Promise((resolve) => workerProcess.once('exit', resolve));
