@@ -7,7 +7,7 @@ import { WebhookWorker } from '../../src/webhooks/worker.js';
 import { Receiver } from '../helpers/receiver.js';
 import { expectedUser } from '../helpers/shapes.js';
 import { SocketClient } from '../helpers/socket.js';
-import { type ApiResponse, TEST_WEBHOOKS, World } from '../helpers/world.js';
+import { type ApiResponse, type Member, TEST_WEBHOOKS, World } from '../helpers/world.js';
 
 let world: World;
 before(async () => {
@@ -15,8 +15,6 @@ before(async () => {
   await world.setPreferences({ follow_enabled: true });
 });
 after(() => world.close());
-
-type Member = Awaited<ReturnType<World['user']>>;
 
 const follow = (who: Member, them: { id: number }) =>
   world.request('POST', `/api/v2/user/${them.id}/follow/`, {
