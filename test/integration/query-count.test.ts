@@ -84,3 +84,31 @@ test('no list or read request issues more than 2 SQL statements; the request lis
   assert.equal(counts.rejected, 1);
   assert.equal(counts.sent, 1);
 });
+
+test('follow mode: the follow lists and checks issue at most 2 statements', async () => {
+  const star = await world.user();
+  const fans = [await world.user(), await world.user(), await world.user()];
+  await world.setPreferences({ follow_enabled: true });
+  try {
+    for (const fan of fans) {
+      const followed = await world.request('POST', `/api/v2/user/${star.id}/follow/`, { token: fan.token });
+      assert.equal(followed.status, 204);
+    }
+    const first = await statementsOf('GET', `/api/v2/user/${star.id}/followers/?limit=1`, null);
+    const next = new URL(first.body.next);
+    const cases: Array<[string, string, string | null]> = [
+      ['followers, anonymous', `/api/v2/user/${star.id}/followers/`, null],
+      ['followers, signed in', `/api/v2/user/${star.id}/followers/`, fans[0]!.token],
+      ['followers, following next', next.pathname + next.search, null],
+      ['followers, mutual', `/api/v2/user/${star.id}/followers/?mutual=1`, fans[0]!.token],
+      ['followings', `/api/v2/user/${fans[1]!.id}/followings/`, fans[0]!.token],
+      ['is_followed', `/api/v2/user/${star.id}/is_followed/`, fans[0]!.token],
+    ];
+    for (const [name, url, token] of cases) {
+      const { count } = await statementsOf('GET', url, token);
+      assert.ok(count >= 1 && count <= 2, `${name}: ${count} statements`);
+    }
+  } finally {
+    await world.setPreferences({ follow_enabled: false });
+  }
+});
