@@ -4,12 +4,17 @@
 // page's own origin (the dev server and `vite preview` proxy /api, /oauth and /ws to kith).
 // Who is signed in: `#token=<access token>` in the address (kept for this tab only), else VITE_KITH_TOKEN,
 // else the sign-in form below (the OAuth password grant of kith's /oauth/token/).
-// What is shown: the signed-in member's connections, or with `?profile=<user id>` that member's profile.
-import { SCContextProvider, useSCUser } from '@selfcommunity/react-core';
+// What is shown: the signed-in member's connections, or with `?profile=<user id>` that member's profile, or
+// with `?follow=<user id>` (a community in follow mode) that member's followers and followings and a button
+// to follow them.
+import { SCContextProvider, useSCFetchUser, useSCUser } from '@selfcommunity/react-core';
 import {
+  FollowUserButton,
   UserConnectionsRequestsSentWidget,
   UserConnectionsRequestsWidget,
   UserConnectionsWidget,
+  UserFollowedUsersWidget,
+  UserFollowersWidget,
   UserInfo,
   UserProfileHeader,
 } from '@selfcommunity/react-ui';
@@ -80,14 +85,23 @@ function SignIn({ portal, onSession }) {
   );
 }
 
-function resolveProfile() {
-  const id = Number(new URLSearchParams(window.location.search).get('profile'));
+/** The user id in the address's `name` parameter (`?profile=42`), or null. */
+function idInAddress(name) {
+  const id = Number(new URLSearchParams(window.location.search).get(name));
   return Number.isSafeInteger(id) && id > 0 ? id : null;
 }
 
+const VIEWS = {
+  profile: 'A member’s profile, seen by ',
+  follow: 'Followers and followings, seen by ',
+  connections: 'Connections of ',
+};
+
 function Widgets({ onSignOut }) {
   const { user, loading, error } = useSCUser();
-  const profileId = useMemo(resolveProfile, []);
+  const profileId = useMemo(() => idInAddress('profile'), []);
+  const followId = useMemo(() => idInAddress('follow'), []);
+  const view = profileId ? 'profile' : followId ? 'follow' : 'connections';
   if (!user) {
     return (
       <p data-testid="status" style={{ fontFamily: 'sans-serif', padding: 24 }}>
@@ -104,14 +118,16 @@ function Widgets({ onSignOut }) {
     <main style={{ maxWidth: 1200, margin: '0 auto', padding: 24, fontFamily: 'sans-serif' }}>
       <header style={{ display: 'flex', justifyContent: 'space-between', alignItems: 'center', marginBottom: 16 }}>
         <h1 style={{ fontSize: 20, margin: 0 }}>
-          {profileId ? 'A member’s profile, seen by ' : 'Connections of '}
+          {VIEWS[view]}
           <span data-testid="me">{user.username}</span>
         </h1>
         <button type="button" onClick={onSignOut}>
           Sign out
         </button>
       </header>
-      {profileId ? <Profile userId={profileId} /> : <Connections user={user} />}
+      {view === 'profile' && <Profile userId={profileId} />}
+      {view === 'follow' && <Follows userId={followId} />}
+      {view === 'connections' && <Connections user={user} />}
     </main>
   );
 }
@@ -125,6 +141,33 @@ function Profile({ userId }) {
       </section>
       <section data-testid="profile-info">
         <UserInfo userId={userId} />
+      </section>
+    </div>
+  );
+}
+
+/**
+ * Follow mode (`configurations.follow_enabled`): a member, a button to follow or unfollow them, their followers
+ * and the members they follow. FollowUserButton reads `user.id` while rendering, so it gets the loaded user,
+ * not an id.
+ */
+function Follows({ userId }) {
+  const { scUser } = useSCFetchUser({ id: userId });
+  return (
+    <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(320px, 1fr))', gap: 16 }}>
+      <section data-testid="follow-member" style={{ display: 'flex', gap: 12, alignItems: 'center', alignSelf: 'start' }}>
+        {scUser && (
+          <>
+            <strong>@{scUser.username}</strong>
+            <FollowUserButton user={scUser} />
+          </>
+        )}
+      </section>
+      <section data-testid="followers">
+        <UserFollowersWidget userId={userId} limit={10} />
+      </section>
+      <section data-testid="followings">
+        <UserFollowedUsersWidget userId={userId} limit={10} />
       </section>
     </div>
   );
