@@ -21,6 +21,7 @@ import { webhookRoutes } from './http/routes/webhooks.js';
 import { ErrorBody } from './http/schemas/common.js';
 import { ConnectionRequest } from './http/schemas/connections.js';
 import { type RealtimeOptions, registerRealtime } from './realtime/plugin.js';
+import { TokenVerifier } from './services/tokens.js';
 
 export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &
@@ -30,7 +31,7 @@ export interface AppOptions {
   /** Webhook settings; without them, private targets are refused and retries follow the default schedule. */
   webhooks?: WebhookConfig;
   /** The realtime channel needs the database handle (for LISTEN); without it, no /ws/notify. */
-  realtime?: Omit<RealtimeOptions, 'secret'>;
+  realtime?: Omit<RealtimeOptions, 'tokens'>;
 }
 
 /** Builds the whole HTTP application; the server and the tests build the same one. */
@@ -55,7 +56,9 @@ export async function buildApp({
   registerNotFound(app);
   registerBodyParsers(app);
   await registerCors(app, config.corsOrigins ?? []);
-  registerAuth(app, db, config.jwtSecret);
+  // One verifier (and its cache of verified tokens) for the HTTP gate and the realtime handshake.
+  const tokens = new TokenVerifier(config.jwtSecret);
+  registerAuth(app, db, tokens);
 
   for (const schema of [ErrorBody, User, Me, ConnectionRequest]) app.addSchema(schema);
 
@@ -91,7 +94,7 @@ export async function buildApp({
   await app.register(communityRoutes, api);
   await app.register(notificationRoutes, api);
   await app.register(webhookRoutes, { ...api, config: webhooks });
-  if (realtime) await registerRealtime(app, { ...realtime, secret: config.jwtSecret });
+  if (realtime) await registerRealtime(app, { ...realtime, tokens });
   app.get('/api/v2/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();

@@ -116,6 +116,21 @@ function assertNever(value: never): never {
   throw new Error(`unhandled: ${String(value)}`);
 }
 
+/**
+ * The state of a pair from my side, from what its rows say: a connection, or the pair's one
+ * request (mine or theirs, rejected or not), or nothing.
+ */
+export function pairStateOf(
+  me: number,
+  rows: { connected: boolean; request: { from_user_id: number; rejected: Date | null } | undefined },
+): PairState {
+  if (rows.connected) return 'connected';
+  if (!rows.request) return 'none';
+  const rejected = rows.request.rejected !== null;
+  if (rows.request.from_user_id === me) return rejected ? 'sent_rejected' : 'sent_pending';
+  return rejected ? 'received_rejected' : 'received_pending';
+}
+
 /** The connection_status I see for them in a given state. A rejection is never shown to its sender. */
 export function statusOf(state: PairState): ConnectionStatus {
   switch (state) {

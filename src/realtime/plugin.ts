@@ -5,7 +5,7 @@ import { CHANNEL_NOTIFICATIONS } from '../contracts/channels.js';
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { listen } from '../db/listen.js';
 import { findActiveViewer } from '../db/repositories/users.js';
-import { verifyAccessToken } from '../services/tokens.js';
+import type { TokenVerifier } from '../services/tokens.js';
 import { HEARTBEAT, Hub, type HubOptions } from './hub.js';
 import { interactionMessage } from './notifications.js';
 
@@ -47,7 +47,8 @@ function refuseUpgrade(
 export interface RealtimeOptions extends Partial<HubOptions> {
   handle: DatabaseHandle;
   databaseUrl: string | undefined;
-  secret: string;
+  /** The app's token verifier (shared with the HTTP gate). */
+  tokens: TokenVerifier;
 }
 
 /**
@@ -56,7 +57,6 @@ export interface RealtimeOptions extends Partial<HubOptions> {
  */
 export async function registerRealtime(app: FastifyInstance, options: RealtimeOptions) {
   const db: Database = options.handle.db;
-  const key = new TextEncoder().encode(options.secret);
   const hub = new Hub({
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
     pingIntervalMs: options.pingIntervalMs ?? 30_000,
@@ -103,7 +103,7 @@ export async function registerRealtime(app: FastifyInstance, options: RealtimeOp
       schema: { hide: true },
       preValidation: async (request, reply) => {
         const protocol = tokenProtocol(request.headers['sec-websocket-protocol']);
-        const verified = protocol ? await verifyAccessToken(key, protocol.slice(2)) : undefined;
+        const verified = protocol ? await options.tokens.verify(protocol.slice(2)) : undefined;
         let viewer: Awaited<ReturnType<typeof findActiveViewer>>;
         try {
           viewer = verified?.ok ? await findActiveViewer(db, verified.userId) : undefined;

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import * as repo from '../db/repositories/connections.js';
-import { type ConnectionAction, type ConnectionStatus, plan } from '../domain/connection-state.js';
+import { type ConnectionAction, type ConnectionStatus, pairStateOf, plan } from '../domain/connection-state.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { executePlan } from './effects.js';
 
@@ -14,10 +14,10 @@ export async function act(db: Database, me: number, them: number, action: Connec
   return db.transaction().execute(async (tx) => {
     const active = await repo.lockPair(tx, me, them);
     if (!active.has(them)) throw notFound('User not found.');
-    const { state, request } = await repo.loadPair(tx, me, them);
-    const decided = plan(state, action, { me, them });
+    const rows = await repo.loadPair(tx, me, them);
+    const decided = plan(pairStateOf(me, rows), action, { me, them });
     if (!decided.ok) throw new AppError(400, 'invalid_connection_action', decided.reason);
-    await executePlan(tx, decided.effects, { me, them, requestId: request?.id });
+    await executePlan(tx, decided.effects, { me, them, requestId: rows.request?.id });
     return decided.status;
   });
 }

@@ -17,40 +17,48 @@ export async function signAccessToken(secret: string, userId: number, ttlSeconds
 
 export type VerifyResult = { ok: true; userId: number } | { ok: false; reason: string };
 
-/**
- * Tokens already verified under a key (the server's key object: one per app), with their expiry:
- * verifying a signature costs about 200 µs of CPU, a lookup nothing, and a client sends the same
- * token with every request. A token is only ever accepted until its own `exp`.
- */
-const verifiedTokens = new WeakMap<Uint8Array, Map<string, { userId: number; exp: number }>>();
-const VERIFIED_MAX = 10_000;
-
-/** Verifies signature, algorithm (HS256 only) and every required claim. Never throws. */
-export async function verifyAccessToken(secret: string | Uint8Array, token: string): Promise<VerifyResult> {
-  const cache = typeof secret === 'string' ? undefined : verifiedTokens.get(secret);
-  const hit = cache?.get(token);
-  if (hit) {
-    if (Date.now() / 1000 < hit.exp) return { ok: true, userId: hit.userId };
-    cache!.delete(token);
-  }
-  const result = await verifyUncached(secret, token);
-  if (result.ok && typeof secret !== 'string') {
-    let map = verifiedTokens.get(secret);
-    if (!map) {
-      map = new Map();
-      verifiedTokens.set(secret, map);
-    }
-    if (map.size >= VERIFIED_MAX) map.delete(map.keys().next().value!);
-    map.set(token, { userId: result.userId, exp: result.exp });
-  }
+/** Verifies signature, algorithm (HS256 only) and every required claim, without a cache. Never throws. */
+export async function verifyAccessToken(secret: string, token: string): Promise<VerifyResult> {
+  const result = await verifyUncached(new TextEncoder().encode(secret), token);
   return result.ok ? { ok: true, userId: result.userId } : result;
 }
 
+/**
+ * The server's verifier: verifying a signature costs about 200 µs of CPU, a lookup nothing, and a
+ * client sends the same token with every request, so tokens already verified are remembered with
+ * their expiry (at most `capacity`, the oldest forgotten first). A token is only ever accepted
+ * until its own `exp`. One per app, shared by the HTTP gate and the realtime handshake.
+ */
+export class TokenVerifier {
+  readonly #key: Uint8Array;
+  readonly #verified = new Map<string, { userId: number; exp: number }>();
+
+  constructor(
+    secret: string,
+    private readonly capacity = 10_000,
+  ) {
+    this.#key = new TextEncoder().encode(secret);
+  }
+
+  /** Verifies signature, algorithm and claims (see `verifyAccessToken`). Never throws. */
+  async verify(token: string): Promise<VerifyResult> {
+    const hit = this.#verified.get(token);
+    if (hit) {
+      if (Date.now() / 1000 < hit.exp) return { ok: true, userId: hit.userId };
+      this.#verified.delete(token);
+    }
+    const result = await verifyUncached(this.#key, token);
+    if (!result.ok) return result;
+    if (this.#verified.size >= this.capacity) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, { userId: result.userId, exp: result.exp });
+    return { ok: true, userId: result.userId };
+  }
+}
+
 async function verifyUncached(
-  secret: string | Uint8Array,
+  key: Uint8Array,
   token: string,
 ): Promise<{ ok: true; userId: number; exp: number } | { ok: false; reason: string }> {
-  const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
   try {
     const { payload } = await jwtVerify(token, key, {
       algorithms: ['HS256'],

@@ -7,6 +7,7 @@ import {
   type Effect,
   mirror,
   type PairState,
+  pairStateOf,
   plan,
   statusOf,
   transition,
@@ -309,5 +310,20 @@ describe('plan(): the next state, my status and every effect, for every (state, 
         }
       });
     }
+  }
+});
+
+describe('pairStateOf(): the state from what the rows say, from my side (me = 7)', () => {
+  const at = new Date();
+  const cases: Array<[string, Parameters<typeof pairStateOf>[1], PairState]> = [
+    ['no rows', { connected: false, request: undefined }, 'none'],
+    ['a connection', { connected: true, request: undefined }, 'connected'],
+    ['my request, waiting', { connected: false, request: { from_user_id: 7, rejected: null } }, 'sent_pending'],
+    ['my request, rejected', { connected: false, request: { from_user_id: 7, rejected: at } }, 'sent_rejected'],
+    ['their request, waiting', { connected: false, request: { from_user_id: 9, rejected: null } }, 'received_pending'],
+    ['their request, rejected', { connected: false, request: { from_user_id: 9, rejected: at } }, 'received_rejected'],
+  ];
+  for (const [label, rows, expected] of cases) {
+    test(label, () => assert.equal(pairStateOf(7, rows), expected));
   }
 });

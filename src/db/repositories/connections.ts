@@ -1,6 +1,5 @@
 import { type Kysely, sql } from 'kysely';
 import type { GraphMode } from '../../contracts/user.js';
-import type { PairState } from '../../domain/connection-state.js';
 import type { UserCounterDelta } from '../../domain/effects.js';
 import { prepared } from '../pg-driver.js';
 import type { ConnectionRequestRow, DB, UserRow } from '../schema.js';
@@ -22,30 +21,21 @@ export async function lockPair(db: Executor, me: number, them: number): Promise<
   return new Set(rows.filter((r) => r.is_active).map((r) => r.id));
 }
 
-export interface PairSnapshot {
-  state: PairState;
+export interface PairRows {
+  connected: boolean;
+  /** The pair's one request, either way, if any. */
   request: ConnectionRequestRow | undefined;
 }
 
-/** The state of the pair from my side. */
-export async function loadPair(db: Executor, me: number, them: number): Promise<PairSnapshot> {
+/** What the pair's rows say (the domain reads the state from them: `pairStateOf`). */
+export async function loadPair(db: Executor, me: number, them: number): Promise<PairRows> {
   const { rows } = await sql<ConnectionRequestRow & { connected: boolean }>`
     SELECT r.*, EXISTS (SELECT 1 FROM connections WHERE user_id = ${me} AND friend_id = ${them}) AS connected
     FROM (SELECT 1) one LEFT JOIN connection_requests r ON ${pair(me, them)}`.execute(db);
   const row = rows[0];
-  if (row?.connected) return { state: 'connected', request: undefined };
-  if (!row || row.id === null) return { state: 'none', request: undefined };
+  if (!row || row.id === null) return { connected: row?.connected === true, request: undefined };
   const { connected, ...request } = row;
-  const mine = request.from_user_id === me;
-  const rejected = request.rejected !== null;
-  const state: PairState = mine
-    ? rejected
-      ? 'sent_rejected'
-      : 'sent_pending'
-    : rejected
-      ? 'received_rejected'
-      : 'received_pending';
-  return { state, request };
+  return { connected, request };
 }
 
 export async function insertRequest(db: Executor, from: number, to: number) {

@@ -3,7 +3,7 @@ import { type GraphMode, modeOf } from '../../contracts/user.js';
 import type { Database } from '../../db/database.js';
 import { type Community, findActiveViewer, loadCommunity, type Viewer } from '../../db/repositories/users.js';
 import { AppError } from '../../domain/errors.js';
-import { verifyAccessToken } from '../../services/tokens.js';
+import type { TokenVerifier } from '../../services/tokens.js';
 
 /**
  * The gate: who may call a route is declared on the route and decided here, by one function
@@ -108,8 +108,7 @@ export function admitFound<T extends { community: Community }>(
   request.community = found?.community ?? null;
 }
 
-export function registerAuth(app: FastifyInstance, db: Database, secret: string) {
-  const key = new TextEncoder().encode(secret);
+export function registerAuth(app: FastifyInstance, db: Database, tokens: TokenVerifier) {
   app.decorateRequest('viewer', null);
   app.decorateRequest('community', null);
   app.decorateRequest('tokenUserId', null);
@@ -147,7 +146,7 @@ export function registerAuth(app: FastifyInstance, db: Database, secret: string)
       // SelfCommunity clients send "Bearer <jwt>"; one SDK code path sends "Token <jwt>".
       const match = /^(Bearer|Token)\s+(\S+)\s*$/i.exec(header);
       if (!match?.[2]) throw failed('Invalid Authorization header: expected "Bearer <token>".');
-      const verified = await verifyAccessToken(key, match[2]);
+      const verified = await tokens.verify(match[2]);
       if (!verified.ok) throw failed(verified.reason);
       request.tokenUserId = verified.userId;
     } else if (auth === 'required' || auth === 'admin') {
