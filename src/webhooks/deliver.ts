@@ -48,6 +48,8 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
 export function deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
   return new Promise((resolve) => {
     let settled = false;
+    // Declared before `finish`, which a refusal before the request starts calls at once.
+    let timer: NodeJS.Timeout | undefined;
     const finish = (outcome: DeliveryOutcome) => {
       if (settled) return;
       settled = true;
@@ -78,7 +80,7 @@ export function deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
       rejectUnauthorized: request.sslVerify,
       agent: false,
     });
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       req.destroy();
       finish({ ok: false, status: null, responseBody: '', error: `timed out after ${request.timeoutMs} ms` });
     }, request.timeoutMs);

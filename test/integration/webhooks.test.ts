@@ -193,6 +193,28 @@ describe('endpoint management', () => {
 });
 
 describe('delivery', () => {
+  test('a target refused at delivery time is recorded as a failed attempt and retried', async () => {
+    // Registered while private targets were allowed; delivered by a worker that refuses them:
+    // a literal address (refused before connecting) and a name that resolves to one (at lookup).
+    for (const target of ['http://127.0.0.1:9/hook', 'http://localhost:9/hook']) {
+      const endpoint = await createEndpoint(target, ['connection_request.created']);
+      const alice = await world.user();
+      const bob = await world.user();
+      await world.act(alice.token, bob.id, 'request');
+      const time = clock();
+      const strict = worker(time, { allowPrivate: false });
+      await drain(strict);
+      const attempts = await world.get(`/api/v2/webhook/endpoint/${endpoint.id}/attempt/`, admin);
+      assert.equal(attempts.status, 200, attempts.text);
+      assert.equal(attempts.body.count, 1, target);
+      assert.match(JSON.stringify(attempts.body.results[0]), /target not allowed/, target);
+      // Retried on the schedule: due again after the first wait.
+      time.advance(6);
+      assert.equal(await strict.runOnce(), 1, target);
+      await pause(endpoint.id);
+    }
+  });
+
   test('every graph event arrives once, signed, with the payload of the reference page', async () => {
     const receiver = await Receiver.start();
     const endpoint = await createEndpoint(receiver.url);
