@@ -80,7 +80,13 @@ export async function createEndpoint(
 export async function updateEndpoint(db: Database, config: WebhookConfig, id: number, input: EndpointInput) {
   const types = input.events ? eventTypes(input.events) : undefined;
   if (input.target !== undefined) await checkTarget(input.target, config);
-  const { events: _events, ...fields } = input;
+  // An allow-list: whatever else the input carries is never stored.
+  const fields = {
+    target: input.target,
+    description: input.description,
+    is_active: input.is_active,
+    ssl_cert_verification: input.ssl_cert_verification,
+  };
   const patch = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
   const found = await db.transaction().execute(async (tx) => {
     if (!(await repo.updateEndpoint(tx, id, patch))) return false;

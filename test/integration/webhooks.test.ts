@@ -76,6 +76,42 @@ async function pause(endpointId: number) {
 }
 
 describe('endpoint management', () => {
+  test('read-only fields sent in a PUT or PATCH are never stored', async () => {
+    const endpoint = await createEndpoint('http://127.0.0.1:9/ro');
+    const before = await world.db
+      .selectFrom('webhook_endpoints')
+      .selectAll()
+      .where('id', '=', endpoint.id)
+      .executeTakeFirstOrThrow();
+    const forged = {
+      id: 999_999,
+      signing_secret: 'whsec_forged',
+      previous_secret: 'whsec_forged_too',
+      failing_since: '2020-01-01T00:00:00Z',
+      disabled_reason: 'forged',
+      created_at: '2020-01-01T00:00:00Z',
+    };
+    for (const [method, body] of [
+      ['PATCH', { description: 'changed', ...forged }],
+      ['PUT', { target: 'http://127.0.0.1:9/ro2', events: [{ type: 'connection.created' }], ...forged }],
+    ] as const) {
+      const response = await world.request(method, `/api/v2/webhook/endpoint/${endpoint.id}/`, { token: admin, body });
+      assert.equal(response.status, 200, response.text);
+    }
+    const after = await world.db
+      .selectFrom('webhook_endpoints')
+      .selectAll()
+      .where('id', '=', endpoint.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(after.description, 'changed');
+    assert.equal(after.target, 'http://127.0.0.1:9/ro2');
+    assert.equal(after.signing_secret, before.signing_secret);
+    assert.equal(after.previous_secret, before.previous_secret);
+    assert.equal(after.failing_since, before.failing_since);
+    assert.equal(after.disabled_reason, before.disabled_reason);
+    assert.deepEqual(after.created_at, before.created_at);
+  });
+
   test('create, read, list, update, replace, delete; admin only', async () => {
     const created = await createEndpoint('http://127.0.0.1:9/a', ['connection.created'], { description: 'crm' });
     assert.deepEqual(Object.keys(created.body).sort(), [

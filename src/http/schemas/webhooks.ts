@@ -31,15 +31,20 @@ const EndpointFields = {
   ssl_cert_verification: Type.Boolean(),
 };
 
-export const EndpointBody = Type.Object({
-  target: EndpointFields.target,
-  events: EndpointFields.events,
-  is_active: Type.Optional(EndpointFields.is_active),
-  description: Type.Optional(EndpointFields.description),
-  ssl_cert_verification: Type.Optional(EndpointFields.ssl_cert_verification),
-});
+// Read-only fields a client sends (id, signing_secret, disabled_reason, created_at...) are stripped
+// before the handler sees them: a body is exactly these fields.
+export const EndpointBody = Type.Object(
+  {
+    target: EndpointFields.target,
+    events: EndpointFields.events,
+    is_active: Type.Optional(EndpointFields.is_active),
+    description: Type.Optional(EndpointFields.description),
+    ssl_cert_verification: Type.Optional(EndpointFields.ssl_cert_verification),
+  },
+  { additionalProperties: false },
+);
 
-export const EndpointPatch = Type.Partial(Type.Object(EndpointFields));
+export const EndpointPatch = Type.Partial(Type.Object(EndpointFields, { additionalProperties: false }));
 
 export const EndpointListQuery = Type.Object({
   ...PageQuery.properties,
