@@ -48,6 +48,8 @@ export interface RealtimeOptions extends Partial<HubOptions> {
   handle: DatabaseHandle;
   databaseUrl: string | undefined;
   secret: string;
+  /** Called at each reconnect of the LISTEN connection (the metrics count them). */
+  onReconnect?: () => void;
 }
 
 /**
@@ -83,7 +85,10 @@ export async function registerRealtime(app: FastifyInstance, options: RealtimeOp
         });
       queues.set(user, next);
     },
-    (error) => app.log.warn({ err: error }, 'realtime: LISTEN connection lost; reconnecting'),
+    (error) => {
+      app.log.warn({ err: error }, 'realtime: LISTEN connection lost; reconnecting');
+      options.onReconnect?.();
+    },
   );
 
   await app.register(websocket, {
