@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { type Config, DEFAULT_WEBHOOKS, type WebhookConfig } from './config.js';
+import { CHANNEL_NOTIFICATIONS } from './contracts/channels.js';
 import { Me, User } from './contracts/user.js';
 import type { Database } from './db/database.js';
 import { registerAuth } from './http/plugins/auth.js';
@@ -9,6 +10,7 @@ import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { registerCors } from './http/plugins/cors.js';
 import { frameworkErrors, registerErrorHandling } from './http/plugins/errors.js';
 import { registerNotFound } from './http/plugins/method-not-allowed.js';
+import { registerMetrics } from './http/plugins/metrics.js';
 import { authRoutes } from './http/routes/auth.js';
 import { communityRoutes } from './http/routes/community.js';
 import { connectionRoutes } from './http/routes/connections.js';
@@ -25,19 +27,22 @@ import { TokenVerifier } from './services/tokens.js';
 
 export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &
-    Partial<Pick<Config, 'corsOrigins'>>;
+    Partial<Pick<Config, 'corsOrigins' | 'metricsToken' | 'production'>>;
   db: Database;
+  /** The node-postgres pool behind `db`, when there is one: /metrics reports its use. */
+  pool?: { totalCount: number; idleCount: number; waitingCount: number } | undefined;
   logger?: FastifyServerOptions['logger'];
   /** Webhook settings; without them, private targets are refused and retries follow the default schedule. */
   webhooks?: WebhookConfig;
   /** The realtime channel needs the database handle (for LISTEN); without it, no /ws/notify. */
-  realtime?: Omit<RealtimeOptions, 'tokens'>;
+  realtime?: Omit<RealtimeOptions, 'tokens' | 'onReconnect'>;
 }
 
 /** Builds the whole HTTP application; the server and the tests build the same one. */
 export async function buildApp({
   config,
   db,
+  pool,
   logger = false,
   realtime,
   webhooks = DEFAULT_WEBHOOKS,
@@ -59,6 +64,13 @@ export async function buildApp({
   // One verifier (and its cache of verified tokens) for the HTTP gate and the realtime handshake.
   const tokens = new TokenVerifier(config.jwtSecret);
   registerAuth(app, db, tokens);
+  // Before the routes, so its request hook times every one of them. Off in production without a token.
+  const metrics = registerMetrics(app, {
+    db,
+    pool,
+    token: config.metricsToken,
+    enabled: config.metricsToken !== undefined || !config.production,
+  });
 
   for (const schema of [ErrorBody, User, Me, ConnectionRequest]) app.addSchema(schema);
 
@@ -94,7 +106,14 @@ export async function buildApp({
   await app.register(communityRoutes, api);
   await app.register(notificationRoutes, api);
   await app.register(webhookRoutes, { ...api, config: webhooks });
-  if (realtime) await registerRealtime(app, { ...realtime, tokens });
+  if (realtime) {
+    const hub = await registerRealtime(app, {
+      ...realtime,
+      tokens,
+      onReconnect: metrics.listenReconnects(CHANNEL_NOTIFICATIONS),
+    });
+    metrics.watchSockets(() => hub.size);
+  }
   app.get('/api/v2/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();

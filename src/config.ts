@@ -76,6 +76,9 @@ export const EnvSchema = Type.Object({
   }),
   KITH_WEBHOOK_DISABLE_AFTER: integer(3 * 86_400, 1, 315_360_000, 'seconds'),
   KITH_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  KITH_METRICS_TOKEN: Type.Optional(
+    Type.String({ minLength: 16, sensitive: true, description: 'at least 16 characters' }),
+  ),
 });
 
 /** The environment once validated, defaults filled in. */
@@ -193,6 +196,10 @@ function toConfig(env: Env) {
     }),
     accessTokenTtl: env.KITH_ACCESS_TOKEN_TTL,
     refreshTokenTtl: env.KITH_REFRESH_TOKEN_TTL,
+    /**
+     * The bearer token `GET /metrics` requires; undefined: /metrics is open, or off (404) in production.
+     */
+    metricsToken: env.KITH_METRICS_TOKEN,
     /** Browser origins allowed to call the API; empty: CORS off. `*` allows any origin. */
     corsOrigins: Object.freeze((env.CORS_ORIGINS ?? []).map((item) => (item === '*' ? item : new URL(item).origin))),
   });

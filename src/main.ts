@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { buildApp } from './app.js';
 import { openAndPrepare } from './bootstrap.js';
 import { type Config, ConfigError, loadConfig, resolveJwtSecret } from './config.js';
+import { CHANNEL_DELIVERIES } from './contracts/channels.js';
 import { DataDirInUseError } from './db/data-dir-lock.js';
 import { loggerOptions } from './logger.js';
 import { WebhookWorker } from './webhooks/worker.js';
@@ -39,12 +40,17 @@ export async function start(config: Config) {
   const app = await buildApp({
     config,
     db: handle.db,
+    pool: handle.pool,
     logger: loggerOptions(config.logLevel),
     realtime: { handle, databaseUrl: config.databaseUrl },
     webhooks: config.webhooks,
   });
   const worker = config.webhooks.workerInServer
-    ? new WebhookWorker(handle.db, { config: config.webhooks, log: app.log })
+    ? new WebhookWorker(handle.db, {
+        config: config.webhooks,
+        log: app.log,
+        onListenReconnect: app.metrics.listenReconnects(CHANNEL_DELIVERIES),
+      })
     : undefined;
 
   let closing = false;

@@ -17,7 +17,8 @@ const PING_TIMEOUT_MS = 5000;
 /**
  * Subscribes to a PostgreSQL NOTIFY channel. On a server, a dedicated connection (outside the pool)
  * that reconnects after errors, with capped back-off, for as long as the subscription lasts; it never
- * throws, even when the database is down at the start (`onError` hears each failure). On the embedded
+ * throws, even when the database is down at the start (`onError` hears each failure, and each call is
+ * followed by exactly one reconnect attempt: callers count reconnects there). On the embedded
  * database, PGlite's own listen. Notifications sent while the connection is down are not replayed.
  */
 export async function listen(

@@ -49,6 +49,8 @@ export interface RealtimeOptions extends Partial<HubOptions> {
   databaseUrl: string | undefined;
   /** The app's token verifier (shared with the HTTP gate). */
   tokens: TokenVerifier;
+  /** Called at each reconnect of the LISTEN connection (the metrics count them). */
+  onReconnect?: () => void;
 }
 
 /**
@@ -83,7 +85,10 @@ export async function registerRealtime(app: FastifyInstance, options: RealtimeOp
         });
       queues.set(user, next);
     },
-    (error) => app.log.warn({ err: error }, 'realtime: LISTEN connection lost; reconnecting'),
+    (error) => {
+      app.log.warn({ err: error }, 'realtime: LISTEN connection lost; reconnecting');
+      options.onReconnect?.();
+    },
   );
 
   await app.register(websocket, {

@@ -24,6 +24,8 @@ export interface WorkerOptions {
   pollMs?: number;
   send?: (request: DeliveryRequest) => Promise<DeliveryOutcome>;
   log?: { error: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
+  /** Called at each reconnect of the LISTEN connection (the metrics count them). */
+  onListenReconnect?: () => void;
 }
 
 /** The payload of `webhooks/webhook_payload.md`: the same bytes at every try and every endpoint. */
@@ -143,7 +145,10 @@ export class WebhookWorker {
       databaseUrl,
       CHANNEL_DELIVERIES,
       () => this.#wake?.(),
-      (error) => this.options.log?.warn({ err: error }, 'webhook worker: LISTEN connection lost; reconnecting'),
+      (error) => {
+        this.options.log?.warn({ err: error }, 'webhook worker: LISTEN connection lost; reconnecting');
+        this.options.onListenReconnect?.();
+      },
     );
     this.#loop = (async () => {
       let failures = 0;

@@ -116,11 +116,13 @@ export class World {
     readonly baseUrl: string,
   ) {}
 
-  static async start(): Promise<World> {
+  /** `config`: the /metrics settings a test needs (open, outside production, by default). */
+  static async start(config: { metricsToken?: string; production?: boolean } = {}): Promise<World> {
     const handle = await openTestDatabase();
     const app = await buildApp({
-      config: { jwtSecret: JWT_SECRET, accessTokenTtl: 3600, refreshTokenTtl: 86_400, trustProxy: false },
+      config: { jwtSecret: JWT_SECRET, accessTokenTtl: 3600, refreshTokenTtl: 86_400, trustProxy: false, ...config },
       db: handle.db,
+      pool: handle.pool,
       realtime: { handle, databaseUrl: handle.databaseUrl, pingIntervalMs: 1000 },
       webhooks: TEST_WEBHOOKS,
     });

@@ -109,6 +109,20 @@ describe('defaults', () => {
     assert.equal(config.production, true);
   });
 
+  test('KITH_METRICS_TOKEN is read; unset, the config says so', () => {
+    assert.equal(
+      loadConfig({ KITH_METRICS_TOKEN: 'metrics-token-0123456789' }).metricsToken,
+      'metrics-token-0123456789',
+    );
+    assert.equal(loadConfig({}).metricsToken, undefined);
+  });
+
+  test('a KITH_METRICS_TOKEN shorter than 16 characters is refused, never echoed', () => {
+    const error = configError({ KITH_METRICS_TOKEN: 'short-token' });
+    assert.match(error.message, /KITH_METRICS_TOKEN must be at least 16 characters/);
+    assert.doesNotMatch(error.message, /short-token/);
+  });
+
   test('DATABASE_STATEMENT_TIMEOUT=0 switches the statement timeout off', () => {
     assert.equal(loadConfig({ JWT_SECRET: SECRET, DATABASE_STATEMENT_TIMEOUT: '0' }).databaseStatementTimeout, 0);
   });

