@@ -36,7 +36,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteOptions> = async (ap
         tags: ['auth'],
         summary: 'OAuth 2.0 token endpoint: password and refresh_token grants',
         operationId: 'oauthToken',
-        body: withExample(TokenBody, { grant_type: 'password', username: 'ada', password: 'correct horse battery' }),
+        body: withExample(TokenBody, { grant_type: 'password', username: 'ada', password: 'Correct-horse-7' }),
         response: {
           200: withExample(TokenResult, {
             access_token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIyIn0.c2lnbmF0dXJl',

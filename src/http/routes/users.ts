@@ -163,7 +163,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
         body: withExample(AccountCreateBody, {
           username: 'ada',
           email: 'ada@example.com',
-          password: 'correct horse battery',
+          password: 'Correct-horse-7',
         }),
         response: {
           201: withExample(UserRef, { ...exampleUser, connection_status: null, connections_counter: 0 }),
