@@ -5,7 +5,7 @@ import { type Config, DEFAULT_WEBHOOKS, type WebhookConfig } from './config.js';
 import { CHANNEL_NOTIFICATIONS } from './contracts/channels.js';
 import { Me, User } from './contracts/user.js';
 import type { Database } from './db/database.js';
-import { registerAuth } from './http/plugins/auth.js';
+import { type AuthMode, registerAuth } from './http/plugins/auth.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { registerCors } from './http/plugins/cors.js';
 import { frameworkErrors, registerErrorHandling } from './http/plugins/errors.js';
@@ -24,6 +24,28 @@ import { ErrorBody } from './http/schemas/common.js';
 import { ConnectionRequest } from './http/schemas/connections.js';
 import { type RealtimeOptions, registerRealtime } from './realtime/plugin.js';
 import { TokenVerifier } from './services/tokens.js';
+
+/** The OpenAPI security requirement of a route whose gate is `auth` (see plugins/auth.ts). */
+function securityOf(auth: AuthMode | undefined): Array<Record<string, string[]>> | undefined {
+  if (auth === 'required' || auth === 'admin') return [{ bearerAuth: [] }];
+  if (auth === 'optional' || auth === 'public') return [{}, { bearerAuth: [] }];
+  return undefined;
+}
+
+/**
+ * The route's responses as the document shows them. @fastify/swagger drops every sibling of a `$ref`,
+ * so a referenced body (`{ $ref: 'User', examples }`) is given in the media form, which keeps its example.
+ */
+function documentedResponses(response: unknown) {
+  if (!response || typeof response !== 'object') return response;
+  const entries = Object.entries(response as Record<string, Record<string, unknown>>).map(([status, body]) => {
+    const { $ref, examples, description, ...rest } = body;
+    if (typeof $ref !== 'string' || !Array.isArray(examples)) return [status, body];
+    const media = { schema: { $ref, ...rest }, example: examples[0] };
+    return [status, { description, content: { 'application/json': media } }];
+  });
+  return Object.fromEntries(entries);
+}
 
 export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &
@@ -85,7 +107,16 @@ export async function buildApp({
       components: {
         securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
-      security: [{ bearerAuth: [] }],
+    },
+    // The padlock follows the gate's own declaration (config.auth): a token is required for
+    // 'required' and 'admin', accepted for 'optional' and 'public', and not read elsewhere.
+    transform: ({ schema, url, route }) => {
+      if (!schema) return { schema, url };
+      const security = securityOf(route.config?.auth);
+      return {
+        schema: { ...schema, ...(security && { security }), response: documentedResponses(schema.response) },
+        url,
+      };
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import { grant, type TokenSettings } from '../../services/auth.js';
-import { errors } from '../schemas/common.js';
+import { errors, withExample } from '../schemas/common.js';
 
 const TokenBody = Type.Object({
   grant_type: Type.String({ maxLength: 100 }),
@@ -35,8 +35,18 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteOptions> = async (ap
       schema: {
         tags: ['auth'],
         summary: 'OAuth 2.0 token endpoint: password and refresh_token grants',
-        body: TokenBody,
-        response: { 200: TokenResult, 400: errors[400] },
+        operationId: 'oauthToken',
+        body: withExample(TokenBody, { grant_type: 'password', username: 'ada', password: 'Correct-horse-7' }),
+        response: {
+          200: withExample(TokenResult, {
+            access_token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIyIn0.c2lnbmF0dXJl',
+            token_type: 'Bearer',
+            expires_in: 3600,
+            refresh_token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIyIiwidHlwIjoicmVmcmVzaCJ9.c2lnbmF0dXJl',
+            scope: 'read write',
+          }),
+          400: errors[400],
+        },
       },
     },
     async (request, reply) => {

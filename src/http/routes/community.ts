@@ -6,7 +6,7 @@ import { USER_SETTINGS } from '../../domain/user-settings.js';
 import { getUserSettings, patchUserSettings } from '../../services/user-settings.js';
 import { hiddenUserIds } from '../../services/users.js';
 import { viewerOf } from '../plugins/auth.js';
-import { errors, ID_SEGMENT, IdParams } from '../schemas/common.js';
+import { errors, ID_SEGMENT, IdParams, withExample } from '../schemas/common.js';
 
 // What SelfCommunity's client (react-core's providers) reads when it starts, beyond the connections contract.
 
@@ -28,6 +28,7 @@ const FeatureList = Type.Object({
 });
 
 const SettingValue = Type.Union([Type.Literal(0), Type.Literal(1)]);
+const DEFAULT_SETTINGS = Object.fromEntries(USER_SETTINGS.map((s) => [s.name, s.default]));
 const Settings = Type.Object(Object.fromEntries(USER_SETTINGS.map((s) => [s.name, SettingValue])), {
   description: USER_SETTINGS.map((s) => `${s.name}: ${s.help}`).join(' '),
 });
@@ -41,7 +42,16 @@ export const communityRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = asyn
       schema: {
         tags: ['community'],
         summary: 'The SelfCommunity features this server offers',
-        response: { 200: FeatureList, ...errors },
+        operationId: 'getAllFeatures',
+        response: {
+          200: withExample(FeatureList, {
+            count: FEATURES.length,
+            next: null,
+            previous: null,
+            results: FEATURES.map((f) => ({ name: f.name, enabled: true })),
+          }),
+          ...errors,
+        },
       },
     },
     async () => {
@@ -57,7 +67,8 @@ export const communityRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = asyn
       schema: {
         tags: ['users'],
         summary: 'Ids of the users I have hidden',
-        response: { 200: Type.Array(Type.Integer()), ...errors },
+        operationId: 'getHiddenUsersId',
+        response: { 200: withExample(Type.Array(Type.Integer()), [5, 9]), ...errors },
       },
     },
     async (request) => hiddenUserIds(viewerOf(request).id),
@@ -70,8 +81,9 @@ export const communityRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = asyn
       schema: {
         tags: ['users'],
         summary: "A member's settings (the member or an admin)",
+        operationId: 'userSettings',
         params: IdParams,
-        response: { 200: Settings, ...errors },
+        response: { 200: withExample(Settings, DEFAULT_SETTINGS), ...errors },
       },
     },
     async (request) => getUserSettings(db, viewerOf(request), request.params.id),
@@ -84,9 +96,10 @@ export const communityRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = asyn
       schema: {
         tags: ['users'],
         summary: "Change some of a member's settings (the member or an admin)",
+        operationId: 'userSettingsPatch',
         params: IdParams,
-        body: Type.Record(Type.String(), Type.Unknown()),
-        response: { 200: Settings, ...errors },
+        body: withExample(Type.Record(Type.String(), Type.Unknown()), { toast_notifications_emit_sound: 0 }),
+        response: { 200: withExample(Settings, { ...DEFAULT_SETTINGS, toast_notifications_emit_sound: 0 }), ...errors },
       },
     },
     async (request) => patchUserSettings(db, viewerOf(request), request.params.id, request.body),

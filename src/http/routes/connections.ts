@@ -1,6 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import type { ConnectionAction } from '../../domain/connection-state.js';
 import { AppError } from '../../domain/errors.js';
@@ -14,19 +14,56 @@ import {
 import { act } from '../../services/connections.js';
 import { CursorParam, type CursorScope, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
 import { admitFound, modeOfRequest, refuseInput, tokenUserOf, viewerOf } from '../plugins/auth.js';
-import { errors, ID_SEGMENT, IdParams, Page, PageQuery } from '../schemas/common.js';
+import { errors, ID_SEGMENT, IdParams, Page, PageQuery, withExample } from '../schemas/common.js';
 import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
+import { exampleConnectionRequest, examplePage, exampleUser } from '../schemas/examples.js';
 import { UserRef } from '../schemas/users.js';
 
 const tags = ['connections'];
 
-const ACTIONS: Array<{ action: Exclude<ConnectionAction, 'mark_seen'>; summary: string }> = [
-  { action: 'request', summary: 'Request a connection to the user' },
-  { action: 'accept', summary: "Accept the user's connection request" },
-  { action: 'reject', summary: "Reject the user's connection request" },
-  { action: 'cancel_request', summary: 'Cancel my connection request to the user' },
-  { action: 'cancel_reject', summary: "Restore a rejected request of the user's" },
-  { action: 'remove', summary: 'Remove the connection with the user' },
+/** Each action, its summary, the SDK's method for it (UserService) and the status it answers with. */
+const ACTIONS: Array<{
+  action: Exclude<ConnectionAction, 'mark_seen'>;
+  summary: string;
+  operationId: string;
+  example: Static<typeof StatusBody>['connection_status'];
+}> = [
+  {
+    action: 'request',
+    summary: 'Request a connection to the user',
+    operationId: 'userRequestConnection',
+    example: 'sent_connection_request',
+  },
+  {
+    action: 'accept',
+    summary: "Accept the user's connection request",
+    operationId: 'userAcceptRequestConnection',
+    example: 'connected',
+  },
+  {
+    action: 'reject',
+    summary: "Reject the user's connection request",
+    operationId: 'userRejectConnectionRequest',
+    example: null,
+  },
+  {
+    action: 'cancel_request',
+    summary: 'Cancel my connection request to the user',
+    operationId: 'userCancelRequestConnection',
+    example: null,
+  },
+  {
+    action: 'cancel_reject',
+    summary: "Restore a rejected request of the user's",
+    operationId: 'userCancelRejectConnectionRequest',
+    example: 'received_connection_request',
+  },
+  {
+    action: 'remove',
+    summary: 'Remove the connection with the user',
+    operationId: 'userRemoveConnection',
+    example: null,
+  },
 ];
 
 /** The cursor of a request-list page; a malformed one is bad input, answered after the gate. */
@@ -43,12 +80,18 @@ async function cursorOf(request: FastifyRequest, cursor: string | undefined, sco
 export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (base, { db }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const { action, summary } of ACTIONS) {
+  for (const { action, summary, operationId, example } of ACTIONS) {
     app.post(
       `/user/${ID_SEGMENT}/connection/${action}/`,
       {
         config: { auth: 'required', friendship: true },
-        schema: { tags, summary, params: IdParams, response: { 200: StatusBody, ...errors } },
+        schema: {
+          tags,
+          summary,
+          operationId,
+          params: IdParams,
+          response: { 200: withExample(StatusBody, { connection_status: example }), ...errors },
+        },
       },
       async (request) => {
         const status = await act(db, viewerOf(request).id, request.params.id, action);
@@ -64,6 +107,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
       schema: {
         tags,
         summary: "Mark the user's connection request to me as seen",
+        operationId: 'userMarkSeenConnectionRequest',
         params: IdParams,
         response: { 204: Type.Null({ description: 'Marked' }), ...errors },
       },
@@ -74,18 +118,29 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
     },
   );
 
-  const receivedRoute = {
+  const receivedRoute = (operationId: string) => ({
     config: { auth: 'required' as const, friendship: true, memberInStatement: true },
     schema: {
       tags,
       summary: 'Connection requests I received, newest first',
+      operationId,
       querystring: Type.Object({ ...ReceivedQuery.properties, cursor: CursorParam }),
-      response: { 200: Page(Type.Ref('ConnectionRequest')), ...errors },
+      response: {
+        200: withExample(
+          Page(Type.Ref('ConnectionRequest')),
+          examplePage([exampleConnectionRequest], 'user/connection/requests/'),
+        ),
+        ...errors,
+      },
     },
-  };
+  });
   // Lists answer with JSON text the database built from the stored user JSON (see db/pages).
-  for (const url of ['/user/connection/requests/', '/user/connection_requests/']) {
-    app.get(url, receivedRoute, async (request, reply) => {
+  // The second path is the one of the reference page's own example; the SDK calls the first.
+  for (const [url, operationId] of [
+    ['/user/connection/requests/', 'getUserConnectionRequests'],
+    ['/user/connection_requests/', 'getUserConnectionRequestsAlias'],
+  ] as const) {
+    app.get(url, receivedRoute(operationId), async (request, reply) => {
       const window = pageWindow(request.query);
       const list = request.query.rejected === true ? 'rejected' : 'pending';
       const scope = `${list}:${tokenUserOf(request)}`;
@@ -103,8 +158,15 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
       schema: {
         tags,
         summary: 'Connection requests I sent that still wait, newest first',
+        operationId: 'getUserRequestConnectionsSent',
         querystring: Type.Object({ ...PageQuery.properties, cursor: CursorParam }),
-        response: { 200: Page(Type.Ref('ConnectionRequest')), ...errors },
+        response: {
+          200: withExample(
+            Page(Type.Ref('ConnectionRequest')),
+            examplePage([exampleConnectionRequest], 'user/connection/requests_sent/'),
+          ),
+          ...errors,
+        },
       },
     },
     async (request, reply) => {
@@ -124,9 +186,10 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
       schema: {
         tags,
         summary: "A user's connections: shared ones first, then the others, newest first",
+        operationId: 'getUserConnections',
         params: IdParams,
         querystring: ConnectionsQuery,
-        response: { 200: Page(UserRef), ...errors },
+        response: { 200: withExample(Page(UserRef), examplePage([exampleUser], 'user/3/connections/')), ...errors },
       },
     },
     async (request, reply) => {
@@ -144,8 +207,12 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
       schema: {
         tags,
         summary: 'Whether the user is connected with me',
+        operationId: 'checkUserConnections',
         params: IdParams,
-        response: { 200: Type.Object({ is_connection: Type.Boolean() }), ...errors },
+        response: {
+          200: withExample(Type.Object({ is_connection: Type.Boolean() }), { is_connection: true }),
+          ...errors,
+        },
       },
     },
     async (request) => ({ is_connection: await isConnection(db, viewerOf(request).id, request.params.id) }),
@@ -158,8 +225,10 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
       schema: {
         tags,
         summary: 'My connection status towards the user',
+        // No SDK method calls it; named after the SDK's endpoint constant (UserCheckConnectionStatus).
+        operationId: 'userCheckConnectionStatus',
         params: IdParams,
-        response: { 200: StatusBody, ...errors },
+        response: { 200: withExample(StatusBody, { connection_status: 'sent_connection_request' }), ...errors },
       },
     },
     async (request) => ({
@@ -174,8 +243,14 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
       schema: {
         tags,
         summary: 'My connection status towards each of these users',
-        body: StatusesBody,
-        response: { 200: StatusesResult, ...errors },
+        operationId: 'getUserConnectionStatuses',
+        body: withExample(StatusesBody, { users: [2, 3, 4] }),
+        response: {
+          200: withExample(StatusesResult, {
+            connection_statuses: { '2': 'connected', '3': 'received_connection_request', '4': null },
+          }),
+          ...errors,
+        },
       },
     },
     async (request) => ({

@@ -8,7 +8,8 @@ import { followList } from '../../services/follow-reads.js';
 import { followedBy, follows, toggleFollow } from '../../services/follows.js';
 import { type CursorScope, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
 import { refuseInput, viewerOf } from '../plugins/auth.js';
-import { errors, ID_SEGMENT, IdParams, Page } from '../schemas/common.js';
+import { errors, ID_SEGMENT, IdParams, Page, withExample } from '../schemas/common.js';
+import { examplePage, exampleUser } from '../schemas/examples.js';
 import { FollowsQuery, IsFollowed, IsFollower } from '../schemas/follows.js';
 import { UserRef } from '../schemas/users.js';
 
@@ -35,6 +36,7 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
       schema: {
         tags,
         summary: 'Follow the user, or unfollow them when I already do (a toggle)',
+        operationId: 'followUser',
         params: IdParams,
         response: { 204: Type.Null({ description: 'Followed or unfollowed' }), ...errors },
       },
@@ -45,11 +47,17 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
     },
   );
 
-  const lists: Array<{ list: FollowList; summary: string }> = [
-    { list: 'followers', summary: "A user's followers, newest follow first" },
-    { list: 'followings', summary: 'The users a user follows, newest follow first' },
+  const lists: Array<{ list: FollowList; summary: string; operationId: string }> = [
+    { list: 'followers', summary: "A user's followers, newest follow first", operationId: 'getUserFollowers' },
+    { list: 'followings', summary: 'The users a user follows, newest follow first', operationId: 'getUserFollowings' },
   ];
-  for (const { list, summary } of lists) {
+  const followed = {
+    ...exampleUser,
+    connection_status: 'followed' as const,
+    followers_counter: 1,
+    followings_counter: 0,
+  };
+  for (const { list, summary, operationId } of lists) {
     app.get(
       `/user/${ID_SEGMENT}/${list}/`,
       {
@@ -57,9 +65,10 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
         schema: {
           tags,
           summary,
+          operationId,
           params: IdParams,
           querystring: FollowsQuery,
-          response: { 200: Page(UserRef), ...errors },
+          response: { 200: withExample(Page(UserRef), examplePage([followed], `user/3/${list}/`)), ...errors },
         },
       },
       async (request, reply) => {
@@ -82,8 +91,9 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
       schema: {
         tags,
         summary: 'Whether I follow the user',
+        operationId: 'checkUserFollowed',
         params: IdParams,
-        response: { 200: IsFollowed, ...errors },
+        response: { 200: withExample(IsFollowed, { is_followed: true }), ...errors },
       },
     },
     async (request) => ({ is_followed: await follows(db, viewerOf(request).id, request.params.id) }),
@@ -96,8 +106,9 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
       schema: {
         tags,
         summary: 'Whether the user follows me',
+        operationId: 'checkUserFollower',
         params: IdParams,
-        response: { 200: IsFollower, ...errors },
+        response: { 200: withExample(IsFollower, { is_follower: false }), ...errors },
       },
     },
     async (request) => ({ is_follower: await followedBy(db, viewerOf(request).id, request.params.id) }),

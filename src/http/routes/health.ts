@@ -2,14 +2,23 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import { checkDatabase } from '../../services/health.js';
+import { withExample } from '../schemas/common.js';
 
 const Health = Type.Object({ status: Type.String() });
+const UNAVAILABLE = { detail: 'The database is not reachable.', code: 'service_unavailable' };
 
 /** Liveness and readiness; registered at the root. */
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Health } } },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The process is alive',
+        operationId: 'checkLiveness',
+        response: { 200: withExample(Health, { status: 'ok' }) },
+      },
+    },
     async () => ({ status: 'ok' }),
   );
 
@@ -19,7 +28,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (
       schema: {
         tags: ['operations'],
         summary: 'The database answers (503 when it does not)',
-        response: { 200: Health, 503: Type.Object({ detail: Type.String(), code: Type.String() }) },
+        operationId: 'checkReadiness',
+        response: {
+          200: withExample(Health, { status: 'ok' }),
+          503: withExample(Type.Object({ detail: Type.String(), code: Type.String() }), UNAVAILABLE),
+        },
       },
     },
     async (request, reply) => {
@@ -28,7 +41,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (
         return { status: 'ok' };
       } catch (error) {
         request.log.warn({ err: error }, 'database not ready');
-        return reply.code(503).send({ detail: 'The database is not reachable.', code: 'service_unavailable' });
+        return reply.code(503).send(UNAVAILABLE);
       }
     },
   );

@@ -9,7 +9,8 @@ import {
 } from '../../services/notifications.js';
 import { modeOfRequest, viewerOf } from '../plugins/auth.js';
 import { presentNotificationPage } from '../presenters/notifications.js';
-import { errors } from '../schemas/common.js';
+import { errors, withExample } from '../schemas/common.js';
+import { exampleNotificationGroup } from '../schemas/examples.js';
 
 const tags = ['notifications'];
 const PAGE = 20;
@@ -30,13 +31,21 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = a
       schema: {
         tags,
         summary: 'My notifications, newest first; the listed ones become read (they show is_new as before)',
+        operationId: 'listUserNotification',
         querystring: Type.Object({ next_id: Type.Optional(Cursor), previous_id: Type.Optional(Cursor) }),
         response: {
-          200: Type.Object({
-            next: Type.Union([Type.String(), Type.Null()]),
-            previous: Type.Union([Type.String(), Type.Null()]),
-            results: Type.Array(NotificationGroup),
-          }),
+          200: withExample(
+            Type.Object({
+              next: Type.Union([Type.String(), Type.Null()]),
+              previous: Type.Union([Type.String(), Type.Null()]),
+              results: Type.Array(NotificationGroup),
+            }),
+            {
+              next: 'https://community.example.com/api/v2/notification/?next_id=41',
+              previous: null,
+              results: [exampleNotificationGroup],
+            },
+          ),
           ...errors,
         },
       },
@@ -56,7 +65,8 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = a
       schema: {
         tags,
         summary: 'How many of my notifications are unread',
-        response: { 200: Type.Object({ count: Type.Integer() }), ...errors },
+        operationId: 'getUnseenNotification',
+        response: { 200: withExample(Type.Object({ count: Type.Integer() }), { count: 3 }), ...errors },
       },
     },
     async (request) => ({ count: await countUnseenNotifications(db, viewerOf(request).id) }),
@@ -69,7 +79,10 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = a
       schema: {
         tags,
         summary: 'Mark notifications read by their sids (group or item)',
-        body: Type.Object({ sids: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 }) }),
+        operationId: 'markReadNotification',
+        body: withExample(Type.Object({ sids: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 }) }), {
+          sids: ['g41', 'n40'],
+        }),
         response: { 204: Type.Null({ description: 'Marked' }), ...errors },
       },
     },

@@ -4,7 +4,8 @@ import type { Database } from '../../db/database.js';
 import { PREFERENCE_ORDER_FIELDS } from '../../domain/preferences.js';
 import { getPreference, listPreferences, patchPreferences } from '../../services/preferences.js';
 import { MAX_LIMIT, pageWindow, paginated } from '../pagination.js';
-import { errors, ID_SEGMENT, Id, OrderingParam, Page, PageQuery } from '../schemas/common.js';
+import { errors, ID_SEGMENT, Id, OrderingParam, Page, PageQuery, withExample } from '../schemas/common.js';
+import { examplePage } from '../schemas/examples.js';
 
 const tags = ['preferences'];
 const Value = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
@@ -26,13 +27,17 @@ const PreferenceQuery = Type.Object({
  */
 const PREFERENCE_PAGE = MAX_LIMIT;
 
+const FOLLOW_ENABLED = { id: 1, section: 'configurations', name: 'follow_enabled', value: false };
+const CONNECTION_ENABLED = { id: 2, section: 'configurations', name: 'connection_enabled', value: true };
+
 /** The community's dynamic preferences; registered under `/api/v2`. */
 export const preferenceRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
   app.addSchema(Preference);
 
-  for (const [url, summary] of [
-    ['/dynamic_preference/', 'All dynamic preferences'],
-    ['/dynamic_preference/search/', 'Search dynamic preferences (keys=section.name,...)'],
+  // The SDK's searchPreferences calls the list with its filters; the /search/ path takes the same ones.
+  for (const [url, summary, operationId] of [
+    ['/dynamic_preference/', 'All dynamic preferences', 'getAllPreferences'],
+    ['/dynamic_preference/search/', 'Search dynamic preferences (keys=section.name,...)', 'searchPreferences'],
   ] as const) {
     app.get(
       url,
@@ -41,8 +46,15 @@ export const preferenceRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = asy
         schema: {
           tags,
           summary,
+          operationId,
           querystring: PreferenceQuery,
-          response: { 200: Page(Type.Ref('DynamicPreference')), ...errors },
+          response: {
+            200: withExample(
+              Page(Type.Ref('DynamicPreference')),
+              examplePage([FOLLOW_ENABLED, CONNECTION_ENABLED], 'dynamic_preference/'),
+            ),
+            ...errors,
+          },
         },
       },
       async (request) => {
@@ -60,8 +72,9 @@ export const preferenceRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = asy
       schema: {
         tags,
         summary: 'A dynamic preference',
+        operationId: 'getSpecificPreference',
         params: Type.Object({ id: Id }),
-        response: { 200: Type.Ref('DynamicPreference'), ...errors },
+        response: { 200: withExample(Type.Ref('DynamicPreference'), FOLLOW_ENABLED), ...errors },
       },
     },
     async (request) => getPreference(db, request.params.id),
@@ -74,17 +87,21 @@ export const preferenceRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = asy
       schema: {
         tags,
         summary: 'Update dynamic preferences (admin), keyed by name: {"follow_enabled": true}',
-        body: Type.Record(Type.String(), Type.Unknown()),
+        operationId: 'updatePreferences',
+        body: withExample(Type.Record(Type.String(), Type.Unknown()), { follow_enabled: true }),
         response: {
-          200: Type.Record(
-            Type.String(),
-            Type.Object({
-              id: Type.Integer(),
-              section: Type.String(),
-              name: Type.String(),
-              value: Value,
-              type: Type.String(),
-            }),
+          200: withExample(
+            Type.Record(
+              Type.String(),
+              Type.Object({
+                id: Type.Integer(),
+                section: Type.String(),
+                name: Type.String(),
+                value: Value,
+                type: Type.String(),
+              }),
+            ),
+            { follow_enabled: { ...FOLLOW_ENABLED, value: true, type: 'boolean' } },
           ),
           ...errors,
         },

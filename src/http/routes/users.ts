@@ -6,7 +6,8 @@ import { createUser, getCounters, getMe, getUser, listUsers, updateProfile } fro
 import { pageWindow, paginated } from '../pagination.js';
 import { modeOfRequest, viewerOf } from '../plugins/auth.js';
 import { presentCounters, presentSignup } from '../presenters/users.js';
-import { errors, ID_SEGMENT, IdParams, Page } from '../schemas/common.js';
+import { errors, ID_SEGMENT, IdParams, Page, withExample } from '../schemas/common.js';
+import { exampleMe, examplePage, exampleRow, exampleUser } from '../schemas/examples.js';
 import {
   AccountCreateBody,
   Counters,
@@ -19,13 +20,25 @@ import {
 
 const tags = ['users'];
 
+/** What the owner sees in friendship mode: the follow counters and those of features kith does not have are null. */
+const EXAMPLE_COUNTERS = presentCounters({
+  connections: 12,
+  connection_requests_sent: 1,
+  connection_requests_received: 2,
+});
+
 /** Users, profiles, counters and admin signups; registered under `/api/v2`. */
 export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
   app.get(
     '/user/me/',
     {
       config: { auth: 'required' },
-      schema: { tags, summary: 'The authenticated user', response: { 200: Type.Ref('Me'), ...errors } },
+      schema: {
+        tags,
+        summary: 'The authenticated user',
+        operationId: 'getCurrentUser',
+        response: { 200: withExample(Type.Ref('Me'), exampleMe), ...errors },
+      },
     },
     async (request) => {
       const me = await getMe(db, viewerOf(request));
@@ -37,7 +50,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     '/user/',
     {
       config: { auth: 'required' },
-      schema: { tags, summary: 'All users', querystring: UserListQuery, response: { 200: Page(UserRef), ...errors } },
+      schema: {
+        tags,
+        summary: 'All users',
+        operationId: 'getAllUsers',
+        querystring: UserListQuery,
+        response: { 200: withExample(Page(UserRef), examplePage([exampleUser], 'user/')), ...errors },
+      },
     },
     async (request) => {
       const window = pageWindow(request.query);
@@ -56,7 +75,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     `/user/${ID_SEGMENT}/`,
     {
       config: { auth: 'public' },
-      schema: { tags, summary: 'A user', params: IdParams, response: { 200: UserRef, ...errors } },
+      schema: {
+        tags,
+        summary: 'A user',
+        operationId: 'getSpecificUser',
+        params: IdParams,
+        response: { 200: withExample(UserRef, exampleUser), ...errors },
+      },
     },
     async (request) => {
       const mode = modeOfRequest(request);
@@ -76,9 +101,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
       schema: {
         tags,
         summary: "Update a user's profile (the user themself or an admin)",
+        operationId: 'userPatch',
         params: IdParams,
-        body: ProfilePatch,
-        response: { 200: UserRef, ...errors },
+        body: withExample(ProfilePatch, { bio: 'Analyst of engines', location: 'London' }),
+        response: {
+          200: withExample(UserRef, { ...exampleUser, bio: 'Analyst of engines', location: 'London' }),
+          ...errors,
+        },
       },
     },
     async (request) => {
@@ -91,7 +120,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     `/user/${ID_SEGMENT}/counters/`,
     {
       config: { auth: 'public' },
-      schema: { tags, summary: "A user's counters", params: IdParams, response: { 200: Counters, ...errors } },
+      schema: {
+        tags,
+        summary: "A user's counters",
+        operationId: 'getUserCounters',
+        params: IdParams,
+        response: { 200: withExample(Counters, EXAMPLE_COUNTERS), ...errors },
+      },
     },
     async (request) => presentCounters(await getCounters(db, request.viewer, request.community, request.params.id)),
   );
@@ -100,7 +135,16 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     '/sso/signup/',
     {
       config: { auth: 'admin' },
-      schema: { tags, summary: 'Create a user (admin)', body: SignupBody, response: { 201: SignupResult, ...errors } },
+      schema: {
+        tags,
+        summary: 'Create a user (admin)',
+        operationId: 'SignUp',
+        body: withExample(SignupBody, { username: 'ada', ext_id: 'crm-1842', email: 'ada@example.com' }),
+        response: {
+          201: withExample(SignupResult, presentSignup({ ...exampleRow, ext_id: 'crm-1842' }, null)),
+          ...errors,
+        },
+      },
     },
     async (request, reply) => {
       const user = await createUser(db, request.body);
@@ -115,8 +159,16 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
       schema: {
         tags,
         summary: 'Create an account (admin)',
-        body: AccountCreateBody,
-        response: { 201: UserRef, ...errors },
+        operationId: 'create',
+        body: withExample(AccountCreateBody, {
+          username: 'ada',
+          email: 'ada@example.com',
+          password: 'Correct-horse-7',
+        }),
+        response: {
+          201: withExample(UserRef, { ...exampleUser, connection_status: null, connections_counter: 0 }),
+          ...errors,
+        },
       },
     },
     async (request, reply) => {

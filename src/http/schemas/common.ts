@@ -1,4 +1,4 @@
-import { type TSchema, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
 import { orderings } from '../../domain/ordering.js';
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -42,12 +42,29 @@ export const Page = <T extends TSchema>(item: T) =>
     results: Type.Array(item),
   });
 
-const errorResponse = (description: string) => ({ ...Type.Ref('Error'), description });
+/**
+ * `schema` with `example` as its one example: the OpenAPI document shows it as the example of the
+ * request or response body (a test checks every body has one, and that it is valid).
+ */
+export const withExample = <T extends TSchema>(schema: T, example: unknown): T => ({ ...schema, examples: [example] });
 
-/** The error answers a route may give, by status. */
+const errorResponse = (description: string, example: Static<typeof ErrorBody>) =>
+  withExample({ ...Type.Ref('Error'), description }, example);
+
+/** The error answers a route may give, by status; the examples are answers kith gives. */
 export const errors = {
-  400: errorResponse('Bad request'),
-  401: errorResponse('Not authenticated'),
-  403: errorResponse('Forbidden'),
-  404: errorResponse('Not found'),
+  400: errorResponse('Bad request', {
+    detail: 'id: Must be an integer.',
+    code: 'invalid',
+    errors: { id: ['Must be an integer (params).'] },
+  }),
+  401: errorResponse('Not authenticated', {
+    detail: 'Authentication credentials were not provided.',
+    code: 'not_authenticated',
+  }),
+  403: errorResponse('Forbidden', {
+    detail: 'You do not have permission to perform this action.',
+    code: 'permission_denied',
+  }),
+  404: errorResponse('Not found', { detail: 'Not found.', code: 'not_found' }),
 } as const;
