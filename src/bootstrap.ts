@@ -9,6 +9,12 @@ import { hashPassword } from './services/users.js';
 type PrepareConfig = Pick<Config, 'databaseUrl' | 'dataDir' | 'adminPassword'> &
   Partial<Pick<Config, 'databasePoolSize' | 'databaseConnectTimeout' | 'databaseStatementTimeout'>>;
 
+/** What preparing the database did: the migrations it applied, and whether it created the administrator. */
+export interface Prepared {
+  migrated: string[];
+  adminCreated: boolean;
+}
+
 /**
  * Opens the configured database, applies migrations, and creates the administrator and default preferences.
  * The handle it returns carries the configured statement timeout; the preparation itself does not (a
@@ -17,7 +23,7 @@ type PrepareConfig = Pick<Config, 'databaseUrl' | 'dataDir' | 'adminPassword'> &
 export async function openAndPrepare(
   config: PrepareConfig,
   options: { memory?: boolean } = {},
-): Promise<DatabaseHandle> {
+): Promise<DatabaseHandle & { prepared: Prepared }> {
   const open = (statementTimeoutMs: number | undefined) =>
     openDatabase({
       databaseUrl: config.databaseUrl,
@@ -29,16 +35,21 @@ export async function openAndPrepare(
     });
   const limited = config.databaseUrl !== undefined && (config.databaseStatementTimeout ?? 0) > 0;
   const handle = await open(limited ? 0 : undefined);
+  let prepared: Prepared;
   try {
-    await migrateToLatest(handle.db);
-    await ensureAdmin(handle.db, config.adminPassword ? await hashPassword(config.adminPassword) : null);
+    const migrated = await migrateToLatest(handle.db);
+    const adminCreated = await ensureAdmin(
+      handle.db,
+      config.adminPassword ? await hashPassword(config.adminPassword) : null,
+    );
     await ensureDefaults(handle.db);
     await ensureStoredUsersCurrent(handle.db);
+    prepared = { migrated, adminCreated };
   } catch (error) {
     await handle.close();
     throw error;
   }
-  if (!limited) return handle;
+  if (!limited) return { ...handle, prepared };
   await handle.close();
-  return open(config.databaseStatementTimeout);
+  return { ...(await open(config.databaseStatementTimeout)), prepared };
 }

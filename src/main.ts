@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { buildApp } from './app.js';
-import { openAndPrepare } from './bootstrap.js';
+import { openAndPrepare, type Prepared } from './bootstrap.js';
 import { type Config, ConfigError, loadConfig, resolveJwtSecret } from './config.js';
 import { CHANNEL_DELIVERIES } from './contracts/channels.js';
 import { DataDirInUseError } from './db/data-dir-lock.js';
@@ -32,6 +32,15 @@ function databaseOrExit(config: Config) {
     else process.stderr.write(`kith: cannot open the database: ${message}\n`);
     process.exit(1);
   });
+}
+
+/** KITH_ADMIN_PASSWORD only sets the password of the administrator it creates; later it would be silently ignored. */
+function warnIgnoredAdminPassword(config: Config, prepared: Prepared, warn: (message: string) => void) {
+  if (config.adminPassword && !prepared.adminCreated) {
+    warn(
+      'KITH_ADMIN_PASSWORD is ignored: the administrator exists already. To change its password: kith user set-password --username admin',
+    );
+  }
 }
 
 /** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT. */
@@ -71,6 +80,8 @@ export async function start(config: Config) {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
+  // Workers of a cluster find the administrator their primary made: only a process that prepared alone says it.
+  if (cluster.isPrimary) warnIgnoredAdminPassword(config, handle.prepared, (m) => app.log.warn(m));
   await app.listen({ port: config.port, host: config.host });
   await worker?.start(handle, config.databaseUrl);
   app.log.info(
@@ -88,6 +99,7 @@ async function startPrimary(config: Config) {
   const { workers } = config;
   const handle = await databaseOrExit(config);
   await handle.close();
+  warnIgnoredAdminPassword(config, handle.prepared, (m) => process.stderr.write(`kith: ${m}\n`));
 
   let closing = false;
   for (let i = 0; i < workers; i++) cluster.fork();

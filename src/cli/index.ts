@@ -1,16 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { openAndPrepare } from '../bootstrap.js';
+import { openAndPrepare, type Prepared } from '../bootstrap.js';
 import { ConfigError, loadConfig, resolveJwtSecret } from '../config.js';
 import { modeOf, presentMe } from '../contracts/user.js';
 import { DataDirInUseError } from '../db/data-dir-lock.js';
-import type { DatabaseHandle } from '../db/database.js';
+import { type DatabaseHandle, openDatabase } from '../db/database.js';
+import { migrationStatus } from '../db/migrate.js';
 import { loadCommunity } from '../db/repositories/users.js';
 import { seedCommunity } from '../db/seed.js';
 import { AppError } from '../domain/errors.js';
-import { isRole, isUsername, ROLES } from '../domain/users.js';
+import { isRole, isUsername, ROLES, type Role } from '../domain/users.js';
+import * as members from '../services/member-admin.js';
 import { signAccessToken } from '../services/tokens.js';
-import { createUser } from '../services/users.js';
+import { createUser, passwordProblem } from '../services/users.js';
 import { WebhookWorker } from '../webhooks/worker.js';
 
 const HELP = `kith — a connections server for communities (SelfCommunity API v2)
@@ -20,9 +22,15 @@ Usage: kith <command> [options]
        kith --version                      print kith's version
 
 Commands:
-  migrate                                  apply pending database migrations
+  migrate [status]                         apply pending database migrations, or list them all
   user create --username U [--role admin|moderator|editor] [--password P] [--email E]
                                            create a user and print it as JSON
+  user list [--limit N] [--offset N] [--search S]
+                                           list members (JSON lines)
+  user show|deactivate|activate|demote (--id N | --username U)
+  user promote (--id N | --username U) [--role admin|moderator|editor]
+  user set-password (--id N | --username U) [--password-stdin]
+                                           administer one member (see kith user --help)
   token --user-id N [--ttl SECONDS]        print a signed access token (needs only the secret)
   worker                                   deliver webhooks only (no HTTP); several may run at once
   seed --users N [--celebrity-requests M] [--seed S] [--quiet]
@@ -36,13 +44,38 @@ commands that touch data refuse to start and name the server's process. Use the 
 `;
 
 const USAGE = {
-  migrate: `Usage: kith migrate
+  migrate: `Usage: kith migrate          apply pending migrations and print their names ("already up to date": none)
+       kith migrate status   list every migration: applied (with when) or pending; changes nothing
 
-Applies pending database migrations (the server also applies them at every start).
+The server also applies pending migrations at every start.
 `,
-  user: `Usage: kith user create --username U [--role admin|moderator|editor] [--password P] [--email E]
+  user: `Usage: kith user <subcommand> [options]      (the subcommand comes first)
 
-Creates a user and prints it as JSON. Without --password the user cannot log in with a password.
+  create --username U [--role admin|moderator|editor] [--password P] [--email E]
+      Creates a member and prints them as JSON. Without --password they cannot log in with a password.
+  list [--limit N] [--offset N] [--search S]
+      Prints members in id order, inactive ones included, as JSON lines (one member a line):
+      {"id","username","role","active","date_joined"}; the total goes to stderr. --limit defaults
+      to 50; --search S matches the username or real name, case-insensitively.
+  show (--id N | --username U)
+      Prints the member as an administrator sees them, as JSON (never the password hash).
+  deactivate (--id N | --username U)
+      The member can no longer log in, and their tokens are refused from their next request on.
+  activate (--id N | --username U)
+  promote (--id N | --username U) [--role admin|moderator|editor]
+      Gives the member a role (default admin).
+  demote (--id N | --username U)
+      Takes the member's role away.
+  set-password (--id N | --username U) [--password-stdin]
+      Reads the new password from stdin (one line; the final newline is dropped), or on a terminal
+      asks for it twice without echo; --password-stdin reads stdin even from a terminal. Never from
+      the command line: other users of the machine see arguments in ps. The password needs 8 to
+      128 characters and 3 of: lower case, upper case, digits, other characters. Sessions already
+      open stay open (deactivate ends them). This is how to change the administrator's password
+      after the first start: KITH_ADMIN_PASSWORD is only read when the administrator is created.
+
+--username is case-insensitive. The last active administrator can be neither deactivated nor
+demoted. Members cannot be deleted from here (nor over the API yet); deactivate them.
 `,
   token: `Usage: kith token --user-id N [--ttl SECONDS]
 
@@ -131,16 +164,20 @@ function version(): string {
 
 /**
  * Runs `run` on the prepared database, then closes it. Maintenance commands (migrate, seed) run with no
- * statement timeout; `serving` (the worker) keeps the configured one, as the server does.
+ * statement timeout; `serving` (the worker) keeps the configured one, as the server does. `prepare:
+ * false` opens the database as it is (no migrations, no administrator): `kith migrate status` only reads.
  */
 async function withDatabase<T>(
-  run: (handle: DatabaseHandle) => Promise<T>,
-  options: { serving?: boolean } = {},
+  run: (handle: DatabaseHandle & { prepared?: Prepared }) => Promise<T>,
+  options: { serving?: boolean; prepare?: boolean } = {},
 ): Promise<T> {
   const config = loadConfig();
-  let handle: DatabaseHandle;
+  let handle: DatabaseHandle & { prepared?: Prepared };
   try {
-    handle = await openAndPrepare(options.serving ? config : { ...config, databaseStatementTimeout: 0 });
+    handle =
+      options.prepare === false
+        ? await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: 0 })
+        : await openAndPrepare(options.serving ? config : { ...config, databaseStatementTimeout: 0 });
   } catch (error) {
     // The in-use message names the holder and what to do; anything else is reported as it came.
     if (error instanceof DataDirInUseError) fail(error.message);
@@ -151,6 +188,181 @@ async function withDatabase<T>(
   } finally {
     await handle.close();
   }
+}
+
+const MEMBER = { id: { type: 'string' }, username: { type: 'string' } } as const;
+
+/** The `kith user` subcommands besides create, and their options. */
+const ADMIN_OPTIONS = {
+  list: { limit: { type: 'string' }, offset: { type: 'string' }, search: { type: 'string' } },
+  show: MEMBER,
+  deactivate: MEMBER,
+  activate: MEMBER,
+  promote: { ...MEMBER, role: { type: 'string' } },
+  demote: MEMBER,
+  // --password is known only to be refused with the reason.
+  'set-password': { ...MEMBER, 'password-stdin': { type: 'boolean' }, password: { type: 'string' } },
+} as const satisfies Record<string, Options>;
+
+type AdminSubcommand = keyof typeof ADMIN_OPTIONS;
+const USER_SUBCOMMANDS = ['create', ...Object.keys(ADMIN_OPTIONS)];
+const isUserSubcommand = (name: string): name is AdminSubcommand => Object.hasOwn(ADMIN_OPTIONS, name);
+
+/** --id N or --username U, exactly one. */
+function memberRef(values: { id?: string | undefined; username?: string | undefined }): members.MemberRef {
+  if ((values.id === undefined) === (values.username === undefined)) {
+    throw new UsageError('name the member with --id N or --username U (one of them); see kith user --help');
+  }
+  if (values.username !== undefined) return { username: values.username };
+  const id = Number(values.id);
+  if (!/^\d+$/.test(values.id ?? '') || !Number.isSafeInteger(id) || id < 1) {
+    throw new UsageError('--id must be a positive integer');
+  }
+  return { id };
+}
+
+function whole(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`--${name} must be a whole number${min > 0 ? ` of at least ${min}` : ''}`);
+  }
+  return value;
+}
+
+const who = (user: { id: number; username: string }) => `user ${user.id} (${user.username})`;
+
+/** `kith user <sub>` for the administration subcommands: parse, one service call, one line or JSON out. */
+async function administer(sub: AdminSubcommand, args: string[]) {
+  const parsed = parseCommand('user', args, ADMIN_OPTIONS[sub] as Options, true);
+  if (!parsed) return;
+  const { positionals } = parsed;
+  // parseArgs's types lose the options of a union of tables; each table's own are all strings or booleans.
+  const values = parsed.values as Record<string, string | boolean | undefined> & {
+    id?: string;
+    username?: string;
+    role?: string;
+    limit?: string;
+    offset?: string;
+    search?: string;
+  };
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"; see kith user --help`);
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+
+  switch (sub) {
+    case 'list': {
+      const query = {
+        limit: whole('limit', values.limit, 50, 1),
+        offset: whole('offset', values.offset, 0, 0),
+        search: values.search,
+      };
+      const page = await withDatabase(({ db }) => members.listMembers(db, query));
+      for (const m of page.items) {
+        const row = { id: m.id, username: m.username, role: m.role, active: m.is_active, date_joined: m.date_joined };
+        say(JSON.stringify(row));
+      }
+      const shown =
+        page.items.length === 0 ? 'none shown' : `${query.offset + 1}-${query.offset + page.items.length} shown`;
+      process.stderr.write(`kith: ${page.total} member${page.total === 1 ? '' : 's'}, ${shown}\n`);
+      return;
+    }
+    case 'show': {
+      const ref = memberRef(values);
+      const { user, unseenNotifications, community } = await withDatabase(async ({ db }) => ({
+        ...(await members.showMember(db, ref)),
+        community: await loadCommunity(db),
+      }));
+      const shown = { ...presentMe(user, modeOf(community), unseenNotifications), is_active: user.is_active };
+      say(JSON.stringify(shown, null, 2));
+      return;
+    }
+    case 'deactivate':
+    case 'activate': {
+      const ref = memberRef(values);
+      const active = sub === 'activate';
+      const { user, changed } = await withDatabase(({ db }) => members.setActive(db, ref, active));
+      if (changed) say(`${who(user)} ${sub}d`);
+      else say(`${who(user)} was already ${active ? 'active' : 'inactive'}`);
+      return;
+    }
+    case 'promote':
+    case 'demote': {
+      const ref = memberRef(values);
+      let role: Role | null = null;
+      if (sub === 'promote') {
+        const wanted = values.role ?? 'admin';
+        if (!isRole(wanted)) throw new UsageError(`--role must be ${ROLES.slice(0, -1).join(', ')} or ${ROLES.at(-1)}`);
+        role = wanted;
+      }
+      const { user, changed } = await withDatabase(({ db }) => members.setRole(db, ref, role));
+      const state = role === null ? 'no role' : `role ${role}`;
+      say(`${who(user)} ${changed ? 'now has' : 'already had'} ${state}`);
+      return;
+    }
+    case 'set-password': {
+      if (values.password !== undefined) {
+        throw new UsageError(
+          '--password is not accepted here: other users see command lines in ps. Pipe the password on stdin',
+        );
+      }
+      const ref = memberRef(values);
+      // Before opening the database: the embedded one stays free while someone types.
+      const password = await readPassword(values['password-stdin'] === true);
+      const problem = passwordProblem(password);
+      if (problem) fail(`password: ${problem}`);
+      const user = await withDatabase(({ db }) => members.setPassword(db, ref, password));
+      say(`${who(user)} has a new password`);
+      return;
+    }
+    default:
+      sub satisfies never;
+  }
+}
+
+/** The new password: stdin's one line (piped, or --password-stdin), or typed twice without echo on a terminal. */
+async function readPassword(fromStdin: boolean): Promise<string> {
+  if (fromStdin || !process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    const password = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+    if (password === '') throw new UsageError('no password on stdin');
+    if (/[\r\n]/.test(password)) throw new UsageError('the password on stdin must be one line');
+    return password;
+  }
+  const password = await promptHidden('New password: ');
+  if ((await promptHidden('The same again: ')) !== password) throw new UsageError('the two passwords differ');
+  return password;
+}
+
+/** Reads one line from the terminal without echoing it; Ctrl-C or Ctrl-D cancels. */
+function promptHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.setEncoding('utf8');
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let typed: string[] = [];
+    const finish = (result: string | undefined) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (result === undefined) reject(new UsageError('cancelled'));
+      else resolve(result);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return finish(typed.join(''));
+        if (ch === '\u0003' || ch === '\u0004') return finish(undefined);
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else typed.push(ch);
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 async function main(argv: string[]) {
@@ -170,15 +382,45 @@ async function main(argv: string[]) {
       if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after --version`);
       process.stdout.write(`${version()}\n`);
       return;
-    case 'migrate':
-      if (!parseCommand('migrate', rest, {})) return;
-      await withDatabase(async () => undefined);
-      process.stdout.write('migrations applied\n');
+    case 'migrate': {
+      const parsed = parseCommand('migrate', rest, {}, true);
+      if (!parsed) return;
+      const [sub, ...extra] = parsed.positionals;
+      if (sub !== undefined && sub !== 'status')
+        throw new UsageError(`unknown subcommand "migrate ${sub}"; see kith migrate --help`);
+      if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"; see kith migrate --help`);
+      if (sub === 'status') {
+        const states = await withDatabase(({ db }) => migrationStatus(db), { prepare: false });
+        const width = Math.max(...states.map((m) => m.name.length));
+        for (const { name, appliedAt } of states) {
+          const state = appliedAt ? `applied  ${appliedAt.toISOString()}` : 'pending';
+          process.stdout.write(`${name.padEnd(width)}  ${state}\n`);
+        }
+        return;
+      }
+      const migrated = await withDatabase(async ({ prepared }) => prepared?.migrated ?? []);
+      process.stdout.write(
+        migrated.length === 0 ? 'already up to date\n' : migrated.map((m) => `applied ${m}\n`).join(''),
+      );
       return;
+    }
     case 'user': {
+      const [sub, ...args] = rest;
+      if (sub === '--help' || sub === '-h') {
+        process.stdout.write(USAGE.user);
+        return;
+      }
+      if (sub === undefined || sub.startsWith('-')) {
+        throw new UsageError(`user needs a subcommand first (${USER_SUBCOMMANDS.join(', ')}); see kith user --help`);
+      }
+      if (sub !== 'create') {
+        if (!isUserSubcommand(sub)) throw new UsageError(`unknown subcommand "user ${sub}"; see kith user --help`);
+        await administer(sub, args);
+        return;
+      }
       const parsed = parseCommand(
         'user',
-        rest,
+        args,
         {
           username: { type: 'string' },
           role: { type: 'string' },
@@ -189,15 +431,7 @@ async function main(argv: string[]) {
       );
       if (!parsed) return;
       const { values, positionals } = parsed;
-      const [sub, ...extra] = positionals;
-      if (sub !== 'create') {
-        throw new UsageError(
-          sub === undefined
-            ? 'kith user needs a subcommand (create); see kith user --help'
-            : `unknown subcommand "user ${sub}"; see kith user --help`,
-        );
-      }
-      if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"; see kith user --help`);
+      if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"; see kith user --help`);
       if (!values.username) throw new UsageError('--username is required');
       const role = values.role ?? null;
       if (role !== null && !isRole(role))
@@ -296,6 +530,11 @@ try {
   await main(process.argv.slice(2));
 } catch (error) {
   if (error instanceof UsageError || error instanceof ConfigError) fail(error.message);
-  if (error instanceof AppError) fail(`${error.detail}${error.extra ? ` ${JSON.stringify(error.extra)}` : ''}`);
+  if (error instanceof AppError) {
+    // One field with one message is the detail already ("password: …"); more are listed after it.
+    const fields = (error.extra?.errors ?? {}) as Record<string, string[]>;
+    const redundant = Object.keys(error.extra ?? {}).length === 1 && Object.values(fields).flat().length === 1;
+    fail(`${error.detail}${error.extra && !redundant ? ` ${JSON.stringify(error.extra)}` : ''}`);
+  }
   throw error;
 }

@@ -25,15 +25,24 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
-/** Applies every pending migration; several processes may call it at once (Kysely takes a lock). */
+const migratorOf = (db: Database) =>
+  new Migrator({ db, provider, migrationTableName: 'kith_migrations', migrationLockTableName: 'kith_migrations_lock' });
+
+/** Applies every pending migration and returns their names; several processes may call it at once (Kysely takes a lock). */
 export async function migrateToLatest(db: Database): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    provider,
-    migrationTableName: 'kith_migrations',
-    migrationLockTableName: 'kith_migrations_lock',
-  });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await migratorOf(db).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export interface MigrationState {
+  name: string;
+  /** When it was applied, as Kysely's migration table records it; undefined: pending. */
+  appliedAt: Date | undefined;
+}
+
+/** Every migration kith knows, in order, with when it was applied; reads only (creates no table). */
+export async function migrationStatus(db: Database): Promise<MigrationState[]> {
+  const infos = await migratorOf(db).getMigrations();
+  return infos.map((info) => ({ name: info.name, appliedAt: info.executedAt }));
 }

@@ -45,9 +45,13 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs a script to its end without blocking the event loop (so several can run at once). */
-export function runSource(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+/**
+ * Runs a script to its end without blocking the event loop (so several can run at once); its stdin is
+ * `input`, if given, and then closed.
+ */
+export function runSource(script: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<Run> {
   const child = spawnSource(script, args, { env });
+  child.stdin?.end(input ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk) => {
@@ -59,8 +63,9 @@ export function runSource(script: string, args: string[], env: NodeJS.ProcessEnv
   return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
 }
 
-/** `kith <args>` run to its end. */
-export const runCli = (args: string[], env: NodeJS.ProcessEnv) => runSource(CLI_SCRIPT, args, env);
+/** `kith <args>` run to its end (stdin: `input`, then closed). */
+export const runCli = (args: string[], env: NodeJS.ProcessEnv, input?: string) =>
+  runSource(CLI_SCRIPT, args, env, input);
 
 /** A long-running `kith <args>` (such as `worker`), once it has written `readyText` to stdout; its stderr is the test's. */
 export async function startCli(args: string[], env: NodeJS.ProcessEnv, readyText: string): Promise<ChildProcess> {

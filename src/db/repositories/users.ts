@@ -184,3 +184,70 @@ export function pageOf<T extends { total: number; id: number | null }>(rows: T[]
   const total = rows[0]?.total ?? 0;
   return { total, items: rows.filter((r) => r.id !== null) as Array<Omit<T, 'total'>> };
 }
+
+/** A member by id or by username (case-insensitive), as the administration commands name them. */
+export type MemberRef = { id: number } | { username: string };
+
+/**
+ * A member's row, inactive members included; with `lock`, locked FOR UPDATE for a change the caller
+ * runs in the same transaction.
+ */
+export async function findMember(db: Executor, ref: MemberRef, options: { lock?: boolean } = {}) {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) =>
+      'id' in ref ? eb('id', '=', ref.id) : eb(sql<string>`lower(username)`, '=', ref.username.toLowerCase()),
+    )
+    .$if(options.lock === true, (qb) => qb.forUpdate())
+    .executeTakeFirst();
+}
+
+/**
+ * Locks the active administrators' rows (FOR UPDATE, in id order) and returns their ids: a change
+ * that may leave the community without one takes this lock first, so two such changes cannot both
+ * pass the check (the second sees the first's result).
+ */
+export async function lockActiveAdmins(db: Executor): Promise<number[]> {
+  const rows = await db
+    .selectFrom('users')
+    .select('id')
+    .where('role', '=', 'admin')
+    .where('is_active', '=', true)
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** Changes a member's account fields and stores their list JSON again, in the caller's transaction. */
+export async function updateAccount(
+  db: Executor,
+  id: number,
+  patch: Partial<Pick<NewUser, 'is_active' | 'role' | 'password_hash'>>,
+) {
+  const row = await db.updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  await storeUserJson(db, [row]);
+  return row;
+}
+
+/** A page of members for administrators, inactive ones included, by id; and their total. */
+export async function listMembers(
+  db: Executor,
+  filter: { search?: string | undefined; limit: number; offset: number },
+) {
+  const pattern = filter.search ? `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+  let query = db.selectFrom('users');
+  if (pattern)
+    query = query.where((eb) => eb.or([eb('username', 'ilike', pattern), eb('real_name', 'ilike', pattern)]));
+  const [items, total] = await Promise.all([
+    query
+      .select(['id', 'username', 'role', 'is_active', 'date_joined'])
+      .orderBy('id')
+      .limit(filter.limit)
+      .offset(filter.offset)
+      .execute(),
+    query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
+  ]);
+  return { total: Number(total.total), items };
+}
