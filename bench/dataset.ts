@@ -5,6 +5,7 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { openDatabase as openKithDatabase } from '../src/db/database.js';
 import type { DB } from '../src/db/schema.js';
 import { seedFollows } from '../src/db/seed.js';
 import { log, run } from './shell.js';
@@ -70,6 +71,7 @@ export async function ensureDatabase(url: string): Promise<void> {
 export async function prepareDataset(
   db: Kysely<DB>,
   options: {
+    databaseUrl: string;
     jwtSecret: string;
     rotation: number;
     seed: { users: string; celebrityRequests: string; celebrityFollowers: string | undefined; seed: string };
@@ -94,7 +96,7 @@ export async function prepareDataset(
     ]);
     seeded = JSON.parse(out);
   }
-  const followsAdded = await addFollowsIfNone(db, options.seed);
+  const followsAdded = await addFollowsIfNone(db, options.databaseUrl, options.seed);
 
   // The dataset as it is now: case 7 undoes its writes, but runs before it did left connections behind.
   const { rows: stats } = await sql<DatasetStats>`
@@ -143,10 +145,13 @@ export async function prepareDataset(
 /**
  * A dataset seeded before follow mode has no follows: adds the seed's own (the seed module's
  * `seedFollows`, the same rows a fresh seed makes), in one transaction, checked. The members are
- * the contiguous ids after the admin; the last one is the celebrity.
+ * the contiguous ids after the admin; the last one is the celebrity. It runs on a connection
+ * opened as kith opens its own (`src/db/database.ts`): the stored JSON it renders needs kith's
+ * type parsers (a plain pg pool reads a date as a Date, and the JSON would show a timestamp).
  */
 async function addFollowsIfNone(
   db: Kysely<DB>,
+  databaseUrl: string,
   seed: { celebrityFollowers: string | undefined; seed: string },
 ): Promise<unknown> {
   const { rows } = await sql<{ found: boolean }>`SELECT EXISTS (SELECT 1 FROM follows) AS found`.execute(db);
@@ -155,13 +160,14 @@ async function addFollowsIfNone(
     SELECT min(id) AS first, max(id) AS last FROM users WHERE id > 1`.execute(db);
   const { first, last } = range[0]!;
   log(`adding follows to users ${first}..${last} (the dataset has none)`);
-  const result = await seedFollows(db, {
+  const kith = await openKithDatabase({ databaseUrl, poolSize: 1 });
+  const result = await seedFollows(kith.db, {
     firstUserId: first,
     lastUserId: last,
     ...(seed.celebrityFollowers ? { celebrityFollowers: Number(seed.celebrityFollowers) } : {}),
     seed: Number(seed.seed),
     log: (message) => log(`follows: ${message}`),
-  });
+  }).finally(() => kith.close());
   if (Object.values(result.check).some((wrong) => wrong > 0)) {
     throw new Error(`the added follows failed their check: ${JSON.stringify(result.check)}`);
   }

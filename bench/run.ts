@@ -32,6 +32,7 @@ await ensureDatabase(settings.databaseUrl);
 if (!settings.skipBuild) build();
 const db = openDatabase(settings.databaseUrl);
 const dataset = await prepareDataset(db, {
+  databaseUrl: settings.databaseUrl,
   jwtSecret: identity.jwtSecret,
   rotation: settings.rotation,
   seed: settings.seed,
