@@ -1,10 +1,13 @@
 /**
  * The community the bench runs against: the database is created if missing, migrated, seeded when
- * it holds no member yet, and read for the members and pairs each case needs.
+ * it holds no member yet (given follows when it was seeded before follow mode), and read for the
+ * members and pairs each case needs.
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { openDatabase as openKithDatabase } from '../src/db/database.js';
 import type { DB } from '../src/db/schema.js';
+import { seedFollows } from '../src/db/seed.js';
 import { log, run } from './shell.js';
 
 export interface DatasetStats {
@@ -12,14 +15,21 @@ export interface DatasetStats {
   connections: number;
   pending: number;
   rejected: number;
+  follows: number;
 }
 
 export interface Dataset {
   stats: DatasetStats;
   /** The member with the most pending requests. */
   celebrity: { id: number; pending: number };
+  /** The member with the most followers (the seed's celebrity): cases 8, 9, 9b. */
+  followed: { id: number; followers: number };
+  /** The admin who switches the community's mode. */
+  adminId: number;
   /** What `kith seed` printed, when this run seeded; null when the data was there already. */
   seeded: unknown;
+  /** What `seedFollows` returned, when this run added follows to a dataset seeded without them. */
+  followsAdded: unknown;
   /** Case 2's members: a contiguous range of ids, so pgbench can pick the same ones (\set uid random(lo, hi)). */
   typicalIds: number[];
   /** How full case 2's pages are. */
@@ -60,7 +70,12 @@ export async function ensureDatabase(url: string): Promise<void> {
  */
 export async function prepareDataset(
   db: Kysely<DB>,
-  options: { jwtSecret: string; rotation: number; seed: { users: string; celebrityRequests: string; seed: string } },
+  options: {
+    databaseUrl: string;
+    jwtSecret: string;
+    rotation: number;
+    seed: { users: string; celebrityRequests: string; celebrityFollowers: string | undefined; seed: string };
+  },
 ): Promise<Dataset> {
   run(process.execPath, ['dist/cli/index.js', 'migrate'], { JWT_SECRET: options.jwtSecret });
 
@@ -75,22 +90,30 @@ export async function prepareDataset(
       options.seed.users,
       '--celebrity-requests',
       options.seed.celebrityRequests,
+      ...(options.seed.celebrityFollowers ? ['--celebrity-followers', options.seed.celebrityFollowers] : []),
       '--seed',
       options.seed.seed,
     ]);
     seeded = JSON.parse(out);
   }
+  const followsAdded = await addFollowsIfNone(db, options.databaseUrl, options.seed);
 
   // The dataset as it is now: case 7 undoes its writes, but runs before it did left connections behind.
   const { rows: stats } = await sql<DatasetStats>`
     SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM connections)::int AS connections,
            (SELECT count(*) FROM connection_requests WHERE rejected IS NULL)::int AS pending,
-           (SELECT count(*) FROM connection_requests WHERE rejected IS NOT NULL)::int AS rejected`.execute(db);
+           (SELECT count(*) FROM connection_requests WHERE rejected IS NOT NULL)::int AS rejected,
+           (SELECT count(*) FROM follows)::int AS follows`.execute(db);
   const { rows: celebRows } = await sql<{ id: number; pending: number }>`
     SELECT id, requests_received_count AS pending FROM users ORDER BY requests_received_count DESC, id LIMIT 1`.execute(
     db,
   );
   const celebrity = celebRows[0]!;
+  const { rows: followedRows } = await sql<{ id: number; followers: number }>`
+    SELECT id, followers_count AS followers FROM users ORDER BY followers_count DESC, id LIMIT 1`.execute(db);
+  const { rows: adminRows } = await sql<{ id: number }>`
+    SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id LIMIT 1`.execute(db);
+  if (!adminRows[0]) throw new Error('no active admin to switch the community to follow mode');
 
   const typicalIds = Array.from({ length: options.rotation }, (_, i) => 2 + i).filter((id) => id !== celebrity.id);
   const { rows: fill } = await sql<{ full: number; avg: number }>`
@@ -108,12 +131,50 @@ export async function prepareDataset(
   return {
     stats: stats[0]!,
     celebrity,
+    followed: followedRows[0]!,
+    adminId: adminRows[0].id,
     seeded,
+    followsAdded,
     typicalIds,
     fill: fill[0]!,
     friendPairs,
     freshPairs: await freshPairs(db, stats[0]!.users, celebrity.id),
   };
+}
+
+/**
+ * A dataset seeded before follow mode has no follows: adds the seed's own (the seed module's
+ * `seedFollows`, the same rows a fresh seed makes), in one transaction, checked. The members are
+ * the contiguous ids after the admin; the last one is the celebrity. It runs on a connection
+ * opened as kith opens its own (`src/db/database.ts`): the stored JSON it renders needs kith's
+ * type parsers (a plain pg pool reads a date as a Date, and the JSON would show a timestamp).
+ */
+async function addFollowsIfNone(
+  db: Kysely<DB>,
+  databaseUrl: string,
+  seed: { celebrityFollowers: string | undefined; seed: string },
+): Promise<unknown> {
+  const { rows } = await sql<{ found: boolean }>`SELECT EXISTS (SELECT 1 FROM follows) AS found`.execute(db);
+  if (rows[0]!.found) return null;
+  const { rows: range } = await sql<{ first: number; last: number }>`
+    SELECT min(id) AS first, max(id) AS last FROM users WHERE id > 1`.execute(db);
+  const { first, last } = range[0]!;
+  log(`adding follows to users ${first}..${last} (the dataset has none)`);
+  const kith = await openKithDatabase({ databaseUrl, poolSize: 1 });
+  const result = await seedFollows(kith.db, {
+    firstUserId: first,
+    lastUserId: last,
+    ...(seed.celebrityFollowers ? { celebrityFollowers: Number(seed.celebrityFollowers) } : {}),
+    seed: Number(seed.seed),
+    log: (message) => log(`follows: ${message}`),
+  }).finally(() => kith.close());
+  if (Object.values(result.check).some((wrong) => wrong > 0)) {
+    throw new Error(`the added follows failed their check: ${JSON.stringify(result.check)}`);
+  }
+  log(
+    `added ${result.follows} follows in ${result.seconds} s; celebrity ${result.celebrity.id} has ${result.celebrity.followers}`,
+  );
+  return result;
 }
 
 /** Up to 20,001 pseudo-random pairs of members with no connection and no request between them, each pair once. */

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 export interface Settings {
   databaseUrl: string;
   /** Seed sizes, used only when the database holds no community yet. */
-  seed: { users: string; celebrityRequests: string; seed: string };
+  seed: { users: string; celebrityRequests: string; celebrityFollowers: string | undefined; seed: string };
   durationSeconds: number;
   warmupSeconds: number;
   /** autocannon's concurrent connections (pgbench uses as many, up to 10 per worker). */
@@ -30,6 +30,8 @@ export function readSettings(args: string[] = process.argv.slice(2)): Settings {
     options: {
       users: { type: 'string', default: '300000' },
       'celebrity-requests': { type: 'string', default: '200000' },
+      // Default: kith seed's own, min(users - 1, 150000).
+      'celebrity-followers': { type: 'string' },
       seed: { type: 'string', default: '1' },
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '3' },
@@ -53,7 +55,12 @@ export function readSettings(args: string[] = process.argv.slice(2)): Settings {
   const workers = Number(flags.workers);
   return {
     databaseUrl,
-    seed: { users: flags.users, celebrityRequests: flags['celebrity-requests'], seed: flags.seed },
+    seed: {
+      users: flags.users,
+      celebrityRequests: flags['celebrity-requests'],
+      celebrityFollowers: flags['celebrity-followers'],
+      seed: flags.seed,
+    },
     durationSeconds: Number(flags.duration),
     warmupSeconds: Number(flags.warmup),
     connections: Number(flags.connections),

@@ -51,6 +51,17 @@ function targetsOf({ results, floor, memory }: RunOutcome): Target[] {
     const v = c4.p99 / c3.p99;
     targets.push({ target: 'case 4 p99 ≤ 4 × case 3 p99', value: `${v.toFixed(2)}×`, met: v <= 4 });
   }
+  // The followers list: deep offsets and `next` walks cost what its first page costs.
+  const c8 = by('8');
+  for (const [id, what] of [
+    ['9', 'followers deep offset'],
+    ['9b', 'followers next walk'],
+  ] as const) {
+    const c = by(id);
+    if (!(c8 && c)) continue;
+    const v = c.p99 / c8.p99;
+    targets.push({ target: `case ${id} (${what}) p99 ≤ 1.5 × case 8 p99`, value: `${v.toFixed(2)}×`, met: v <= 1.5 });
+  }
   const bad = results.reduce((n, r) => n + r.errors + r.non2xx, 0);
   targets.push({ target: 'zero errors and non-2xx', value: String(bad), met: bad === 0 });
   targets.push({
@@ -93,7 +104,7 @@ export function writeReport(outcome: RunOutcome): void {
   for (const r of results) if (case1) r.ratio = Math.round((r.rps / case1.rps) * 1000) / 1000;
   const targets = targetsOf(outcome);
   const bounds = boundsOf(outcome);
-  const { stats, celebrity } = dataset;
+  const { stats, celebrity, followed } = dataset;
 
   const report = {
     date: new Date().toISOString(),
@@ -106,7 +117,7 @@ export function writeReport(outcome: RunOutcome): void {
       pool: settings.pool,
       rotation: dataset.typicalIds.length,
     },
-    dataset: { ...stats, celebrity, seeded: dataset.seeded },
+    dataset: { ...stats, celebrity, followed, seeded: dataset.seeded, followsAdded: dataset.followsAdded },
     results,
     pgbench: floor,
     memory,
@@ -129,7 +140,7 @@ export function writeReport(outcome: RunOutcome): void {
     '',
     ...results.filter((r) => r.note).map((r) => `- case ${r.id}: ${r.note}`),
     `- server RSS: peak ${memory.peakMiB} MiB over ${memory.seconds} s; peak in the middle third ${memory.middleThirdPeakMiB} MiB, last third ${memory.lastThirdPeakMiB} MiB (${memory.flat ? 'flat' : 'growing'})`,
-    `- dataset: ${stats.users} users, ${stats.connections} connection rows, ${stats.pending} pending and ${stats.rejected} rejected requests; celebrity ${celebrity.id} with ${celebrity.pending} pending`,
+    `- dataset: ${stats.users} users, ${stats.connections} connection rows, ${stats.pending} pending and ${stats.rejected} rejected requests, ${stats.follows} follows; celebrity ${celebrity.id} with ${celebrity.pending} pending, ${followed.id} with ${followed.followers} followers`,
     `- ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per case, KITH_WORKERS=${settings.workers}, DATABASE_POOL_SIZE=${settings.pool}, ${report.machine.cpus} CPUs, Node ${process.version}`,
     '',
     '| target | measured | met |',

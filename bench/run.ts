@@ -32,16 +32,18 @@ await ensureDatabase(settings.databaseUrl);
 if (!settings.skipBuild) build();
 const db = openDatabase(settings.databaseUrl);
 const dataset = await prepareDataset(db, {
+  databaseUrl: settings.databaseUrl,
   jwtSecret: identity.jwtSecret,
   rotation: settings.rotation,
   seed: settings.seed,
 });
 
 const { typicalIds, celebrity, friendPairs, freshPairs } = dataset;
-log(`minting tokens (${typicalIds.length + 2 * freshPairs.length})`);
+log(`minting tokens (${typicalIds.length + 2 * freshPairs.length + 2})`);
 const tokens = await mintTokens(identity, [
   ...typicalIds,
   celebrity.id,
+  dataset.adminId,
   ...friendPairs.map((p) => p.viewer),
   ...freshPairs.flatMap(({ a, b }) => [a, b]),
 ]);
@@ -68,6 +70,7 @@ let samples: MemorySample[] = [];
 try {
   for (const c of cases) results.push(await runCase(c, { ...settings, base: identity.base, probe }));
 } finally {
+  for (const c of cases) await c.teardown?.();
   samples = memory.stop();
   await server.stop();
 }

@@ -14,6 +14,8 @@ export interface LoadCase {
   setup?(): Promise<void>;
   /** Runs after the measured run, while the server is still up; returns the note said under the table. */
   finish?(): Promise<string | undefined> | string | undefined;
+  /** Runs once after all cases, while the server is still up, even when a case failed: undoes what setup changed. */
+  teardown?(): Promise<void>;
 }
 
 /** Everything a case may use. */

@@ -2,6 +2,7 @@
 import type { CaseWorld, LoadCase } from './case.js';
 import { celebrityDeepPage, celebrityFirstPage } from './celebrity.js';
 import { celebrityWalk } from './celebrity-walk.js';
+import { followersDeepPage, followersFirstPage, followersWalk } from './followers.js';
 import { friendConnections } from './friend-connections.js';
 import { healthz } from './healthz.js';
 import { receivedRequests } from './received-requests.js';
@@ -16,6 +17,10 @@ const CASES: Array<{ id: string; make: (world: CaseWorld) => LoadCase }> = [
   { id: '4b', make: celebrityWalk },
   { id: '5', make: friendConnections },
   { id: '6', make: statuses },
+  // In follow mode, each switching it on and back (the follow lists answer only there).
+  { id: '8', make: followersFirstPage },
+  { id: '9', make: followersDeepPage },
+  { id: '9b', make: followersWalk },
   // Last: it writes (and then undoes its writes), so no read case runs against a changed dataset.
   { id: '7', make: writeMix },
 ];

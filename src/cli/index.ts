@@ -7,7 +7,7 @@ import { DataDirInUseError } from '../db/data-dir-lock.js';
 import { type DatabaseHandle, openDatabase } from '../db/database.js';
 import { migrationStatus } from '../db/migrate.js';
 import { loadCommunity } from '../db/repositories/users.js';
-import { seedCommunity } from '../db/seed.js';
+import { defaultCelebrityFollowers, seedCommunity } from '../db/seed.js';
 import { AppError } from '../domain/errors.js';
 import { isRole, isUsername, ROLES, type Role } from '../domain/users.js';
 import * as members from '../services/member-admin.js';
@@ -33,7 +33,7 @@ Commands:
                                            administer one member (see kith user --help)
   token --user-id N [--ttl SECONDS]        print a signed access token (needs only the secret)
   worker                                   deliver webhooks only (no HTTP); several may run at once
-  seed --users N [--celebrity-requests M] [--seed S] [--quiet]
+  seed --users N [--celebrity-requests M] [--celebrity-followers F] [--seed S] [--quiet]
                                            fill the database with a reproducible community and print
                                            a typical member and the celebrity as JSON
   help [command]                           show this help, or one command's usage
@@ -86,12 +86,13 @@ secret (JWT_SECRET, or the secret file in KITH_DATA_DIR), so it works while the 
 
 Delivers webhooks only (no HTTP) until SIGTERM or SIGINT. Needs DATABASE_URL; several may run at once.
 `,
-  seed: `Usage: kith seed --users N [--celebrity-requests M] [--seed S] [--quiet]
+  seed: `Usage: kith seed --users N [--celebrity-requests M] [--celebrity-followers F] [--seed S] [--quiet]
 
 Fills the database with a reproducible community of N users (at least 2), M of whom (default
-min(N - 1, N / 2)) send a pending request to the last one, the celebrity; --seed S (default 1)
-picks another community of the same shape. Prints a typical member and the celebrity as JSON;
-progress goes to stderr unless --quiet.
+min(N - 1, N / 2)) send a pending request to the last one, the celebrity, and F of whom (default
+min(N - 1, 150000)) follow it; the others follow about 5 members each, popular ones more often.
+--seed S (default 1) picks another community of the same shape. Prints a typical member and the
+celebrity as JSON; progress goes to stderr unless --quiet.
 `,
 } as const;
 
@@ -466,6 +467,7 @@ async function main(argv: string[]) {
       const parsed = parseCommand('seed', rest, {
         users: { type: 'string' },
         'celebrity-requests': { type: 'string' },
+        'celebrity-followers': { type: 'string' },
         seed: { type: 'string' },
         quiet: { type: 'boolean' },
       });
@@ -484,13 +486,21 @@ async function main(argv: string[]) {
         Math.min(users - 1, Math.floor(users / 2)),
       );
       if (celebrityRequests > users - 1) throw new UsageError('--celebrity-requests must be less than --users');
+      const celebrityFollowers = count(
+        'celebrity-followers',
+        values['celebrity-followers'],
+        defaultCelebrityFollowers(users),
+      );
+      if (celebrityFollowers > users - 1) throw new UsageError('--celebrity-followers must be less than --users');
       const seed = count('seed', values.seed, 1);
       const log = values.quiet ? undefined : (message: string) => process.stderr.write(`kith seed: ${message}\n`);
-      const result = await withDatabase(({ db }) => seedCommunity(db, { users, celebrityRequests, seed, log }));
+      const result = await withDatabase(({ db }) =>
+        seedCommunity(db, { users, celebrityRequests, celebrityFollowers, seed, log }),
+      );
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      const { wrongCounters, overlaps, wrongDays, staleJson } = result.check;
-      if (wrongCounters + overlaps + wrongDays + staleJson > 0)
+      if (Object.values(result.check).some((wrong) => wrong > 0)) {
         fail('the seeded data failed its check (see "check" above)');
+      }
       return;
     }
     case 'worker': {

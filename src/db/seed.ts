@@ -8,6 +8,8 @@ export interface SeedOptions {
   users: number;
   /** Pending requests to the celebrity (the last seeded user), from as many distinct users. */
   celebrityRequests: number;
+  /** Followers of the celebrity, from as many distinct users (default: min(users - 1, 150,000)). */
+  celebrityFollowers?: number;
   seed: number;
   /** Drop secondary indexes and foreign keys around the load and rebuild them (default: users >= 20,000). */
   bulk?: boolean;
@@ -23,20 +25,37 @@ export interface SeedCheck {
   wrongDays: number;
   /** Users whose stored JSON differs from their row. */
   staleJson: number;
+  /** Users whose followers or followings counter differs from the follows rows. */
+  wrongFollowCounters: number;
+  /** (user, day) follower counts that differ from the follows rows. */
+  wrongFollowDays: number;
 }
 
 export interface SeedResult {
   users: number;
   firstUserId: number;
   lastUserId: number;
-  celebrity: { id: number; pending: number };
+  celebrity: { id: number; pending: number; followers: number };
   typical: { id: number; pending: number; connections: number };
-  rows: { users: number; connections: number; pending: number; rejected: number; total: number };
+  rows: { users: number; connections: number; pending: number; rejected: number; follows: number; total: number };
   seconds: number;
   check: SeedCheck;
 }
 
 const PRIMES = [1_000_003, 999_983, 104_729, 7_919, 997, 101, 7];
+
+/** The default number of the celebrity's followers: the bench's celebrity has 100,000+. */
+export const defaultCelebrityFollowers = (users: number) => Math.min(users - 1, 150_000);
+
+/** A stride that visits k * step mod (n - 1) as distinct values: a prime that does not divide n - 1. */
+const strideFor = (n: number) => PRIMES.find((p) => (n - 1) % p !== 0 && p < n - 1) ?? 1;
+
+/** A uniform number in [0, 1) from (x, k) and the seed: one hash per (row, purpose). */
+const uniform = (seed: number) => (x: ReturnType<typeof sql>, k: number) =>
+  sql`((hashint8extended(${x}, ${seed * 64 + k}::bigint) & 9007199254740991)::float8 / 9007199254740992.0)`;
+
+/** Every seeded relation is created within the year before this instant. */
+const ANCHOR = sql`timestamptz '2026-01-01 00:00:00+00'`;
 
 /**
  * Fills the database with a reproducible community, generated inside the database in a handful of
@@ -48,9 +67,12 @@ const PRIMES = [1_000_003, 999_983, 104_729, 7_919, 997, 101, 7];
  *   rejected one (about 20% of requests);
  * - the last seeded user is the celebrity: exactly `celebrityRequests` pending requests, from
  *   distinct users;
- * - counters and per-day pending counts are computed from the rows, then checked.
- * Randomness is `hashint8extended(i, seed)`: the same (users, celebrityRequests, seed) gives the
- * same data.
+ * - follows, independent of the friendship graph (`generateFollows`): each user follows a
+ *   Pareto-distributed number of others (mean about 5), and the celebrity has exactly
+ *   `celebrityFollowers` followers;
+ * - counters and per-day pending and follower counts are computed from the rows, then checked.
+ * Randomness is `hashint8extended(i, seed)`: the same (users, celebrityRequests,
+ * celebrityFollowers, seed) gives the same data.
  */
 export async function seedCommunity(db: Executor, options: SeedOptions): Promise<SeedResult> {
   const started = performance.now();
@@ -59,26 +81,19 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
   const m = options.celebrityRequests;
   if (!Number.isSafeInteger(n) || n < 2) throw new RangeError('users must be at least 2');
   if (!Number.isSafeInteger(m) || m < 0 || m > n - 1) throw new RangeError('celebrity requests must be 0..users-1');
+  const followers = options.celebrityFollowers ?? defaultCelebrityFollowers(n);
+  checkCelebrityFollowers(n, followers);
   const bulk = options.bulk ?? n >= 20_000;
-  const step = PRIMES.find((p) => (n - 1) % p !== 0 && p < n - 1) ?? 1;
-  const s = options.seed;
-
-  // A uniform number in [0, 1) from (x, k): one hash per (row, purpose).
-  const rnd = (x: ReturnType<typeof sql>, k: number) =>
-    sql`((hashint8extended(${x}, ${s * 64 + k}::bigint) & 9007199254740991)::float8 / 9007199254740992.0)`;
-
-  const timed = async (label: string, run: () => Promise<unknown>) => {
-    const t = performance.now();
-    await run();
-    log(`${label}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  };
+  const step = strideFor(n);
+  const rnd = uniform(options.seed);
+  const timed = timer(log);
 
   const result = await db.transaction().execute(async (tx) => {
     await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
     await sql`SET LOCAL maintenance_work_mem = '512MB'`.execute(tx);
     const { rows: baseRows } = await sql<{ base: number }>`SELECT coalesce(max(id), 0) AS base FROM users`.execute(tx);
     const base = Number(baseRows[0]!.base);
-    const anchor = sql`timestamptz '2026-01-01 00:00:00+00'`;
+    const anchor = ANCHOR;
     const i = sql.ref('g.i');
 
     await timed('edges', async () => {
@@ -128,6 +143,11 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
       await sql`CREATE INDEX ON seed_count (id)`.execute(tx);
     });
 
+    // Before the users: their rows carry the follow counters, which their stored JSON shows.
+    await timed('follow edges', () =>
+      generateFollows(tx, { users: n, celebrityFollowers: followers, seed: options.seed }),
+    );
+
     const dropped = bulk ? await dropForBulkLoad(tx) : { indexes: [], constraints: [] };
 
     await timed('users', async () => {
@@ -135,7 +155,8 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
       await sql`
         INSERT INTO users (id, username, real_name, avatar, bio, location, gender, reputation, community_badge,
                            date_of_birth, description, date_joined,
-                           connections_count, requests_sent_count, requests_received_count)
+                           connections_count, requests_sent_count, requests_received_count,
+                           followers_count, followings_count)
         SELECT ${base} + g.i, 'member_' || (${base} + g.i),
                CASE WHEN g.i = ${n} THEN 'A Celebrity' ELSE 'Member ' || (${base} + g.i) END,
                CASE WHEN ${rnd(i, 11)} < 0.6 THEN 'https://cdn.example.org/avatars/' || (${base} + g.i) || '.png' END,
@@ -146,10 +167,12 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
                CASE WHEN ${rnd(i, 17)} < 0.4 THEN date '1960-01-01' + floor(${rnd(i, 18)} * 16000)::int END,
                CASE WHEN ${rnd(i, 19)} < 0.2 THEN 'Member since day one' ELSE '' END,
                ${anchor} - interval '365 days' - floor(${rnd(i, 20)} * 63072000000) * interval '1 ms',
-               coalesce(c.c, 0), coalesce(c.s, 0), coalesce(c.r, 0)
-        FROM generate_series(1, ${n}) AS g(i) LEFT JOIN seed_count c ON c.id = g.i`.execute(tx);
+               coalesce(c.c, 0), coalesce(c.s, 0), coalesce(c.r, 0), coalesce(f.followers, 0), coalesce(f.followings, 0)
+        FROM generate_series(1, ${n}) AS g(i) LEFT JOIN seed_count c ON c.id = g.i
+          LEFT JOIN seed_follow_count f ON f.id = g.i`.execute(tx);
       await sql`SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))`.execute(tx);
-      // The list JSON comes from the server's own renderer, as for every user the server writes.
+      // The list JSON comes from the server's own renderer, as for every user the server writes;
+      // the rows already hold every counter it shows.
       await renderStoredUsers(tx, base + 1);
     });
 
@@ -175,33 +198,196 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
       await sql`ALTER TABLE connection_requests ENABLE TRIGGER connection_requests_count_days`.execute(tx);
     });
 
+    await timed('follows', () => loadFollows(tx, base));
+
     if (bulk) await timed('indexes and keys', () => restoreAfterBulkLoad(tx, dropped));
 
-    const { rows: totals } = await sql<{ c: number; p: number; r: number }>`
+    const { rows: totals } = await sql<{ c: number; p: number; r: number; f: number }>`
       SELECT count(*) FILTER (WHERE kind = 'c')::int AS c, count(*) FILTER (WHERE kind = 'p')::int AS p,
-             count(*) FILTER (WHERE kind = 'r')::int AS r FROM seed_pair`.execute(tx);
+             count(*) FILTER (WHERE kind = 'r')::int AS r, (SELECT count(*)::int FROM seed_follow) AS f
+      FROM seed_pair`.execute(tx);
     return { base, totals: totals[0]! };
   });
 
   log('vacuum analyze');
-  await sql`VACUUM (ANALYZE) users, user_json, connections, connection_requests, connection_request_days`.execute(db);
+  await sql`VACUUM (ANALYZE) users, user_json, connections, connection_requests, connection_request_days, follows, follow_days`.execute(
+    db,
+  );
 
   const check = await checkCommunity(db);
   const celebrityId = result.base + n;
-  const { rows: celeb } = await sql<{ pending: number }>`
-    SELECT requests_received_count AS pending FROM users WHERE id = ${celebrityId}`.execute(db);
+  const { rows: celeb } = await sql<{ pending: number; followers: number }>`
+    SELECT requests_received_count AS pending, followers_count AS followers FROM users WHERE id = ${celebrityId}`.execute(
+    db,
+  );
   const typical = await typicalUser(db, result.base, celebrityId);
   const t = result.totals;
   return {
     users: n,
     firstUserId: result.base + 1,
     lastUserId: celebrityId,
-    celebrity: { id: celebrityId, pending: celeb[0]?.pending ?? 0 },
+    celebrity: { id: celebrityId, pending: celeb[0]?.pending ?? 0, followers: celeb[0]?.followers ?? 0 },
     typical,
-    rows: { users: n, connections: 2 * t.c, pending: t.p, rejected: t.r, total: n + 2 * t.c + t.p + t.r },
+    rows: {
+      users: n,
+      connections: 2 * t.c,
+      pending: t.p,
+      rejected: t.r,
+      follows: t.f,
+      total: n + 2 * t.c + t.p + t.r + t.f,
+    },
     seconds: Math.round((performance.now() - started) / 100) / 10,
     check,
   };
+}
+
+export interface FollowSeedOptions {
+  /** The community's members: the contiguous ids first..last; the last one is the celebrity. */
+  firstUserId: number;
+  lastUserId: number;
+  /** Followers of the celebrity (default: min(users - 1, 150,000)). */
+  celebrityFollowers?: number;
+  seed: number;
+  /** Drop the follows' secondary indexes and foreign keys around the load (default: users >= 20,000). */
+  bulk?: boolean;
+  log?: (message: string) => void;
+}
+
+export interface FollowSeedResult {
+  follows: number;
+  celebrity: { id: number; followers: number };
+  seconds: number;
+  check: SeedCheck;
+}
+
+/**
+ * Adds `seedCommunity`'s follows to a community seeded before follow mode existed (members
+ * `firstUserId..lastUserId`, no follow yet): the same rows, day counts and counters a fresh seed
+ * with these options makes, then the stored JSON of every member again (it shows the counters).
+ * Refuses when any follow exists: it sets counters, it does not add to them.
+ */
+export async function seedFollows(db: Executor, options: FollowSeedOptions): Promise<FollowSeedResult> {
+  const started = performance.now();
+  const log = options.log ?? (() => undefined);
+  const base = options.firstUserId - 1;
+  const n = options.lastUserId - base;
+  if (!Number.isSafeInteger(n) || n < 2) throw new RangeError('the community must have at least 2 users');
+  const followers = options.celebrityFollowers ?? defaultCelebrityFollowers(n);
+  checkCelebrityFollowers(n, followers);
+  const timed = timer(log);
+
+  const follows = await db.transaction().execute(async (tx) => {
+    await sql`SET LOCAL work_mem = '256MB'`.execute(tx);
+    await sql`SET LOCAL maintenance_work_mem = '512MB'`.execute(tx);
+    // Blocks concurrent follows until commit, so "none yet" stays true while this runs.
+    await sql`LOCK TABLE follows IN SHARE ROW EXCLUSIVE MODE`.execute(tx);
+    const { rows: any } = await sql<{ found: boolean }>`SELECT EXISTS (SELECT 1 FROM follows) AS found`.execute(tx);
+    if (any[0]!.found) throw new Error('the community has follows already');
+    const { rows: members } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM users WHERE id BETWEEN ${base + 1} AND ${base + n}`.execute(tx);
+    if (members[0]!.n !== n) throw new Error(`users ${base + 1}..${base + n} are not all there`);
+
+    await timed('follow edges', () =>
+      generateFollows(tx, { users: n, celebrityFollowers: followers, seed: options.seed }),
+    );
+    const bulk = options.bulk ?? n >= 20_000;
+    const dropped = bulk ? await dropForBulkLoad(tx, FOLLOW_TABLES) : { indexes: [], constraints: [] };
+    await timed('follows', () => loadFollows(tx, base));
+    if (bulk) await timed('indexes and keys', () => restoreAfterBulkLoad(tx, dropped));
+    await timed('counters and user JSON', async () => {
+      await sql`
+        UPDATE users u SET followers_count = f.followers, followings_count = f.followings
+        FROM seed_follow_count f WHERE u.id = ${base} + f.id`.execute(tx);
+      await renderStoredUsers(tx, base + 1);
+    });
+    const { rows } = await sql<{ f: number }>`SELECT count(*)::int AS f FROM seed_follow`.execute(tx);
+    return rows[0]!.f;
+  });
+
+  log('vacuum analyze');
+  await sql`VACUUM (ANALYZE) users, user_json, follows, follow_days`.execute(db);
+  const celebrityId = base + n;
+  const { rows: celeb } = await sql<{ followers: number }>`
+    SELECT followers_count AS followers FROM users WHERE id = ${celebrityId}`.execute(db);
+  return {
+    follows,
+    celebrity: { id: celebrityId, followers: celeb[0]?.followers ?? 0 },
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    check: await checkCommunity(db),
+  };
+}
+
+function checkCelebrityFollowers(users: number, followers: number) {
+  if (!Number.isSafeInteger(followers) || followers < 0 || followers > users - 1) {
+    throw new RangeError('celebrity followers must be 0..users-1');
+  }
+}
+
+function timer(log: (message: string) => void) {
+  return async (label: string, run: () => Promise<unknown>) => {
+    const t = performance.now();
+    await run();
+    log(`${label}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  };
+}
+
+/**
+ * The follows of a community of `users` members (ids relative: 1..users, the celebrity last), into
+ * the transaction's temp tables `seed_follow (a follows b, created)` and `seed_follow_count (id,
+ * followers, followings)`:
+ * - each member but the celebrity follows a Pareto-distributed number of others (x_m 2.4,
+ *   alpha 1.5, at most 399: mean about 5), 30% inside its block of 50 ids, the others a
+ *   power-law-chosen member (low ids are the popular ones, as for friendships);
+ * - the celebrity has exactly `celebrityFollowers` followers: k * stride mod (users - 1) visits
+ *   distinct members (nobody else follows it: the other follows stop at users - 1);
+ * - no self-follow, no duplicate; created within the year before the anchor.
+ */
+async function generateFollows(tx: Executor, options: { users: number; celebrityFollowers: number; seed: number }) {
+  const n = options.users;
+  const rnd = uniform(options.seed);
+  const i = sql.ref('g.i');
+  const ij = sql`g.i::bigint * 1000 + j`;
+  await sql`
+    CREATE TEMP TABLE seed_follow ON COMMIT DROP AS
+    SELECT DISTINCT ON (a, b) a, b, created FROM (
+      SELECT g.i AS a,
+             CASE WHEN ${rnd(ij, 22)} < 0.3
+               THEN least(((g.i - 1) / 50) * 50 + 1 + floor(${rnd(ij, 23)} * 50)::int, ${n - 1})
+               ELSE 1 + floor(${n - 1} * power(${rnd(ij, 23)}, 3))::int END AS b,
+             ${ANCHOR} - floor(${rnd(ij, 24)} * 31536000000) * interval '1 ms' AS created
+      FROM generate_series(1, ${n - 1}) AS g(i),
+           generate_series(1, least(floor(2.4 * power(1 - ${rnd(i, 21)}, -1 / 1.5)), 400)::int - 1) AS j
+      UNION ALL
+      SELECT 1 + ((k::bigint * ${strideFor(n)}) % ${n - 1})::int, ${n},
+             ${ANCHOR} - floor(${rnd(sql`k`, 25)} * 31536000000) * interval '1 ms'
+      FROM generate_series(0, ${options.celebrityFollowers - 1}) AS k
+    ) e
+    WHERE a <> b
+    ORDER BY a, b, created`.execute(tx);
+  await sql`
+    CREATE TEMP TABLE seed_follow_count ON COMMIT DROP AS
+    SELECT id, sum(followers)::int AS followers, sum(followings)::int AS followings FROM (
+      SELECT b AS id, 1 AS followers, 0 AS followings FROM seed_follow
+      UNION ALL
+      SELECT a, 0, 1 FROM seed_follow
+    ) x GROUP BY id`.execute(tx);
+  await sql`CREATE INDEX ON seed_follow_count (id)`.execute(tx);
+}
+
+/**
+ * Inserts `seed_follow` (ids offset by `base`) and its per-day follower counts, computed as the
+ * trigger would (day = kith_request_day(created)); the trigger is off meanwhile.
+ */
+async function loadFollows(tx: Executor, base: number) {
+  await sql`ALTER TABLE follows DISABLE TRIGGER follows_count_days`.execute(tx);
+  await sql`
+    INSERT INTO follows (follower_id, followed_id, created)
+    SELECT ${base} + a, ${base} + b, created FROM seed_follow`.execute(tx);
+  await sql`
+    INSERT INTO follow_days AS d (followed_id, day, followers)
+    SELECT ${base} + b, kith_request_day(created), count(*) FROM seed_follow GROUP BY 1, 2
+    ON CONFLICT (followed_id, day) DO UPDATE SET followers = d.followers + excluded.followers`.execute(tx);
+  await sql`ALTER TABLE follows ENABLE TRIGGER follows_count_days`.execute(tx);
 }
 
 /** A member with a full first page of pending requests: the median of those with 20 to 200. */
@@ -219,14 +405,20 @@ async function typicalUser(db: Executor, base: number, celebrityId: number) {
   return any[0]!;
 }
 
-/** Recomputes every counter, the per-day pending counts, the stored JSON and the no-overlap rule from the rows. */
+/**
+ * Recomputes every counter, the per-day pending and follower counts, the stored JSON and the
+ * no-overlap rule from the rows.
+ */
 export async function checkCommunity(db: Executor): Promise<SeedCheck> {
   const { rows } = await sql<Omit<SeedCheck, 'staleJson'>>`
     WITH c AS (SELECT user_id AS id, count(*) AS n FROM connections GROUP BY 1),
          s AS (SELECT from_user_id AS id, count(*) AS n FROM connection_requests GROUP BY 1),
          r AS (SELECT to_user_id AS id, count(*) AS n FROM connection_requests WHERE rejected IS NULL GROUP BY 1),
          d AS (SELECT to_user_id, kith_request_day(created) AS day, count(*) AS n
-               FROM connection_requests WHERE rejected IS NULL GROUP BY 1, 2)
+               FROM connection_requests WHERE rejected IS NULL GROUP BY 1, 2),
+         fe AS (SELECT followed_id AS id, count(*) AS n FROM follows GROUP BY 1),
+         fi AS (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1),
+         fd AS (SELECT followed_id, kith_request_day(created) AS day, count(*) AS n FROM follows GROUP BY 1, 2)
     SELECT
       (SELECT count(*) FROM users u LEFT JOIN c ON c.id = u.id LEFT JOIN s ON s.id = u.id LEFT JOIN r ON r.id = u.id
        WHERE u.connections_count <> coalesce(c.n, 0) OR u.requests_sent_count <> coalesce(s.n, 0)
@@ -235,8 +427,21 @@ export async function checkCommunity(db: Executor): Promise<SeedCheck> {
          ON k.user_id = q.from_user_id AND k.friend_id = q.to_user_id)::int AS overlaps,
       (SELECT count(*) FROM d FULL JOIN (SELECT * FROM connection_request_days WHERE pending > 0) x
          ON x.to_user_id = d.to_user_id AND x.day = d.day
-       WHERE x.pending IS DISTINCT FROM d.n)::int AS "wrongDays"`.execute(db);
-  return { ...rows[0]!, staleJson: await countStaleUserJson(db) };
+       WHERE x.pending IS DISTINCT FROM d.n)::int AS "wrongDays",
+      (SELECT count(*) FROM users u LEFT JOIN fe ON fe.id = u.id LEFT JOIN fi ON fi.id = u.id
+       WHERE u.followers_count <> coalesce(fe.n, 0) OR u.followings_count <> coalesce(fi.n, 0))::int AS "wrongFollowCounters",
+      (SELECT count(*) FROM fd FULL JOIN (SELECT * FROM follow_days WHERE followers > 0) y
+         ON y.followed_id = fd.followed_id AND y.day = fd.day
+       WHERE y.followers IS DISTINCT FROM fd.n)::int AS "wrongFollowDays"`.execute(db);
+  const { wrongCounters, overlaps, wrongDays, wrongFollowCounters, wrongFollowDays } = rows[0]!;
+  return {
+    wrongCounters,
+    overlaps,
+    wrongDays,
+    staleJson: await countStaleUserJson(db),
+    wrongFollowCounters,
+    wrongFollowDays,
+  };
 }
 
 interface Dropped {
@@ -244,18 +449,19 @@ interface Dropped {
   constraints: Array<{ table: string; name: string; definition: string }>;
 }
 
-const BULK_TABLES = ['users', 'connections', 'connection_requests'];
+const BULK_TABLES = ['users', 'connections', 'connection_requests', 'follows', 'follow_days'];
+const FOLLOW_TABLES = ['follows', 'follow_days'];
 
 /** Drops secondary indexes and foreign keys of the loaded tables; returns how to rebuild them. */
-async function dropForBulkLoad(db: Executor): Promise<Dropped> {
+async function dropForBulkLoad(db: Executor, tables: string[] = BULK_TABLES): Promise<Dropped> {
   const { rows: constraints } = await sql<{ table: string; name: string; definition: string }>`
     SELECT c.conrelid::regclass::text AS table, c.conname AS name, pg_get_constraintdef(c.oid) AS definition
     FROM pg_constraint c
-    WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(${BULK_TABLES})`.execute(db);
+    WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(${tables})`.execute(db);
   const { rows: indexes } = await sql<{ name: string; definition: string }>`
     SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
     FROM pg_index i
-    WHERE i.indrelid::regclass::text = ANY(${BULK_TABLES}) AND NOT i.indisprimary
+    WHERE i.indrelid::regclass::text = ANY(${tables}) AND NOT i.indisprimary
       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)`.execute(db);
   for (const c of constraints) {
     await sql`ALTER TABLE ${sql.id(c.table)} DROP CONSTRAINT ${sql.id(c.name)}`.execute(db);

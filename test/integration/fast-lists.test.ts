@@ -7,12 +7,21 @@ import {
   renderStoredUsers,
 } from '../../src/db/repositories/user-json.js';
 import type { NewUser } from '../../src/db/schema.js';
-import { checkCommunity, seedCommunity } from '../../src/db/seed.js';
+import { checkCommunity, seedCommunity, seedFollows } from '../../src/db/seed.js';
 import { signAccessToken } from '../../src/services/tokens.js';
 import { expectedUser } from '../helpers/shapes.js';
 import { type ApiResponse, JWT_SECRET, unique, World } from '../helpers/world.js';
 
 let world: World;
+
+const CLEAN = {
+  wrongCounters: 0,
+  overlaps: 0,
+  wrongDays: 0,
+  staleJson: 0,
+  wrongFollowCounters: 0,
+  wrongFollowDays: 0,
+};
 before(async () => {
   world = await World.start();
 });
@@ -312,15 +321,23 @@ describe('cursors and deep offsets', () => {
     await world.act(star.token, c!, 'cancel_reject');
     const after = await world.get('/api/v2/user/connection/requests/?limit=20&offset=2050', star.token);
     assert.deepEqual(pageIds(after.body), await expectedIds(2050, 20));
-    assert.deepEqual(await checkCommunity(world.db), { wrongCounters: 0, overlaps: 0, wrongDays: 0, staleJson: 0 });
+    assert.deepEqual(await checkCommunity(world.db), CLEAN);
   });
 });
 
 describe('kith seed', () => {
-  test('builds a consistent community: exact counters, no overlaps, the celebrity has M requests', async () => {
-    const result = await seedCommunity(world.db, { users: 400, celebrityRequests: 150, seed: 7 });
-    assert.deepEqual(result.check, { wrongCounters: 0, overlaps: 0, wrongDays: 0, staleJson: 0 });
+  test('builds a consistent community: exact counters, no overlaps, the celebrity has M requests and F followers', async () => {
+    const result = await seedCommunity(world.db, {
+      users: 400,
+      celebrityRequests: 150,
+      celebrityFollowers: 120,
+      seed: 7,
+    });
+    assert.deepEqual(result.check, CLEAN);
+    assert.deepEqual(await checkCommunity(world.db), CLEAN);
     assert.equal(result.celebrity.pending, 150);
+    assert.equal(result.celebrity.followers, 120);
+    assert.ok(result.rows.follows > 400, 'members follow others besides the celebrity');
     assert.ok(result.rows.connections > 0 && result.rows.pending > 150 && result.rows.rejected > 0);
     const { rows } = await sql<{ n: number }>`
       SELECT count(*)::int AS n FROM connections a
@@ -333,5 +350,30 @@ describe('kith seed', () => {
       await signAccessToken(JWT_SECRET, result.celebrity.id, 60),
     );
     assert.equal(page.body.count, 150);
+
+    // Follow mode: the celebrity's followers, walked along `next` links, are 120 distinct members.
+    await world.setPreferences({ follow_enabled: true });
+    try {
+      const seen = new Set<number>();
+      let path: string | null = `/api/v2/user/${result.celebrity.id}/followers/?limit=50`;
+      while (path) {
+        const followers: ApiResponse = await world.get(path);
+        assert.equal(followers.status, 200, followers.text);
+        assert.equal(followers.body.count, 120);
+        for (const user of followers.body.results) seen.add(user.id);
+        path = followers.body.next ? new URL(followers.body.next).pathname + new URL(followers.body.next).search : null;
+      }
+      assert.equal(seen.size, 120);
+      assert.ok(!seen.has(result.celebrity.id));
+      assert.ok([...seen].every((id) => id >= result.firstUserId && id < result.lastUserId));
+    } finally {
+      await world.setPreferences({ follow_enabled: false });
+    }
+
+    // Adding follows to an older community sets counters: it refuses a community that has follows.
+    await assert.rejects(
+      seedFollows(world.db, { firstUserId: result.firstUserId, lastUserId: result.lastUserId, seed: 7 }),
+      /has follows already/,
+    );
   });
 });
