@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { openAndPrepare } from '../bootstrap.js';
 import { ConfigError, loadConfig, resolveJwtSecret } from '../config.js';
@@ -11,6 +10,7 @@ import { AppError } from '../domain/errors.js';
 import { isRole, isUsername, ROLES } from '../domain/users.js';
 import { signAccessToken } from '../services/tokens.js';
 import { createUser } from '../services/users.js';
+import { VERSION } from '../version.js';
 import { WebhookWorker } from '../webhooks/worker.js';
 
 const HELP = `kith — a connections server for communities (SelfCommunity API v2)
@@ -123,12 +123,6 @@ function isParseArgsError(error: unknown): error is Error {
   return error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS');
 }
 
-function version(): string {
-  // Two levels up from both src/cli/index.ts and dist/cli/index.js.
-  const file = new URL('../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-}
-
 /**
  * Runs `run` on the prepared database, then closes it. Maintenance commands (migrate, seed) run with no
  * statement timeout; `serving` (the worker) keeps the configured one, as the server does.
@@ -168,7 +162,7 @@ async function main(argv: string[]) {
     }
     case '--version':
       if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after --version`);
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${VERSION}\n`);
       return;
     case 'migrate':
       if (!parseCommand('migrate', rest, {})) return;

@@ -4,13 +4,17 @@ import type { Database } from '../../db/database.js';
 import { checkDatabase } from '../../services/health.js';
 
 const Health = Type.Object({ status: Type.String() });
+const Alive = Type.Object({ status: Type.String(), version: Type.String({ description: "kith's version" }) });
 
 /** Liveness and readiness; registered at the root. */
-export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database; version: string }> = async (
+  app,
+  { db, version },
+) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Health } } },
-    async () => ({ status: 'ok' }),
+    { schema: { tags: ['operations'], summary: 'The process is alive, and its version', response: { 200: Alive } } },
+    async () => ({ status: 'ok', version }),
   );
 
   app.get(
