@@ -47,7 +47,8 @@ Creates a user and prints it as JSON. Without --password the user cannot log in 
   token: `Usage: kith token --user-id N [--ttl SECONDS]
 
 Prints a signed access token for user N, valid for SECONDS (default 3600). Needs only the JWT
-secret (JWT_SECRET, or the secret file in KITH_DATA_DIR), so it works while the server runs.
+secret (JWT_SECRET, or the secret file in KITH_DATA_DIR), so it works while the server runs; says
+on stderr which one it used. With NODE_ENV=production only JWT_SECRET is used.
 `,
   worker: `Usage: kith worker
 
@@ -218,7 +219,9 @@ async function main(argv: string[]) {
       const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
       if (!Number.isSafeInteger(ttl) || ttl < 1) throw new UsageError('--ttl must be a positive number of seconds');
       // Reads the server's secret file but never makes one: a token signed with a secret no server knows is useless.
+      // In production the secret must be JWT_SECRET (loadConfig refuses otherwise): no file is guessed at.
       const config = resolveJwtSecret(loadConfig(), { create: false });
+      process.stderr.write(`kith token: signed with ${config.jwtSecretSource}\n`);
       process.stdout.write(`${await signAccessToken(config.jwtSecret, userId, ttl)}\n`);
       return;
     }
