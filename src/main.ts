@@ -33,6 +33,26 @@ function databaseOrExit(config: Config) {
   });
 }
 
+/** Why listening failed, in one line an operator can act on. */
+function listenError(error: unknown, config: Config): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${config.host}:${config.port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `cannot listen on ${where}: the port is in use by another process (choose another PORT, or stop it)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return `cannot listen on HOST=${config.host}: no such host (use an address of this machine, such as 127.0.0.1 or 0.0.0.0)`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on HOST=${config.host}: not an address of this machine (such as 127.0.0.1 or 0.0.0.0)`;
+    case 'EACCES':
+      return `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`;
+    default:
+      return `cannot listen on ${where}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
 /** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT. */
 export async function start(config: Config) {
   const handle = await databaseOrExit(config);
@@ -65,7 +85,15 @@ export async function start(config: Config) {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    process.stderr.write(`kith: ${listenError(error, config)}\n`);
+    closing = true;
+    await app.close().catch(() => undefined);
+    await handle.close().catch(() => undefined);
+    process.exit(1);
+  }
   await worker?.start(handle, config.databaseUrl);
   app.log.info(
     { database: handle.kind === 'pglite' ? `embedded (${config.dataDir})` : 'postgresql' },
@@ -104,5 +132,13 @@ async function startPrimary(config: Config) {
 
 // A worker forked by the primary reads the same configuration and serves as a single process would.
 const config = configOrExit();
-if (cluster.isPrimary && config.workers > 1) await startPrimary(config);
-else await start(config);
+try {
+  if (cluster.isPrimary && config.workers > 1) await startPrimary(config);
+  else await start(config);
+} catch (error) {
+  // What an operator can cause has its own line above; anything else is still one line, its stack on demand.
+  const debug = config.logLevel === 'debug' || config.logLevel === 'trace';
+  const detail = error instanceof Error ? (debug ? error.stack : error.message) : String(error);
+  process.stderr.write(`kith: cannot start: ${detail}${debug ? '' : ' (LOG_LEVEL=debug shows where)'}\n`);
+  process.exit(1);
+}
