@@ -53,7 +53,27 @@ function listenError(error: unknown, config: Config): string {
   }
 }
 
-/** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT. */
+/** The process that started this one, as it was when this module loaded (before the slow start). */
+const parentAtStart = process.ppid;
+
+/**
+ * Calls `exited` once the process that started this one has gone (the parent id is no longer the one at
+ * start; at once if it went during the start). `npm start` does not pass SIGTERM on to the server: npm
+ * exits and the server, reparented, would run on unseen.
+ */
+function onParentExit(exited: () => void) {
+  const check = () => {
+    if (process.ppid === parentAtStart) return false;
+    clearInterval(timer);
+    exited();
+    return true;
+  };
+  const timer = setInterval(check, 500);
+  timer.unref();
+  check();
+}
+
+/** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT or when its parent exits. */
 export async function start(config: Config) {
   const handle = await databaseOrExit(config);
   const app = await buildApp({
@@ -99,6 +119,8 @@ export async function start(config: Config) {
     { database: handle.kind === 'pglite' ? `embedded (${config.dataDir})` : 'postgresql' },
     `kith listening on http://${config.host}:${config.port}`,
   );
+  // Watched once serving: a parent gone during the start is noticed here, and shutdown finds all to close.
+  onParentExit(() => void shutdown('parent exited'));
 }
 
 /**
@@ -128,6 +150,7 @@ async function startPrimary(config: Config) {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  onParentExit(() => stop('SIGTERM'));
 }
 
 // A worker forked by the primary reads the same configuration and serves as a single process would.
