@@ -1,2 +1,5 @@
 #!/usr/bin/env node
-import '../dist/cli/index.js';
+import { requireFreshDist } from './dist-check.js';
+
+requireFreshDist();
+await import('../dist/cli/index.js');

@@ -1,6 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import { type Config, DEFAULT_WEBHOOKS, type WebhookConfig } from './config.js';
 import { CHANNEL_NOTIFICATIONS } from './contracts/channels.js';
 import { Me, User } from './contracts/user.js';
@@ -47,6 +54,8 @@ function documentedResponses(response: unknown) {
   return Object.fromEntries(entries);
 }
 
+import { VERSION } from './version.js';
+
 export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &
     Partial<Pick<Config, 'corsOrigins' | 'metricsToken' | 'production'>>;
@@ -60,6 +69,35 @@ export interface AppOptions {
   realtime?: Omit<RealtimeOptions, 'tokens' | 'onReconnect'>;
 }
 
+/** An incoming X-Request-Id kith adopts as the request's id (a proxy's or a client's); anything else is replaced. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The request's id: the caller's X-Request-Id when it is sane, else a new UUID, so ids are unique across
+ * processes and restarts (Fastify's default counts from 1 in every process).
+ */
+function requestId(raw: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = raw.headers['x-request-id'];
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** The paths of the health probes: polled every few seconds, they would drown the info log. */
+const PROBES = new Set(['/healthz', '/readyz']);
+
+/** Fastify's request log lines, at debug for the health probes and unchanged (info) for everything else. */
+class ProbesAtDebug extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply) {
+    if (PROBES.has(request.routeOptions.url ?? '')) request.log.debug({ req: request }, 'incoming request');
+    else super.incomingRequest(request, reply);
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply) {
+    if (!error && PROBES.has(request.routeOptions.url ?? '')) {
+      reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    } else super.requestCompleted(error, request, reply);
+  }
+}
+
 /** Builds the whole HTTP application; the server and the tests build the same one. */
 export async function buildApp({
   config,
@@ -71,6 +109,8 @@ export async function buildApp({
 }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
+    genReqId: requestId,
+    logController: new ProbesAtDebug(),
     trustProxy: config.trustProxy,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
@@ -79,6 +119,10 @@ export async function buildApp({
     frameworkErrors,
   });
 
+  // Echoed on every answer (errors and 404s included), so a caller can quote it and find the log lines.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   registerErrorHandling(app);
   registerNotFound(app);
   registerBodyParsers(app);
@@ -101,7 +145,7 @@ export async function buildApp({
       openapi: '3.1.0',
       info: {
         title: 'kith',
-        version: '0.1.0',
+        version: VERSION,
         description: 'Connections (friendships) of a community, speaking the SelfCommunity API v2.',
       },
       components: {
@@ -124,7 +168,7 @@ export async function buildApp({
 
   // Route modules are plugins under their prefix, registered in the order of the OpenAPI document.
   const api = { prefix: '/api/v2', db };
-  await app.register(healthRoutes, { db });
+  await app.register(healthRoutes, { db, version: VERSION });
   await app.register(authRoutes, {
     prefix: '/oauth',
     db,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import * as util from 'node:util';
 import { type Static, type TSchema, Type } from 'typebox';
 import { Value } from 'typebox/value';
 
@@ -44,6 +45,7 @@ export const EnvSchema = Type.Object({
   DATABASE_CONNECT_TIMEOUT: integer(2000, 100, 600_000, 'milliseconds'),
   DATABASE_STATEMENT_TIMEOUT: integer(10_000, 0, 86_400_000, 'milliseconds; 0: no limit'),
   KITH_DATA_DIR: Type.String({ default: './data', description: 'a directory' }),
+  KITH_ENV_FILE: Type.Optional(Type.String({ description: 'a file of NAME=value lines' })),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, sensitive: true, description: 'at least 32 characters' })),
   NODE_ENV: Type.Optional(Type.String({ description: 'production, or anything else' })),
   TRUST_PROXY: Type.String({
@@ -160,8 +162,11 @@ function trustProxy(value: string): boolean | string {
   return value;
 }
 
-/** The typed configuration: a pure function of the validated environment. */
-function toConfig(env: Env) {
+/**
+ * The typed configuration: a pure function of the validated environment. `secretFrom` says where
+ * JWT_SECRET came from when it is set (the environment, or the env file that gave it).
+ */
+function toConfig(env: Env, secretFrom: string) {
   return Object.freeze({
     port: env.PORT,
     host: env.HOST,
@@ -180,6 +185,11 @@ function toConfig(env: Env) {
     dataDir: resolve(env.KITH_DATA_DIR),
     /** JWT_SECRET as set; undefined: resolveJwtSecret reads (or makes) the one in the data directory. */
     jwtSecret: env.JWT_SECRET,
+    /** Where the JWT secret comes from, for people: "JWT_SECRET from …" or the secret file's path. */
+    jwtSecretSource:
+      env.JWT_SECRET === undefined
+        ? `the file ${secretFilePath(resolve(env.KITH_DATA_DIR))}`
+        : `JWT_SECRET from ${secretFrom}`,
     trustProxy: trustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,
     production: env.NODE_ENV === 'production',
@@ -215,10 +225,47 @@ export type WebhookConfig = Config['webhooks'];
 
 /**
  * Reads and validates every variable; throws one ConfigError naming all bad ones. Pure: it writes nothing
- * (see resolveJwtSecret). The only reader of process.env.
+ * (see resolveJwtSecret). Without `env`, reads process.env (the only reader of it) over the env file's
+ * variables (see withEnvFile).
  */
-export function loadConfig(env: RawEnv = process.env): EnvConfig {
-  return toConfig(parseEnv(env));
+export function loadConfig(env?: RawEnv): EnvConfig {
+  if (env !== undefined) return toConfig(parseEnv(env), 'the environment');
+  const { variables, file, fromFile } = withEnvFile(process.env, process.cwd());
+  const secretFrom = file !== undefined && fromFile.includes('JWT_SECRET') ? file : 'the environment';
+  return toConfig(parseEnv(variables), secretFrom);
+}
+
+/**
+ * `env` over the variables of the env file: KITH_ENV_FILE (relative to `cwd`; it must exist) or, when that
+ * is unset, `.env` in `cwd` if there is one. A variable set (non-empty) in `env` wins over the file.
+ * Returns the merged variables, the file read (absolute) and the names the file gave.
+ */
+export function withEnvFile(
+  env: RawEnv,
+  cwd: string,
+): { variables: RawEnv; file: string | undefined; fromFile: string[] } {
+  const named = env.KITH_ENV_FILE !== undefined && env.KITH_ENV_FILE !== '';
+  const file = resolve(cwd, named ? (env.KITH_ENV_FILE as string) : '.env');
+  if (!named && !existsSync(file)) return { variables: env, file: undefined, fromFile: [] };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(`cannot read the env file ${file} (${reason})${named ? ' named by KITH_ENV_FILE' : ''}`);
+  }
+  // util.parseEnv (Node's own .env grammar, as `node --env-file` reads it) arrived in Node 20.12.
+  if (typeof util.parseEnv !== 'function') {
+    throw new ConfigError(`reading the env file ${file} needs Node.js 20.12 or later (this is ${process.version})`);
+  }
+  const variables: RawEnv = { ...env };
+  const fromFile: string[] = [];
+  for (const [name, value] of Object.entries(util.parseEnv(text))) {
+    if (env[name] !== undefined && env[name] !== '') continue;
+    variables[name] = value;
+    fromFile.push(name);
+  }
+  return { variables, file, fromFile };
 }
 
 /** What an empty environment gives the webhook worker: the one place its defaults are written. */
@@ -245,9 +292,15 @@ function readOrCreateSecret(dataDir: string, create: boolean): string {
   if (!create) {
     throw new ConfigError(`JWT_SECRET is not set and ${file} does not exist: start the server once, or set JWT_SECRET`);
   }
-  mkdirSync(dataDir, { recursive: true });
   const secret = randomBytes(48).toString('base64url');
-  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(file, 0o600);
+  } catch (error) {
+    // KITH_DATA_DIR naming a file (EEXIST), a path through a file (ENOTDIR), no permission (EACCES): one line.
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(`KITH_DATA_DIR ${dataDir} is not a directory kith can write to (${reason})`);
+  }
   return secret;
 }

@@ -43,7 +43,47 @@ function warnIgnoredAdminPassword(config: Config, prepared: Prepared, warn: (mes
   }
 }
 
-/** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT. */
+/** Why listening failed, in one line an operator can act on. */
+function listenError(error: unknown, config: Config): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${config.host}:${config.port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `cannot listen on ${where}: the port is in use by another process (choose another PORT, or stop it)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return `cannot listen on HOST=${config.host}: no such host (use an address of this machine, such as 127.0.0.1 or 0.0.0.0)`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on HOST=${config.host}: not an address of this machine (such as 127.0.0.1 or 0.0.0.0)`;
+    case 'EACCES':
+      return `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`;
+    default:
+      return `cannot listen on ${where}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+/** The process that started this one, as it was when this module loaded (before the slow start). */
+const parentAtStart = process.ppid;
+
+/**
+ * Calls `exited` once the process that started this one has gone (the parent id is no longer the one at
+ * start; at once if it went during the start). `npm start` does not pass SIGTERM on to the server: npm
+ * exits and the server, reparented, would run on unseen.
+ */
+function onParentExit(exited: () => void) {
+  const check = () => {
+    if (process.ppid === parentAtStart) return false;
+    clearInterval(timer);
+    exited();
+    return true;
+  };
+  const timer = setInterval(check, 500);
+  timer.unref();
+  check();
+}
+
+/** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT or when its parent exits. */
 export async function start(config: Config) {
   const handle = await databaseOrExit(config);
   const app = await buildApp({
@@ -82,12 +122,22 @@ export async function start(config: Config) {
 
   // Workers of a cluster find the administrator their primary made: only a process that prepared alone says it.
   if (cluster.isPrimary) warnIgnoredAdminPassword(config, handle.prepared, (m) => app.log.warn(m));
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    process.stderr.write(`kith: ${listenError(error, config)}\n`);
+    closing = true;
+    await app.close().catch(() => undefined);
+    await handle.close().catch(() => undefined);
+    process.exit(1);
+  }
   await worker?.start(handle, config.databaseUrl);
   app.log.info(
     { database: handle.kind === 'pglite' ? `embedded (${config.dataDir})` : 'postgresql' },
     `kith listening on http://${config.host}:${config.port}`,
   );
+  // Watched once serving: a parent gone during the start is noticed here, and shutdown finds all to close.
+  onParentExit(() => void shutdown('parent exited'));
 }
 
 /**
@@ -118,9 +168,18 @@ async function startPrimary(config: Config) {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  onParentExit(() => stop('SIGTERM'));
 }
 
 // A worker forked by the primary reads the same configuration and serves as a single process would.
 const config = configOrExit();
-if (cluster.isPrimary && config.workers > 1) await startPrimary(config);
-else await start(config);
+try {
+  if (cluster.isPrimary && config.workers > 1) await startPrimary(config);
+  else await start(config);
+} catch (error) {
+  // What an operator can cause has its own line above; anything else is still one line, its stack on demand.
+  const debug = config.logLevel === 'debug' || config.logLevel === 'trace';
+  const detail = error instanceof Error ? (debug ? error.stack : error.message) : String(error);
+  process.stderr.write(`kith: cannot start: ${detail}${debug ? '' : ' (LOG_LEVEL=debug shows where)'}\n`);
+  process.exit(1);
+}

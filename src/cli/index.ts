@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { openAndPrepare, type Prepared } from '../bootstrap.js';
 import { ConfigError, loadConfig, resolveJwtSecret } from '../config.js';
@@ -13,6 +12,7 @@ import { isRole, isUsername, ROLES, type Role } from '../domain/users.js';
 import * as members from '../services/member-admin.js';
 import { signAccessToken } from '../services/tokens.js';
 import { createUser, passwordProblem } from '../services/users.js';
+import { VERSION } from '../version.js';
 import { WebhookWorker } from '../webhooks/worker.js';
 
 const HELP = `kith — a connections server for communities (SelfCommunity API v2)
@@ -80,7 +80,8 @@ demoted. Members cannot be deleted from here (nor over the API yet); deactivate 
   token: `Usage: kith token --user-id N [--ttl SECONDS]
 
 Prints a signed access token for user N, valid for SECONDS (default 3600). Needs only the JWT
-secret (JWT_SECRET, or the secret file in KITH_DATA_DIR), so it works while the server runs.
+secret (JWT_SECRET, or the secret file in KITH_DATA_DIR), so it works while the server runs; says
+on stderr which one it used. With NODE_ENV=production only JWT_SECRET is used.
 `,
   worker: `Usage: kith worker
 
@@ -155,12 +156,6 @@ function usageErrors<T>(command: CommandName, parse: () => T): T {
 
 function isParseArgsError(error: unknown): error is Error {
   return error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS');
-}
-
-function version(): string {
-  // Two levels up from both src/cli/index.ts and dist/cli/index.js.
-  const file = new URL('../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
 /**
@@ -381,7 +376,7 @@ async function main(argv: string[]) {
     }
     case '--version':
       if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after --version`);
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${VERSION}\n`);
       return;
     case 'migrate': {
       const parsed = parseCommand('migrate', rest, {}, true);
@@ -459,7 +454,9 @@ async function main(argv: string[]) {
       const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
       if (!Number.isSafeInteger(ttl) || ttl < 1) throw new UsageError('--ttl must be a positive number of seconds');
       // Reads the server's secret file but never makes one: a token signed with a secret no server knows is useless.
+      // In production the secret must be JWT_SECRET (loadConfig refuses otherwise): no file is guessed at.
       const config = resolveJwtSecret(loadConfig(), { create: false });
+      process.stderr.write(`kith token: signed with ${config.jwtSecretSource}\n`);
       process.stdout.write(`${await signAccessToken(config.jwtSecret, userId, ttl)}\n`);
       return;
     }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type ApiResponse, World } from '../helpers/world.js';
+
+const packageVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
 let world: World;
 let member: Awaited<ReturnType<World['user']>>;
@@ -244,7 +247,7 @@ describe('operations and documentation', () => {
   test('/healthz and /readyz', async () => {
     const health = await world.get('/healthz');
     assert.equal(health.status, 200);
-    assert.deepEqual(health.body, { status: 'ok' });
+    assert.deepEqual(health.body, { status: 'ok', version: packageVersion });
     const ready = await world.get('/readyz');
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body, { status: 'ok' });
@@ -256,7 +259,7 @@ describe('operations and documentation', () => {
     const doc = response.body;
     assert.match(doc.openapi, /^3\.1\.\d+$/);
     assert.equal(typeof doc.info.title, 'string');
-    assert.equal(typeof doc.info.version, 'string');
+    assert.equal(doc.info.version, packageVersion);
     assert.equal(typeof doc.paths, 'object');
 
     const expected: Array<[string, string]> = [

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, EnvSchema, loadConfig, resolveJwtSecret, secretFilePath } from '../../src/config.js';
+import { ConfigError, EnvSchema, loadConfig, resolveJwtSecret, secretFilePath, withEnvFile } from '../../src/config.js';
 import { tempDirs } from '../helpers/temp.js';
 
 const tempDir = tempDirs('kith-config-');
@@ -315,6 +315,68 @@ describe('the generated JWT secret', () => {
       (error: unknown) => error instanceof ConfigError && /JWT_SECRET/.test(error.message),
     );
     assert.throws(() => statSync(secretFilePath(dir)), /ENOENT/);
+  });
+});
+
+describe('a data directory kith cannot use', () => {
+  test('KITH_DATA_DIR naming a file, or a path through a file, is one ConfigError naming it', () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, '');
+    for (const [dir, code] of [
+      [file, 'EEXIST'],
+      [join(file, 'below'), 'ENOTDIR'],
+    ] as const) {
+      assert.throws(
+        () => resolveJwtSecret(loadConfig({ KITH_DATA_DIR: dir })),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.message === `KITH_DATA_DIR ${dir} is not a directory kith can write to (${code})`,
+      );
+    }
+  });
+});
+
+describe('the env file', () => {
+  test('.env in the working directory is read; a variable set in the environment wins over it', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.env'), '# comment\nPORT=9001\nHOST=0.0.0.0\nLOG_LEVEL="debug"\nexport_me=1\n');
+    const { variables, file, fromFile } = withEnvFile({ HOST: '127.0.0.2', LOG_LEVEL: '' }, dir);
+    assert.equal(file, join(dir, '.env'));
+    assert.deepEqual(fromFile.sort(), ['LOG_LEVEL', 'PORT', 'export_me']);
+    const config = loadConfig(variables);
+    assert.equal(config.port, 9001);
+    assert.equal(config.host, '127.0.0.2');
+    assert.equal(config.logLevel, 'debug', 'an empty variable counts as unset, so the file gives it');
+  });
+
+  test('without .env nothing is read', () => {
+    const env = { PORT: '1234' };
+    assert.deepEqual(withEnvFile(env, tempDir()), { variables: env, file: undefined, fromFile: [] });
+  });
+
+  test('KITH_ENV_FILE names another file (relative to the working directory), read instead of .env', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.env'), 'PORT=9001\n');
+    mkdirSync(join(dir, 'etc'));
+    writeFileSync(join(dir, 'etc', 'kith.env'), 'PORT=9002\n');
+    const { variables, file } = withEnvFile({ KITH_ENV_FILE: 'etc/kith.env' }, dir);
+    assert.equal(file, join(dir, 'etc', 'kith.env'));
+    assert.equal(loadConfig(variables).port, 9002);
+  });
+
+  test('a KITH_ENV_FILE that cannot be read is a ConfigError naming it', () => {
+    const dir = tempDir();
+    for (const [name, code] of [
+      ['missing.env', 'ENOENT'],
+      ['.', 'EISDIR'],
+    ] as const) {
+      assert.throws(
+        () => withEnvFile({ KITH_ENV_FILE: name }, dir),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.message === `cannot read the env file ${join(dir, name)} (${code}) named by KITH_ENV_FILE`,
+      );
+    }
   });
 });
 

@@ -6,20 +6,24 @@ import { withExample } from '../schemas/common.js';
 
 const Health = Type.Object({ status: Type.String() });
 const UNAVAILABLE = { detail: 'The database is not reachable.', code: 'service_unavailable' };
+const Alive = Type.Object({ status: Type.String(), version: Type.String({ description: "kith's version" }) });
 
 /** Liveness and readiness; registered at the root. */
-export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database; version: string }> = async (
+  app,
+  { db, version },
+) => {
   app.get(
     '/healthz',
     {
       schema: {
         tags: ['operations'],
-        summary: 'The process is alive',
+        summary: 'The process is alive, and its version',
         operationId: 'checkLiveness',
-        response: { 200: withExample(Health, { status: 'ok' }) },
+        response: { 200: withExample(Alive, { status: 'ok', version: '0.1.0' }) },
       },
     },
-    async () => ({ status: 'ok' }),
+    async () => ({ status: 'ok', version }),
   );
 
   app.get(
