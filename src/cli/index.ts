@@ -6,7 +6,7 @@ import { DataDirInUseError } from '../db/data-dir-lock.js';
 import { type DatabaseHandle, openDatabase } from '../db/database.js';
 import { migrationStatus } from '../db/migrate.js';
 import { loadCommunity } from '../db/repositories/users.js';
-import { defaultCelebrityFollowers, seedCommunity } from '../db/seed.js';
+import { defaultCelebrityFollowers, existingMembers, SEED_PHASES, seedCommunity } from '../db/seed.js';
 import { AppError } from '../domain/errors.js';
 import { isRole, isUsername, ROLES, type Role } from '../domain/users.js';
 import * as members from '../services/member-admin.js';
@@ -88,18 +88,41 @@ on stderr which one it used. With NODE_ENV=production only JWT_SECRET is used.
 Delivers webhooks only (no HTTP) until SIGTERM or SIGINT. Needs DATABASE_URL; several may run at once.
 `,
   seed: `Usage: kith seed --users N [--celebrity-requests M] [--celebrity-followers F] [--seed S] [--quiet]
+                 [--append] [--allow-production]
 
 Fills the database with a reproducible community of N users (at least 2), M of whom (default
 min(N - 1, N / 2)) send a pending request to the last one, the celebrity, and F of whom (default
 min(N - 1, 150000)) follow it; the others follow about 5 members each, popular ones more often.
 --seed S (default 1) picks another community of the same shape. Prints a typical member and the
-celebrity as JSON; progress goes to stderr unless --quiet.
+celebrity as JSON; progress goes to stderr unless --quiet (on a terminal with the time elapsed and
+an estimate of the time left). It refuses a database that already holds members unless --append,
+and NODE_ENV=production unless --allow-production.
 `,
 } as const;
 
 type CommandName = keyof typeof USAGE;
 
 class UsageError extends Error {}
+
+/**
+ * The seed's progress on stderr: a plain line per finished phase, and on a terminal also how far it
+ * is and an estimate of the time left (from each phase's usual share of the time, SEED_PHASES).
+ */
+function seedProgress(terminal: boolean): (message: string) => void {
+  const started = performance.now();
+  let done = 0;
+  return (message) => {
+    const phase = SEED_PHASES.find((p) => message.startsWith(`${p.label}:`) || message === p.label);
+    if (phase && message !== phase.label) done += phase.share;
+    let line = `kith seed: ${message}`;
+    if (terminal && done > 0 && done < 1) {
+      const elapsed = (performance.now() - started) / 1000;
+      const left = (elapsed / done) * (1 - done);
+      line += ` (${Math.round(done * 100)}% after ${elapsed.toFixed(0)} s, about ${left.toFixed(0)} s left)`;
+    }
+    process.stderr.write(`${line}\n`);
+  };
+}
 
 /** One stderr line: the message, then the details (an error as its message and code: JSON.stringify would print `{}`). */
 function logLine(obj: object, msg: string) {
@@ -467,6 +490,8 @@ async function main(argv: string[]) {
         'celebrity-followers': { type: 'string' },
         seed: { type: 'string' },
         quiet: { type: 'boolean' },
+        append: { type: 'boolean' },
+        'allow-production': { type: 'boolean' },
       });
       if (!parsed) return;
       const { values } = parsed;
@@ -490,10 +515,22 @@ async function main(argv: string[]) {
       );
       if (celebrityFollowers > users - 1) throw new UsageError('--celebrity-followers must be less than --users');
       const seed = count('seed', values.seed, 1);
-      const log = values.quiet ? undefined : (message: string) => process.stderr.write(`kith seed: ${message}\n`);
-      const result = await withDatabase(({ db }) =>
-        seedCommunity(db, { users, celebrityRequests, celebrityFollowers, seed, log }),
-      );
+      if (loadConfig().production && !values['allow-production']) {
+        throw new UsageError(
+          'kith seed refuses NODE_ENV=production: it writes a large synthetic community and holds long locks on a live database; pass --allow-production if you mean it',
+        );
+      }
+      const result = await withDatabase(async ({ db }) => {
+        const members = await existingMembers(db);
+        if (members > 0 && !values.append) {
+          throw new UsageError(
+            `the database already holds ${members} members; kith seed adds a synthetic community beside them only with --append`,
+          );
+        }
+        // The clock starts with the seed, once the database is open.
+        const log = values.quiet ? undefined : seedProgress(process.stderr.isTTY === true);
+        return seedCommunity(db, { users, celebrityRequests, celebrityFollowers, seed, log });
+      });
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       if (Object.values(result.check).some((wrong) => wrong > 0)) {
         fail('the seeded data failed its check (see "check" above)');
