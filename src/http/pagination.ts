@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { parseRowCursor, type RowCursor } from '../db/pages/request-pages.js';
-import { invalid } from '../domain/errors.js';
+import { AppError, invalid } from '../domain/errors.js';
+import { refuseInput } from './plugins/auth.js';
 
 export const DEFAULT_LIMIT = 20;
 export const MAX_LIMIT = 100;
@@ -63,6 +64,23 @@ export function readCursor(cursor: string | undefined, scope: CursorScope): RowC
   if (!match || !row) throw invalid('Invalid cursor.', { cursor: ['Invalid cursor.'] });
   const minted = match[1] === scope.list && Number(match[2]) === scope.window.limit;
   return minted && Number(match[3]) === scope.window.offset ? row : undefined;
+}
+
+/**
+ * `readCursor` for a route whose statement loads the member: a malformed cursor is bad input,
+ * answered after the gate as every bad input is (see plugins/auth.ts `refuseInput`).
+ */
+export async function cursorAfterGate(
+  request: FastifyRequest,
+  cursor: string | undefined,
+  scope: CursorScope,
+): Promise<RowCursor | undefined> {
+  try {
+    return readCursor(cursor, scope);
+  } catch (error) {
+    if (error instanceof AppError) return refuseInput(request, error);
+    throw error;
+  }
 }
 
 /** The request's own absolute URL with `limit`/`offset` (and `cursor`) replaced, other parameters kept. */

@@ -1,6 +1,12 @@
-import { CompiledQuery, type Kysely } from 'kysely';
-import { named } from '../pg-driver.js';
+import type { Kysely } from 'kysely';
 import type { DB } from '../schema.js';
+import {
+  type PageStatement as FixedPageStatement,
+  pageSql,
+  parameterSlots,
+  runPageStatement,
+  type Shape,
+} from './page-shapes.js';
 import { type JsonPage, parseRowCursor, type RowCursor } from './request-pages.js';
 
 /** Whose list: the members who follow X, or the members X follows. */
@@ -23,7 +29,6 @@ export interface FollowPageQuery {
 /** Below this offset a plain index walk is as cheap as the per-day counts. */
 const DAYS_FROM_OFFSET = 2000;
 
-type Shape = 'from_start' | 'after_cursor' | 'by_day';
 type Filter = 'all' | 'mutual' | 'other';
 type Params = {
   user: number;
@@ -35,11 +40,7 @@ type Params = {
 };
 type PageRow = { count: number; items: string | null; last: string | null };
 
-interface PageStatement {
-  name: string;
-  text: string;
-  slots: Array<keyof Params>;
-}
+type PageStatement = FixedPageStatement<keyof Params>;
 
 /**
  * The text of one follow list's page statement: the page on the list's covering index
@@ -48,44 +49,26 @@ interface PageStatement {
  * is filtered. No row when the member is missing or inactive.
  */
 function pageStatement(list: FollowList, shape: Shape, filter: Filter): PageStatement {
-  const slots: Array<keyof Params> = [];
-  const slot = (name: keyof Params) => {
-    if (!slots.includes(name)) slots.push(name);
-    return `$${slots.indexOf(name) + 1}${name === 'viewer' ? '::int' : ''}`;
-  };
+  const { slots, slot } = parameterSlots<keyof Params>();
   const user = slot('user');
   const [whose, other] = list === 'followers' ? ['f.followed_id', 'f.follower_id'] : ['f.follower_id', 'f.followed_id'];
   // "Also in that relation with me": they follow me too (followers), I follow them too (followings).
   const withViewer =
     list === 'followers'
-      ? `EXISTS (SELECT 1 FROM follows m WHERE m.follower_id = ${other} AND m.followed_id = ${slot('viewer')})`
-      : `EXISTS (SELECT 1 FROM follows m WHERE m.follower_id = ${slot('viewer')} AND m.followed_id = ${other})`;
+      ? `EXISTS (SELECT 1 FROM follows m WHERE m.follower_id = ${other} AND m.followed_id = ${slot('viewer', '::int')})`
+      : `EXISTS (SELECT 1 FROM follows m WHERE m.follower_id = ${slot('viewer', '::int')} AND m.followed_id = ${other})`;
   const where = `${whose} = ${user}${filter === 'mutual' ? ` AND ${withViewer}` : filter === 'other' ? ` AND NOT ${withViewer}` : ''}`;
-  const order = `ORDER BY f.created DESC, ${other} DESC`;
-  const columns = `${other} AS other_id, f.created`;
+  const page = pageSql(shape, {
+    from: 'follows f',
+    columns: `${other} AS other_id, f.created`,
+    where,
+    created: 'f.created',
+    tieBreaker: other,
+    days: { table: 'follow_days', owner: 'followed_id', ownerValue: user, count: 'followers' },
+    slot,
+  });
 
-  let page: string;
-  if (shape === 'by_day') {
-    page = `
-      SELECT p.* FROM (
-        SELECT d.day, d.upto - d.followers AS before FROM (
-          SELECT day, followers, sum(followers) OVER (ORDER BY day DESC) AS upto
-          FROM follow_days WHERE followed_id = ${user}
-        ) d WHERE d.upto > ${slot('offset')} ORDER BY d.day DESC LIMIT 1
-      ) s CROSS JOIN LATERAL (
-        SELECT ${columns} FROM follows f
-        WHERE ${where} AND f.created < timestamptz 'epoch' + (s.day + 1) * interval '1 day'
-        ${order} OFFSET ${slot('offset')} - s.before LIMIT ${slot('limit')}
-      ) p`;
-  } else if (shape === 'after_cursor') {
-    page = `SELECT ${columns} FROM follows f WHERE ${where}
-        AND (f.created, ${other}) < (timestamptz 'epoch' + ${slot('micros')}::bigint * interval '1 microsecond', ${slot('afterId')}::int)
-        ${order} LIMIT ${slot('limit')}`;
-  } else {
-    page = `SELECT ${columns} FROM follows f WHERE ${where} ${order} LIMIT ${slot('limit')} OFFSET ${slot('offset')}`;
-  }
-
-  const viewer = slot('viewer');
+  const viewer = slot('viewer', '::int');
   const status = `CASE WHEN ${viewer} IS NOT NULL AND o.user_id <> ${viewer} AND EXISTS (
       SELECT 1 FROM follows v WHERE v.follower_id = ${viewer} AND v.followed_id = o.user_id) THEN '"followed"' ELSE 'null' END`;
   const count =
@@ -145,12 +128,7 @@ export async function followPage(db: Kysely<DB>, query: FollowPageQuery): Promis
     micros: query.after?.micros ?? null,
     afterId: query.after?.id ?? null,
   };
-  const compiled = CompiledQuery.raw(
-    statement.text,
-    statement.slots.map((slot) => params[slot]),
-  );
-  const { rows } = await db.executeQuery<PageRow>(named(statement.name, compiled));
-  const row = rows[0];
+  const row = await runPageStatement<keyof Params, PageRow>(db, statement, params);
   if (!row) return null;
   const seekable = query.mutual === undefined;
   return { count: row.count, items: row.items ?? '', last: seekable ? parseRowCursor(row.last) : null };

@@ -1,7 +1,13 @@
-import { CompiledQuery, type Kysely } from 'kysely';
-import { named } from '../pg-driver.js';
+import type { Kysely } from 'kysely';
 import { COMMUNITY_COLUMNS, type Community, readCommunity } from '../repositories/users.js';
 import type { DB } from '../schema.js';
+import {
+  type PageStatement as FixedPageStatement,
+  pageSql,
+  parameterSlots,
+  runPageStatement,
+  type Shape,
+} from './page-shapes.js';
 
 /** Where a page of a request list starts: after this row (its `created` in epoch microseconds). */
 export interface RowCursor {
@@ -37,7 +43,6 @@ export interface ViewerPage extends JsonPage {
 /** Below this offset a plain index walk is as cheap as the per-day counts. */
 const DAYS_FROM_OFFSET = 2000;
 
-type Shape = 'from-start' | 'after-cursor' | 'by-day';
 type Params = { viewer: number; limit: number; offset: number; micros: string | null; afterId: number | null };
 type PageRow = {
   count: number;
@@ -47,12 +52,7 @@ type PageRow = {
   pref_content_availability: unknown;
 };
 
-/** A statement's fixed text and which parameter each `$n` takes. */
-interface PageStatement {
-  name: string;
-  text: string;
-  slots: Array<keyof Params>;
-}
+type PageStatement = FixedPageStatement<keyof Params>;
 
 const iso = (column: string) => `coalesce('"' || kith_iso(${column}) || '"', 'null')`;
 
@@ -63,11 +63,7 @@ const iso = (column: string) => `coalesce('"' || kith_iso(${column}) || '"', 'nu
  * statement: no row at all when the viewer is missing or inactive.
  */
 function pageStatement(list: RequestList, shape: Shape): PageStatement {
-  const slots: Array<keyof Params> = [];
-  const slot = (name: keyof Params) => {
-    if (!slots.includes(name)) slots.push(name);
-    return `$${slots.indexOf(name) + 1}`;
-  };
+  const { slots, slot } = parameterSlots<keyof Params>();
   const viewer = slot('viewer');
   const filter =
     list === 'pending'
@@ -77,30 +73,15 @@ function pageStatement(list: RequestList, shape: Shape): PageStatement {
         : `r.from_user_id = ${viewer}`;
   const order = 'ORDER BY r.created DESC, r.id DESC';
   const other = list === 'sent' ? 'r.to_user_id' : 'r.from_user_id';
-  const columns = `r.id, r.created, ${other} AS other_id, r.viewed${list === 'rejected' ? ', r.rejected' : ''}`;
-
-  let page: string;
-  if (shape === 'by-day') {
-    // A deep offset finds its day from the per-day counts, then skips less than a day of entries.
-    page = `
-      SELECT r.* FROM (
-        SELECT d.day, d.upto - d.pending AS before FROM (
-          SELECT day, pending, sum(pending) OVER (ORDER BY day DESC) AS upto
-          FROM connection_request_days WHERE to_user_id = ${viewer}
-        ) d WHERE d.upto > ${slot('offset')} ORDER BY d.day DESC LIMIT 1
-      ) s CROSS JOIN LATERAL (
-        SELECT ${columns} FROM connection_requests r
-        WHERE ${filter} AND r.created < timestamptz 'epoch' + (s.day + 1) * interval '1 day'
-        ${order} OFFSET ${slot('offset')} - s.before LIMIT ${slot('limit')}
-      ) r`;
-  } else if (shape === 'after-cursor') {
-    page = `SELECT ${columns} FROM connection_requests r WHERE ${filter}
-        AND (r.created, r.id) < (timestamptz 'epoch' + ${slot('micros')}::bigint * interval '1 microsecond', ${slot('afterId')}::int)
-        ${order} LIMIT ${slot('limit')}`;
-  } else {
-    page = `SELECT ${columns} FROM connection_requests r WHERE ${filter} ${order}
-        LIMIT ${slot('limit')} OFFSET ${slot('offset')}`;
-  }
+  const page = pageSql(shape, {
+    from: 'connection_requests r',
+    columns: `r.id, r.created, ${other} AS other_id, r.viewed${list === 'rejected' ? ', r.rejected' : ''}`,
+    where: filter,
+    created: 'r.created',
+    tieBreaker: 'r.id',
+    days: { table: 'connection_request_days', owner: 'to_user_id', ownerValue: viewer, count: 'pending' },
+    slot,
+  });
 
   const status =
     list === 'sent' ? `'"sent_connection_request"'` : list === 'pending' ? `'"received_connection_request"'` : `'null'`;
@@ -127,7 +108,7 @@ function pageStatement(list: RequestList, shape: Shape): PageStatement {
        FROM page p ORDER BY p.created, p.id LIMIT 1) AS last,
       ${COMMUNITY_COLUMNS}
     FROM v`;
-  return { name: `kith_page_${list}_${shape.replace('-', '_')}`, text, slots };
+  return { name: `kith_page_${list}_${shape}`, text, slots };
 }
 
 const statements = new Map<string, PageStatement>();
@@ -135,10 +116,10 @@ const statements = new Map<string, PageStatement>();
 /** The statement that serves a query: its list and shape (cursor, deep offset, or neither), built once. */
 function statementFor(query: RequestPageQuery): PageStatement {
   const shape: Shape = query.after
-    ? 'after-cursor'
+    ? 'after_cursor'
     : query.list === 'pending' && query.offset >= DAYS_FROM_OFFSET
-      ? 'by-day'
-      : 'from-start';
+      ? 'by_day'
+      : 'from_start';
   const key = `${query.list}/${shape}`;
   let statement = statements.get(key);
   if (!statement) {
@@ -173,12 +154,7 @@ export async function requestPage(
     micros: query.after?.micros ?? null,
     afterId: query.after?.id ?? null,
   };
-  const compiled = CompiledQuery.raw(
-    statement.text,
-    statement.slots.map((slot) => params[slot]),
-  );
-  const { rows } = await db.executeQuery<PageRow>(named(statement.name, compiled));
-  const row = rows[0];
+  const row = await runPageStatement<keyof Params, PageRow>(db, statement, params);
   if (!row) return undefined;
   return { count: row.count, items: row.items ?? '', last: parseRowCursor(row.last), community: readCommunity(row) };
 }

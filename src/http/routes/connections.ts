@@ -1,9 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { type Static, Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import type { ConnectionAction } from '../../domain/connection-state.js';
-import { AppError } from '../../domain/errors.js';
 import {
   connectionsOf,
   isConnection,
@@ -12,8 +11,8 @@ import {
   statusTowards,
 } from '../../services/connection-reads.js';
 import { act } from '../../services/connections.js';
-import { CursorParam, type CursorScope, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
-import { admitFound, modeOfRequest, refuseInput, tokenUserOf, viewerOf } from '../plugins/auth.js';
+import { CursorParam, cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
+import { admitFound, modeOfRequest, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { errors, ID_SEGMENT, IdParams, Page, PageQuery, withExample } from '../schemas/common.js';
 import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
 import { exampleConnectionRequest, examplePage, exampleUser } from '../schemas/examples.js';
@@ -65,16 +64,6 @@ const ACTIONS: Array<{
     example: null,
   },
 ];
-
-/** The cursor of a request-list page; a malformed one is bad input, answered after the gate. */
-async function cursorOf(request: FastifyRequest, cursor: string | undefined, scope: CursorScope) {
-  try {
-    return readCursor(cursor, scope);
-  } catch (error) {
-    if (error instanceof AppError) return refuseInput(request, error);
-    throw error;
-  }
-}
 
 /** The friendship endpoints, under /api/v2. */
 export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (base, { db }) => {
@@ -144,7 +133,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
       const window = pageWindow(request.query);
       const list = request.query.rejected === true ? 'rejected' : 'pending';
       const scope = `${list}:${tokenUserOf(request)}`;
-      const after = await cursorOf(request, request.query.cursor, { list: scope, window });
+      const after = await cursorAfterGate(request, request.query.cursor, { list: scope, window });
       const page = await requestList(db, tokenUserOf(request), { list, ...window, after });
       admitFound(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
@@ -172,7 +161,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
     async (request, reply) => {
       const window = pageWindow(request.query);
       const scope = `sent:${tokenUserOf(request)}`;
-      const after = await cursorOf(request, request.query.cursor, { list: scope, window });
+      const after = await cursorAfterGate(request, request.query.cursor, { list: scope, window });
       const page = await requestList(db, tokenUserOf(request), { list: 'sent', ...window, after });
       admitFound(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));

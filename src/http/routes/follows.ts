@@ -1,29 +1,18 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import type { FollowList } from '../../db/pages/follow-pages.js';
-import { AppError } from '../../domain/errors.js';
 import { followList } from '../../services/follow-reads.js';
 import { followedBy, follows, toggleFollow } from '../../services/follows.js';
-import { type CursorScope, JSON_TYPE, pageWindow, paginatedText, readCursor } from '../pagination.js';
-import { refuseInput, viewerOf } from '../plugins/auth.js';
+import { cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
+import { viewerOf } from '../plugins/auth.js';
 import { errors, ID_SEGMENT, IdParams, Page, withExample } from '../schemas/common.js';
 import { examplePage, exampleUser } from '../schemas/examples.js';
 import { FollowsQuery, IsFollowed, IsFollower } from '../schemas/follows.js';
 import { UserRef } from '../schemas/users.js';
 
 const tags = ['follows'];
-
-/** The cursor of a follow page; a malformed one is bad input, answered after the gate. */
-async function cursorOf(request: FastifyRequest, cursor: string | undefined, scope: CursorScope) {
-  try {
-    return readCursor(cursor, scope);
-  } catch (error) {
-    if (error instanceof AppError) return refuseInput(request, error);
-    throw error;
-  }
-}
 
 /** Follow mode's endpoints (`user/follow_user.md` and the follow lists and checks), under /api/v2. */
 export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, { db }) => {
@@ -76,7 +65,7 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
         const mutual = request.query.mutual === undefined ? undefined : request.query.mutual === 1;
         // Cursors only on unfiltered pages: those are the ones a page seeks on.
         const scope = mutual === undefined ? `${list}:${request.params.id}` : undefined;
-        const after = scope ? await cursorOf(request, request.query.cursor, { list: scope, window }) : undefined;
+        const after = scope ? await cursorAfterGate(request, request.query.cursor, { list: scope, window }) : undefined;
         const viewerId = request.viewer?.id ?? null;
         const page = await followList(db, list, viewerId, request.params.id, { mutual, ...window, after });
         return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
