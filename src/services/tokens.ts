@@ -55,6 +55,8 @@ export class TokenVerifier {
   }
 }
 
+const IAT_LEEWAY_SECONDS = 60;
+
 async function verifyUncached(
   key: Uint8Array,
   token: string,
@@ -67,6 +69,10 @@ async function verifyUncached(
     if (payload.token_type !== 'access') return { ok: false, reason: 'Token is not an access token.' };
     if (!validJti(payload.jti)) return { ok: false, reason: 'Token has no valid jti.' };
     if (typeof payload.iat !== 'number') return { ok: false, reason: 'Token has no valid iat.' };
+    // A token cannot have been issued in the future (RFC 8725 §3.10); a minute allows for clock skew.
+    if (payload.iat > Date.now() / 1000 + IAT_LEEWAY_SECONDS) {
+      return { ok: false, reason: 'Token was issued in the future.' };
+    }
     const userId = payload.user_id;
     if (typeof userId !== 'number' || !Number.isSafeInteger(userId) || userId < 1) {
       return { ok: false, reason: 'Token has no valid user_id.' };

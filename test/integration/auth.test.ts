@@ -102,6 +102,7 @@ describe('bad tokens: 401 with WWW-Authenticate: Bearer', () => {
     ['missing iat', () => sign({ ...claimsFor(member.id), iat: undefined })],
     ['missing jti', () => sign({ ...claimsFor(member.id), jti: undefined })],
     ['jti empty', () => sign({ ...claimsFor(member.id), jti: '' })],
+    ['issued an hour in the future', () => sign({ ...claimsFor(member.id), iat: now() + 3600, exp: now() + 7200 })],
     ['jti a boolean', () => sign({ ...claimsFor(member.id), jti: true })],
     ['jti an object', () => sign({ ...claimsFor(member.id), jti: { id: 1 } })],
     ['token_type refresh', () => sign({ ...claimsFor(member.id), token_type: 'refresh' })],
@@ -202,6 +203,11 @@ describe('accepted schemes', () => {
     const response = await asHeader(`Bearer ${token}`);
     assert.equal(response.status, 200, response.text);
     assert.equal(response.body.id, member.id);
+  });
+
+  test('a token issued a few seconds ahead of our clock is fine (skew)', async () => {
+    const token = await sign({ ...claimsFor(member.id), iat: now() + 20 });
+    assert.equal((await asHeader(`Bearer ${token}`)).status, 200);
   });
 
   test('a token with extra claims (ext_id) is fine', async () => {
