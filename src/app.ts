@@ -98,6 +98,22 @@ class ProbesAtDebug extends LogController {
   }
 }
 
+/**
+ * Once the app is closing, every answer still going out says `Connection: close`: an in-flight
+ * request on a keep-alive connection would otherwise leave that connection open after its answer,
+ * and the process would wait out the keep-alive timeout (72 s) before it could exit. New requests
+ * already get 503 (`return503OnClosing`) and idle connections are closed by Fastify.
+ */
+function closeConnectionsWhenClosing(app: FastifyInstance) {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('Connection', 'close');
+  });
+}
+
 /** Builds the whole HTTP application; the server and the tests build the same one. */
 export async function buildApp({
   config,
@@ -125,6 +141,7 @@ export async function buildApp({
   });
   registerErrorHandling(app);
   registerNotFound(app);
+  closeConnectionsWhenClosing(app);
   registerBodyParsers(app);
   await registerCors(app, config.corsOrigins ?? []);
   // One verifier (and its cache of verified tokens) for the HTTP gate and the realtime handshake.

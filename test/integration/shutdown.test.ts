@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import { signAccessToken } from '../../src/services/tokens.js';
+import { embeddedEnv, ServerProcess } from '../helpers/server-process.js';
+import { tempDirs } from '../helpers/temp.js';
+
+const newDataDir = tempDirs('kith-shutdown-');
+const SECRET = 'a-shutdown-test-secret-long-enough-0123456789';
+
+test('SIGTERM with a request in flight on a keep-alive connection: it is answered with Connection: close, and the process exits 0 at once', async () => {
+  const server = await ServerProcess.spawn({ env: { ...embeddedEnv(newDataDir()), JWT_SECRET: SECRET } });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const token = await signAccessToken(SECRET, 1, 600);
+    const { port } = new URL(server.url);
+    // A warm keep-alive connection, then a request on it whose body is still being sent.
+    const first = await fetchOn(agent, port, token, '{"users":[1]}');
+    assert.equal(first.status, 200);
+    assert.equal(first.connection, 'keep-alive');
+    const body = '{"users":[1]}';
+    let send!: () => void;
+    const answered = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      const request = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/api/v2/user/connection/statuses/',
+          agent,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve({ status: response.statusCode!, connection: response.headers.connection }));
+        },
+      );
+      request.on('error', reject);
+      request.write(body.slice(0, 5));
+      send = () => request.end(body.slice(5));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    send();
+    assert.deepEqual(await answered, { status: 200, connection: 'close' });
+    assert.equal(await exited, 0);
+    assert.ok(Date.now() - started < 10_000, `exited after ${Date.now() - started} ms`);
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+});
+
+function fetchOn(agent: http.Agent, port: string, token: string, body: string) {
+  return new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/v2/user/connection/statuses/',
+        agent,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode!, connection: response.headers.connection }));
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
