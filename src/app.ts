@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -58,7 +59,7 @@ import { VERSION } from './version.js';
 
 export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &
-    Partial<Pick<Config, 'corsOrigins' | 'metricsToken' | 'production'>>;
+    Partial<Pick<Config, 'corsOrigins' | 'metricsToken' | 'production' | 'requestTimeout'>>;
   db: Database;
   /** The node-postgres pool behind `db`, when there is one: /metrics reports its use. */
   pool?: { totalCount: number; idleCount: number; waitingCount: number } | undefined;
@@ -99,6 +100,22 @@ class ProbesAtDebug extends LogController {
 }
 
 /**
+ * Errors Node's HTTP parser raises before a request reaches Fastify (a request that took too long, a
+ * malformed request line): answered in kith's JSON shape, then the connection is closed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: import('node:net').Socket) {
+  if (!socket.writable) return socket.destroy();
+  const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const [status, text, body] = timedOut
+    ? [408, 'Request Timeout', { detail: 'The request took too long to arrive.', code: 'request_timeout' }]
+    : [400, 'Bad Request', { detail: 'Malformed request.', code: 'parse_error' }];
+  const json = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+  );
+}
+
+/**
  * Once the app is closing, every answer still going out says `Connection: close`: an in-flight
  * request on a keep-alive connection would otherwise leave that connection open after its answer,
  * and the process would wait out the keep-alive timeout (72 s) before it could exit. New requests
@@ -129,6 +146,22 @@ export async function buildApp({
     logController: new ProbesAtDebug(),
     trustProxy: config.trustProxy,
     bodyLimit: 1024 * 1024,
+    // A client must send its whole request (headers and body) within the request timeout: one that
+    // trickles a byte a second is cut, with a 408, instead of holding a connection forever. Node checks
+    // the deadlines every `connectionsCheckingInterval` (30 s by default): checked each second here.
+    serverFactory: (handler) => {
+      const requestTimeout = config.requestTimeout ?? 30_000;
+      return http.createServer(
+        {
+          requestTimeout,
+          headersTimeout: Math.min(requestTimeout, 60_000),
+          connectionsCheckingInterval: Math.min(1000, requestTimeout / 2),
+          keepAliveTimeout: 72_000,
+        },
+        handler,
+      );
+    },
+    clientErrorHandler: answerClientError,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true, allErrors: false } },
     return503OnClosing: true,

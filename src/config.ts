@@ -44,6 +44,7 @@ export const EnvSchema = Type.Object({
   DATABASE_POOL_SIZE: integer(10, 1, 1000),
   DATABASE_CONNECT_TIMEOUT: integer(2000, 100, 600_000, 'milliseconds'),
   DATABASE_STATEMENT_TIMEOUT: integer(10_000, 0, 86_400_000, 'milliseconds; 0: no limit'),
+  KITH_REQUEST_TIMEOUT: integer(30_000, 1000, 3_600_000, 'milliseconds'),
   KITH_DATA_DIR: Type.String({ default: './data', description: 'a directory' }),
   KITH_ENV_FILE: Type.Optional(Type.String({ description: 'a file of NAME=value lines' })),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, sensitive: true, description: 'at least 32 characters' })),
@@ -180,6 +181,7 @@ function toConfig(env: Env, secretFrom: string) {
      * that stays silent a little longer is closed from our side.
      */
     databaseStatementTimeout: env.DATABASE_STATEMENT_TIMEOUT,
+    requestTimeout: env.KITH_REQUEST_TIMEOUT,
     /** Server processes sharing the port (more than one needs PostgreSQL). */
     workers: env.KITH_WORKERS,
     dataDir: resolve(env.KITH_DATA_DIR),
