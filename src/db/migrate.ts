@@ -9,6 +9,7 @@ import * as coveringIndexes from './migrations/0006-covering-request-indexes.js'
 import * as coveringDays from './migrations/0007-covering-request-days.js';
 import * as userJsonByApplication from './migrations/0008-user-json-by-application.js';
 import * as follows from './migrations/0009-follows.js';
+import * as refreshFamilies from './migrations/0010-refresh-token-families.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '0007-covering-request-days': coveringDays,
   '0008-user-json-by-application': userJsonByApplication,
   '0009-follows': follows,
+  '0010-refresh-token-families': refreshFamilies,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

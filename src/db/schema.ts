@@ -64,6 +64,10 @@ export interface RefreshTokensTable {
   user_id: number;
   expires: Timestamp;
   created: Generated<Date>;
+  /** The sign-in this token descends from, by refreshing (migration 0010). */
+  family: Generated<string>;
+  /** When it was exchanged for a new one; a used token presented again revokes its family. */
+  used_at: Timestamp | null;
 }
 
 export interface EventsTable {

@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import * as tokens from '../db/repositories/tokens.js';
 import * as users from '../db/repositories/users.js';
 import { AppError } from '../domain/errors.js';
 import { hashRefreshToken, newRefreshToken, signAccessToken } from './tokens.js';
-import { checkPassword } from './users.js';
+import { checkPassword, hashPassword } from './users.js';
 
 export interface TokenSettings {
   secret: string;
@@ -53,13 +54,14 @@ export async function grant(db: Database, settings: TokenSettings, body: TokenRe
   }
 }
 
-/** Stores a fresh refresh token for the user (in the caller's transaction) and answers both tokens. */
-async function issue(db: Database, settings: TokenSettings, userId: number): Promise<TokenResponse> {
+/** Stores a fresh refresh token for the user (in the caller's transaction, in `family` or a new one) and answers both tokens. */
+async function issue(db: Database, settings: TokenSettings, userId: number, family?: string): Promise<TokenResponse> {
   const refresh = newRefreshToken();
   await tokens.insertRefreshToken(db, {
     hash: refresh.hash,
     userId,
     expires: new Date(Date.now() + settings.refreshTtl * 1000),
+    family,
   });
   return {
     access_token: await signAccessToken(settings.secret, userId, settings.accessTtl),
@@ -73,25 +75,39 @@ async function issue(db: Database, settings: TokenSettings, userId: number): Pro
 /** The OAuth 2.0 password grant. */
 export async function passwordGrant(db: Database, settings: TokenSettings, username: string, password: string) {
   const user = await users.findByUsername(db, username);
-  // Verify even for unknown users would leak less timing; argon2 dominates, so unknown users fail fast only.
-  if (!user?.is_active || !(await checkPassword(user, password))) {
-    throw invalidGrant('Invalid credentials given.');
-  }
+  // An unknown or passwordless member is checked against a stand-in hash, so the answer takes the
+  // same time whether the username exists or not (no enumeration by timing).
+  const matches = await checkPassword(user?.password_hash ? user : { password_hash: await standInHash() }, password);
+  if (!user?.is_active || !user.password_hash || !matches) throw invalidGrant('Invalid credentials given.');
   return issue(db, settings, user.id);
 }
 
+let standIn: Promise<string> | undefined;
+/** A hash of a random password, made once, that no password matches. */
+function standInHash(): Promise<string> {
+  if (!standIn) standIn = hashPassword(randomBytes(24).toString('base64url'));
+  return standIn;
+}
+
 /**
- * The OAuth 2.0 refresh_token grant: the refresh token is used once and replaced, in one transaction
- * (a failure between the two never leaves the member without a token). A token that turns out
- * expired or whose user is gone is still used up.
+ * The OAuth 2.0 refresh_token grant: the refresh token is used once and replaced by one of the same
+ * family, in one transaction (a failure between the two never leaves the member without a token).
+ * A token that turns out expired or whose user is gone is still used up. A token used before,
+ * presented again, revokes its whole family: whoever refreshed first (the member or a thief) loses
+ * access along with the replayer, and the member signs in again.
  */
 export async function refreshGrant(db: Database, settings: TokenSettings, refreshToken: string) {
   const issued = await db.transaction().execute(async (tx) => {
-    const used = await tokens.takeRefreshToken(tx, hashRefreshToken(refreshToken));
-    if (!used || used.expires.getTime() <= Date.now()) return undefined;
-    const user = await users.findById(tx, used.user_id);
+    const used = await tokens.useRefreshToken(tx, hashRefreshToken(refreshToken));
+    if (!used) return undefined;
+    if (used.reused) {
+      await tokens.revokeFamily(tx, used.family);
+      return undefined;
+    }
+    if (used.expires.getTime() <= Date.now()) return undefined;
+    const user = await users.findById(tx, used.userId);
     if (!user?.is_active) return undefined;
-    return issue(tx, settings, user.id);
+    return issue(tx, settings, user.id, used.family);
   });
   if (!issued) throw invalidGrant('Invalid refresh token.');
   return issued;

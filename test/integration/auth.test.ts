@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { encodeCursor } from '../../src/http/pagination.js';
 import { hashPassword } from '../../src/services/users.js';
-import { type ApiResponse, JWT_SECRET, type Member, World } from '../helpers/world.js';
+import { type ApiResponse, JWT_SECRET, type Member, unique, World } from '../helpers/world.js';
 
 let world: World;
 let member: Member;
@@ -350,19 +350,55 @@ describe('POST /oauth/token/', () => {
     assert.notEqual(second.body.access_token, first.body.access_token);
     await me(second.body.access_token);
 
-    const replay = await world.post('/oauth/token/', null, {
-      grant_type: 'refresh_token',
-      refresh_token: first.body.refresh_token,
-    });
-    assert.equal(replay.status, 400, replay.text);
-    assert.equal(replay.body.code, 'invalid_grant');
-
     // The new one works once, form-encoded too.
     const third = await world.request('POST', '/oauth/token/', {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       raw: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: second.body.refresh_token }).toString(),
     });
     assertTokenResponse(third);
+  });
+
+  test('a used refresh token presented again fails and revokes its whole family', async () => {
+    const refresh = (token: string) =>
+      world.post('/oauth/token/', null, { grant_type: 'refresh_token', refresh_token: token });
+    const signIn = () =>
+      world.post('/oauth/token/', null, { grant_type: 'password', username: owner.username, password: PASSWORD });
+    const stolen = await signIn();
+    const otherDevice = await signIn(); // another sign-in: another family, untouched
+    const thief = await refresh(stolen.body.refresh_token);
+    assertTokenResponse(thief);
+    // The member's client replays the token the thief already used: both lose the family.
+    const replay = await refresh(stolen.body.refresh_token);
+    assert.equal(replay.status, 400, replay.text);
+    assert.equal(replay.body.code, 'invalid_grant');
+    const thiefAgain = await refresh(thief.body.refresh_token);
+    assert.equal(thiefAgain.status, 400, thiefAgain.text);
+    assert.equal(thiefAgain.body.code, 'invalid_grant');
+    assertTokenResponse(await refresh(otherDevice.body.refresh_token));
+  });
+
+  test('the password grant takes about as long for an unknown username as for a wrong password', async () => {
+    const time = async (username: string) => {
+      const started = performance.now();
+      const response = await world.post('/oauth/token/', null, {
+        grant_type: 'password',
+        username,
+        password: 'Wrong-pass-1',
+      });
+      assert.equal(response.status, 400);
+      return performance.now() - started;
+    };
+    await time(owner.username); // warm both paths
+    await time(unique('nobody'));
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      known.push(await time(owner.username));
+      unknown.push(await time(unique('nobody')));
+    }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    // Both verify an argon2 hash: an unknown username is not several times faster.
+    assert.ok(median(unknown) > median(known) / 3, `unknown ${median(unknown)} ms, known ${median(known)} ms`);
   });
 
   test('a refresh token cannot be used as an access token, nor an access token as a refresh token', async () => {
