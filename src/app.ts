@@ -145,7 +145,8 @@ export async function buildApp({
     genReqId: requestId,
     logController: new ProbesAtDebug(),
     trustProxy: config.trustProxy,
-    bodyLimit: 1024 * 1024,
+    // The largest honest body (a 10,000-character bio, all escaped) fits; anything bigger is a 413.
+    bodyLimit: 64 * 1024,
     // A client must send its whole request (headers and body) within the request timeout: one that
     // trickles a byte a second is cut, with a 408, instead of holding a connection forever. Node checks
     // the deadlines every `connectionsCheckingInterval` (30 s by default): checked each second here.

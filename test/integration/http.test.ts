@@ -172,6 +172,20 @@ describe('bad input is a 4xx, never a 500', () => {
       raw: JSON.stringify({ bio: 'x'.repeat(2 * 1024 * 1024) }),
     });
     assertError(raw, 413, 'payload_too_large');
+    // The limit is 64 KiB: just over it is refused, the largest honest body (a 10,000-character bio,
+    // every character escaped) is not.
+    const over = await world.request('PATCH', `/api/v2/user/${member.id}/`, {
+      token: member.token,
+      headers: { 'content-type': 'application/json' },
+      raw: JSON.stringify({ description: 'x'.repeat(65 * 1024) }),
+    });
+    assertError(over, 413, 'payload_too_large');
+    const escaped = await world.request('PATCH', `/api/v2/user/${member.id}/`, {
+      token: member.token,
+      headers: { 'content-type': 'application/json' },
+      raw: JSON.stringify({ bio: '\u2028'.repeat(10_000) }).replaceAll('\u2028', '\\u2028'),
+    });
+    assert.equal(escaped.status, 200, escaped.text);
   });
 
   test('an unsupported content type: 415', async () => {
