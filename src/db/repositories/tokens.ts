@@ -19,3 +19,8 @@ export async function takeRefreshToken(db: Executor, hash: string) {
     .returning(['user_id', 'expires'])
     .executeTakeFirst();
 }
+
+/** Deletes every refresh token of a member (a deleted member's). */
+export async function deleteRefreshTokensOf(db: Executor, userId: number) {
+  await db.deleteFrom('refresh_tokens').where('user_id', '=', userId).execute();
+}
