@@ -182,6 +182,18 @@ describe('DELETE /api/v2/user/{id}/', () => {
     assertError(await remove(gone.id, admin), 404, 'not_found');
     const next = await world.user();
     assert.ok(next.id > gone.id);
+    // Nobody may take a tombstone's form of name, deleted or not yet.
+    for (const username of [`deleted_${gone.id}`, `DELETED_${next.id + 1000}`]) {
+      const signup = await world.post('/api/v2/account/create/', admin, {
+        username,
+        email: `${username}@example.com`,
+        password: 'Correct-horse-7',
+      });
+      assertError(signup, 400, 'invalid');
+      assert.deepEqual(signup.body.errors.username, [
+        'Usernames of the form deleted_<number> are kept for deleted members.',
+      ]);
+    }
   });
 
   test('401 without a token, 403 for a member, 404 for nobody, 400 for oneself', async () => {
