@@ -27,7 +27,7 @@ Commands:
                                            create a user and print it as JSON
   user list [--limit N] [--offset N] [--search S]
                                            list members (JSON lines)
-  user show|deactivate|activate|demote (--id N | --username U)
+  user show|deactivate|activate|demote|delete (--id N | --username U)
   user promote (--id N | --username U) [--role admin|moderator|editor]
   user set-password (--id N | --username U) [--password-stdin]
                                            administer one member (see kith user --help)
@@ -73,9 +73,14 @@ The server also applies pending migrations at every start.
       128 characters and 3 of: lower case, upper case, digits, other characters. Sessions already
       open stay open (deactivate ends them). This is how to change the administrator's password
       after the first start: KITH_ADMIN_PASSWORD is only read when the administrator is created.
+  delete (--id N | --username U)
+      Deletes the member for good, in one transaction: their connections, requests (both ways) and
+      follows are dissolved, each with its event (nobody is notified), and the notifications they
+      received or caused are deleted; their tokens stop working at once; their personal fields are
+      erased and the row stays as a tombstone named deleted_<id>, so the id is never reused.
 
---username is case-insensitive. The last active administrator can be neither deactivated nor
-demoted. Members cannot be deleted from here (nor over the API yet); deactivate them.
+--username is case-insensitive. The last active administrator can be neither deactivated, demoted
+nor deleted. A deleted member cannot be brought back; deactivate a member to keep them.
 `,
   token: `Usage: kith token --user-id N [--ttl SECONDS]
 
@@ -219,6 +224,7 @@ const ADMIN_OPTIONS = {
   activate: MEMBER,
   promote: { ...MEMBER, role: { type: 'string' } },
   demote: MEMBER,
+  delete: MEMBER,
   // --password is known only to be refused with the reason.
   'set-password': { ...MEMBER, 'password-stdin': { type: 'boolean' }, password: { type: 'string' } },
 } as const satisfies Record<string, Options>;
@@ -316,6 +322,12 @@ async function administer(sub: AdminSubcommand, args: string[]) {
       const { user, changed } = await withDatabase(({ db }) => members.setRole(db, ref, role));
       const state = role === null ? 'no role' : `role ${role}`;
       say(`${who(user)} ${changed ? 'now has' : 'already had'} ${state}`);
+      return;
+    }
+    case 'delete': {
+      const ref = memberRef(values);
+      const user = await withDatabase(({ db }) => members.deleteMember(db, ref));
+      say(`${who(user)} deleted`);
       return;
     }
     case 'set-password': {

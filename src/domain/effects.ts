@@ -28,3 +28,15 @@ export type Effect =
   | { kind: 'counters'; me: UserCounterDelta; them: UserCounterDelta }
   /** The event row, its webhook deliveries and its notification, in the same transaction. */
   | { kind: 'event'; event: GraphEvent };
+
+/**
+ * The same effects with nobody notified: the event rows and their webhook deliveries stay. For the
+ * moves that dissolve a deleted member's relations, which nobody is told about by a member who is gone.
+ */
+export function withoutNotifications(effects: readonly Effect[]): Effect[] {
+  return effects.map((effect) => {
+    if (effect.kind !== 'event' || !effect.event.notification) return effect;
+    const { notification, ...event } = effect.event;
+    return { ...effect, event };
+  });
+}

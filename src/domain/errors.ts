@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'invalid_connection_action'
   | 'self_connection'
+  | 'self_deletion'
+  | 'last_active_admin'
   | 'invalid_grant'
   | 'unsupported_grant_type'
   | 'service_unavailable'

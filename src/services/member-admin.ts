@@ -1,10 +1,19 @@
 import type { Database } from '../db/database.js';
-import { countUnseen } from '../db/repositories/notifications.js';
+import * as connections from '../db/repositories/connections.js';
+import { isFollowing } from '../db/repositories/follows.js';
+import { countUnseen, deleteNotificationsOf } from '../db/repositories/notifications.js';
+import { deleteRefreshTokensOf } from '../db/repositories/tokens.js';
+import * as settings from '../db/repositories/user-settings.js';
 import type { MemberRef } from '../db/repositories/users.js';
 import * as users from '../db/repositories/users.js';
 import type { UserRow } from '../db/schema.js';
-import { invalid, invalidFields, notFound } from '../domain/errors.js';
+import { mirror, type PairState, pairStateOf, plan } from '../domain/connection-state.js';
+import { type Effect, withoutNotifications } from '../domain/effects.js';
+import { AppError, invalidFields, notFound } from '../domain/errors.js';
+import { planFollow } from '../domain/follow-state.js';
 import type { Role } from '../domain/users.js';
+import { executePlan } from './effects.js';
+import type { Transaction } from './transaction.js';
 import { hashPassword, passwordProblem } from './users.js';
 
 /**
@@ -29,6 +38,13 @@ const describe = (ref: MemberRef) => ('id' in ref ? `id ${ref.id}` : `username "
 const withoutSecrets = ({ password_hash, ...user }: UserRow): Member => user;
 
 const isActiveAdmin = (user: Pick<UserRow, 'role' | 'is_active'>) => user.is_active && user.role === 'admin';
+
+const lastAdmin = (user: { id: number; username: string }) =>
+  new AppError(
+    400,
+    'last_active_admin',
+    `${user.username} (id ${user.id}) is the last active administrator; promote another member first.`,
+  );
 
 /** Members by id, inactive ones included; `search` matches the username or real name (case-insensitive). */
 export function listMembers(db: Database, query: { search?: string | undefined; limit: number; offset: number }) {
@@ -61,7 +77,7 @@ async function changeAccount(
       return { user: withoutSecrets(user), changed: false };
     }
     if (isActiveAdmin(user) && !isActiveAdmin(after) && admins.every((id) => id === user.id)) {
-      throw invalid(`${user.username} (id ${user.id}) is the last active administrator; promote another member first.`);
+      throw lastAdmin(user);
     }
     return { user: withoutSecrets(await users.updateAccount(tx, user.id, patch)), changed: true };
   });
@@ -84,4 +100,86 @@ export async function setPassword(db: Database, ref: MemberRef, password: string
     if (!user) throw notFound(`No user with ${describe(ref)}.`);
     return withoutSecrets(await users.updateAccount(tx, user.id, { password_hash: passwordHash }));
   });
+}
+
+/**
+ * Deletes a member, in one transaction: every relation dissolved through the domain's plans (their
+ * counters, per-day counts, stored JSON and an event each, nobody notified), every notification they
+ * received or caused deleted, their refresh tokens and settings gone, their personal fields erased;
+ * the row stays as a tombstone (`deleted_<id>`, inactive) so ids are never reused. Their access
+ * tokens stop working at the next request (the gate admits active members only). A 404 for an
+ * unknown or deleted member; a 400 for `by` themself (`self_deletion`) and for the last active
+ * administrator (`last_active_admin`). Returns the member as they were.
+ */
+export async function deleteMember(db: Database, ref: MemberRef, by?: number): Promise<Member> {
+  return db.transaction().execute(async (tx) => {
+    const found = await users.findMember(tx, ref);
+    if (!found || found.deleted) throw notFound(`No user with ${describe(ref)}.`);
+    const { id } = found;
+    if (id === by) throw new AppError(400, 'self_deletion', 'You cannot delete yourself; ask another administrator.');
+    // The member, everyone they are related to and, for an administrator, the other administrators:
+    // all locked in one id-ordered pass, the order of every pair change (lockPair), so none of them
+    // waits for us while we wait for it. Whoever changes a relation of theirs locks them too, as does
+    // whoever changes an administrator (lockActiveAdmins): once they are locked, none of that moves.
+    const admins = isActiveAdmin(found) ? await users.activeAdmins(tx) : [];
+    const locked = await connections.lockMembers(tx, [id, ...(await connections.relatedMembers(tx, id)), ...admins]);
+    const user = locked.get(id);
+    if (!user || user.deleted) throw notFound(`No user with ${describe(ref)}.`);
+    if (isActiveAdmin(user) && ![...locked.values()].some((m) => m.id !== id && isActiveAdmin(m))) {
+      throw lastAdmin(found);
+    }
+    const related = await connections.relatedMembers(tx, id);
+    // A relation made between the first look and the lock: lock its member too (out of order, but rare).
+    await connections.lockMembers(
+      tx,
+      related.filter((other) => !locked.has(other)),
+    );
+    for (const other of related) await dissolve(tx, id, other);
+    await deleteNotificationsOf(tx, id);
+    await deleteRefreshTokensOf(tx, id);
+    await settings.deleteAllOf(tx, id);
+    await users.eraseMember(tx, id);
+    return withoutSecrets(found);
+  });
+}
+
+/** Dissolves whatever holds between a deleted member and another: each move the plan a member would make. */
+async function dissolve(tx: Transaction, deleted: number, other: number) {
+  const run = (effects: readonly Effect[], me: number, them: number, requestId?: number) =>
+    executePlan(tx, withoutNotifications(effects), { me, them, requestId });
+  const rows = await connections.loadPair(tx, deleted, other);
+  const state = pairStateOf(deleted, rows);
+  const move = dissolution(state);
+  if (move) {
+    // A request to the deleted member is withdrawn by its sender; the rest is the deleted member's move.
+    const [me, them] = move.by === 'deleted' ? [deleted, other] : [other, deleted];
+    const decided = plan(move.by === 'deleted' ? state : mirror(state), move.action, { me, them });
+    if (!decided.ok) throw new Error(`cannot dissolve ${state}: ${decided.reason}`);
+    await run(decided.effects, me, them, rows.request?.id);
+  }
+  for (const [follower, followed] of [
+    [deleted, other],
+    [other, deleted],
+  ] as const) {
+    if (!(await isFollowing(tx, follower, followed))) continue;
+    const unfollow = planFollow('following', 'follow', { me: follower, them: followed });
+    if (!unfollow.ok) throw new Error(`cannot unfollow: ${unfollow.reason}`);
+    await run(unfollow.effects, follower, followed);
+  }
+}
+
+/** Which move ends a pair's friendship state, and whose it is. */
+function dissolution(state: PairState): { by: 'deleted' | 'other'; action: 'remove' | 'cancel_request' } | undefined {
+  switch (state) {
+    case 'none':
+      return undefined;
+    case 'connected':
+      return { by: 'deleted', action: 'remove' };
+    case 'sent_pending':
+    case 'sent_rejected':
+      return { by: 'deleted', action: 'cancel_request' };
+    case 'received_pending':
+    case 'received_rejected':
+      return { by: 'other', action: 'cancel_request' };
+  }
 }

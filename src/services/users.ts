@@ -46,6 +46,8 @@ const UNIQUE_MESSAGES = {
   ext_id: 'A user with that ext_id already exists.',
 } as const;
 
+const RESERVED_USERNAME = 'Usernames of the form deleted_<number> are kept for deleted members.';
+
 /** Creates a user after the checks of the signup pages; duplicate names are a 400 naming the field. */
 export async function createUser(db: Database, input: CreateUserInput): Promise<UserRow> {
   const fieldErrors: Record<string, string[]> = {};
@@ -55,6 +57,8 @@ export async function createUser(db: Database, input: CreateUserInput): Promise<
   }
   const taken = await users.findTaken(db, input);
   for (const field of taken) fieldErrors[field] = [UNIQUE_MESSAGES[field]];
+  // A deleted member's tombstone takes this name (member-admin.ts deleteMember): nobody else may hold it.
+  if (/^deleted_\d+$/i.test(input.username)) fieldErrors.username = [RESERVED_USERNAME];
   if (Object.keys(fieldErrors).length > 0) throw invalidFields(fieldErrors);
 
   const row: NewUser = {

@@ -48,7 +48,7 @@ describe('arguments of kith user and kith migrate (no database opened)', () => {
       [['user', 'deactivate', '--id', '2', '--nope'], `Unknown option '--nope'${see}`],
       [
         ['user', '--id', '2', 'show'],
-        `user needs a subcommand first (create, list, show, deactivate, activate, promote, demote, set-password)${see}`,
+        `user needs a subcommand first (create, list, show, deactivate, activate, promote, demote, delete, set-password)${see}`,
       ],
       [
         ['user', 'set-password', '--id', '2', '--password', 'Secret-pass-1'],

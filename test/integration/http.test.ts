@@ -37,7 +37,7 @@ describe('routing', () => {
     ['DELETE', '/api/v2/user/2/connection/remove/', ['POST']],
     ['GET', '/api/v2/user/connection/statuses/', ['POST']],
     ['PUT', '/api/v2/dynamic_preference/', ['GET', 'PATCH']],
-    ['DELETE', '/api/v2/user/2/', ['GET', 'PATCH']],
+    ['PUT', '/api/v2/user/2/', ['GET', 'PATCH', 'DELETE']],
     ['POST', '/api/v2/user/connection/requests/', ['GET']],
     ['GET', '/oauth/token/', ['POST']],
   ];
@@ -112,9 +112,9 @@ describe('bad input is a 4xx, never a 500', () => {
       }
     }
     // A known path with another method is still a 405.
-    const wrong = await request('DELETE', `/api/v2/user/${member.id}/`);
+    const wrong = await request('PUT', `/api/v2/user/${member.id}/`);
     assertError(wrong, 405);
-    assert.equal(wrong.headers.get('allow'), 'GET, HEAD, PATCH');
+    assert.equal(wrong.headers.get('allow'), 'GET, HEAD, PATCH, DELETE');
   });
 
   test('the largest valid id that names nobody: 404', async () => {

@@ -21,6 +21,34 @@ export async function lockPair(db: Executor, me: number, them: number): Promise<
   return new Set(rows.filter((r) => r.is_active).map((r) => r.id));
 }
 
+/** A member's row as `lockMembers` returns it: what a deletion decides on. */
+export type LockedMember = Pick<UserRow, 'id' | 'is_active' | 'role' | 'deleted'>;
+
+/**
+ * Locks these users' rows in id order (FOR NO KEY UPDATE, the order and strength of `lockPair`, so a
+ * change of many pairs and a change of one never deadlock) and returns the rows that exist, by id.
+ */
+export async function lockMembers(db: Executor, ids: readonly number[]): Promise<Map<number, LockedMember>> {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return new Map();
+  const { rows } = await sql<LockedMember>`
+    SELECT id, is_active, role, deleted FROM users
+    WHERE id IN (${sql.join(wanted)}) ORDER BY id FOR NO KEY UPDATE`.execute(db);
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** Everyone a member is related to: connected, a request either way (rejected ones too), a follow either way. */
+export async function relatedMembers(db: Executor, id: number): Promise<number[]> {
+  const { rows } = await sql<{ id: number }>`
+    SELECT friend_id AS id FROM connections WHERE user_id = ${id}
+    UNION SELECT to_user_id FROM connection_requests WHERE from_user_id = ${id}
+    UNION SELECT from_user_id FROM connection_requests WHERE to_user_id = ${id}
+    UNION SELECT followed_id FROM follows WHERE follower_id = ${id}
+    UNION SELECT follower_id FROM follows WHERE followed_id = ${id}
+    ORDER BY 1`.execute(db);
+  return rows.map((r) => r.id);
+}
+
 export interface PairRows {
   connected: boolean;
   /** The pair's one request, either way, if any. */

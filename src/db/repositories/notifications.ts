@@ -121,6 +121,14 @@ export async function deleteRequestNotification(db: Executor, requestId: number)
     .execute();
 }
 
+/** Deletes every notification a member received or caused (a deleted member's). */
+export async function deleteNotificationsOf(db: Executor, userId: number) {
+  await db
+    .deleteFrom('notifications')
+    .where((eb) => eb.or([eb('user_id', '=', userId), eb('actor_id', '=', userId)]))
+    .execute();
+}
+
 /** The users of an event, for the `connection` object of a realtime message. */
 export async function eventUsers(db: Executor, viewerId: number, ids: number[], mode: GraphMode) {
   const { rows } = await sql<UserRow & { connection_status: string | null }>`

@@ -42,3 +42,8 @@ export async function useRefreshToken(db: Executor, hash: string) {
 export async function revokeFamily(db: Executor, family: string) {
   await db.deleteFrom('refresh_tokens').where('family', '=', family).execute();
 }
+
+/** Deletes every refresh token of a member (a deleted member's). */
+export async function deleteRefreshTokensOf(db: Executor, userId: number) {
+  await db.deleteFrom('refresh_tokens').where('user_id', '=', userId).execute();
+}

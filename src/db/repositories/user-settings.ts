@@ -19,3 +19,8 @@ export async function store(db: Executor, userId: number, values: ReadonlyArray<
     )
     .execute();
 }
+
+/** Deletes every stored setting of a member (a deleted member's). */
+export async function deleteAllOf(db: Executor, userId: number) {
+  await db.deleteFrom('user_settings').where('user_id', '=', userId).execute();
+}

@@ -209,13 +209,18 @@ export async function findMember(db: Executor, ref: MemberRef, options: { lock?:
  * pass the check (the second sees the first's result).
  */
 export async function lockActiveAdmins(db: Executor): Promise<number[]> {
+  return activeAdmins(db, { lock: true });
+}
+
+/** The active administrators' ids, in id order; with `lock`, as `lockActiveAdmins`. */
+export async function activeAdmins(db: Executor, options: { lock?: boolean } = {}): Promise<number[]> {
   const rows = await db
     .selectFrom('users')
     .select('id')
     .where('role', '=', 'admin')
     .where('is_active', '=', true)
     .orderBy('id')
-    .forUpdate()
+    .$if(options.lock === true, (qb) => qb.forUpdate())
     .execute();
   return rows.map((r) => r.id);
 }
@@ -227,6 +232,44 @@ export async function updateAccount(
   patch: Partial<Pick<NewUser, 'is_active' | 'role' | 'password_hash'>>,
 ) {
   const row = await db.updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  await storeUserJson(db, [row]);
+  return row;
+}
+
+/**
+ * Erases a member's personal fields and leaves the row as a tombstone (`deleted_<id>`, inactive,
+ * deleted) so that its id is never reused; stores their list JSON again. The caller has dissolved
+ * their relations (the counters are zero) in the same transaction.
+ */
+export async function eraseMember(db: Executor, id: number) {
+  const row = await db
+    .updateTable('users')
+    .set({
+      username: `deleted_${id}`,
+      email: null,
+      ext_id: null,
+      password_hash: null,
+      role: null,
+      is_active: false,
+      deleted: true,
+      real_name: '',
+      avatar: null,
+      cover: null,
+      bio: '',
+      location: '',
+      location_lat_lng: '',
+      position_lat_lng: '',
+      date_of_birth: null,
+      description: '',
+      gender: 'Unspecified',
+      website: '',
+      company_name: '',
+      company_role: '',
+      community_badge: false,
+    })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
   await storeUserJson(db, [row]);
   return row;
 }

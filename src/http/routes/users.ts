@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { presentMe, presentUser } from '../../contracts/user.js';
 import type { Database } from '../../db/database.js';
+import { deleteMember } from '../../services/member-admin.js';
 import { createUser, getCounters, getMe, getUser, listUsers, updateProfile } from '../../services/users.js';
 import { pageWindow, paginated } from '../pagination.js';
 import { modeOfRequest, viewerOf } from '../plugins/auth.js';
@@ -113,6 +114,24 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     async (request) => {
       const user = await updateProfile(db, viewerOf(request), request.params.id, request.body ?? {});
       return presentUser(user, user.connection_status, modeOfRequest(request));
+    },
+  );
+
+  app.delete(
+    `/user/${ID_SEGMENT}/`,
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags,
+        summary: 'Delete a user (admin): relations dissolved, personal fields erased, the id never reused',
+        operationId: 'userDelete',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await deleteMember(db, { id: request.params.id }, viewerOf(request).id);
+      return reply.code(204).send(null);
     },
   );
 
