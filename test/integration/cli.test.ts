@@ -63,7 +63,7 @@ describe('arguments', () => {
       [['token', '--user-id', '1', 'extra'], "Unexpected argument 'extra'; see kith token --help"],
       [['user', 'create', '--username', 'a', '--nope'], "Unknown option '--nope'; see kith user --help"],
       [['user', 'create', 'extra', '--username', 'a'], 'unexpected argument "extra"; see kith user --help'],
-      [['user', 'delete'], 'unknown subcommand "user delete"; see kith user --help'],
+      [['user', 'frobnicate'], 'unknown subcommand "user frobnicate"; see kith user --help'],
       [['seed', '--users', '3', '--quiet=yes'], "Option '--quiet' does not take an argument; see kith seed --help"],
       [['worker', 'now'], "Unexpected argument 'now'; see kith worker --help"],
       [['--version', 'now'], 'unexpected argument "now" after --version'],
