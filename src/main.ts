@@ -63,6 +63,12 @@ function listenError(error: unknown, config: Config): string {
   }
 }
 
+/**
+ * Set by bin/start.js, which `npm start` runs: stop when the parent exits (npm does not pass SIGTERM
+ * on). Cluster workers inherit the primary's argv, and stop when the primary is gone.
+ */
+const STOP_WITH_PARENT = process.argv.includes('--stop-with-parent');
+
 /** The process that started this one, as it was when this module loaded (before the slow start). */
 const parentAtStart = process.ppid;
 
@@ -137,7 +143,7 @@ export async function start(config: Config) {
     `kith listening on http://${config.host}:${config.port}`,
   );
   // Watched once serving: a parent gone during the start is noticed here, and shutdown finds all to close.
-  onParentExit(() => void shutdown('parent exited'));
+  if (STOP_WITH_PARENT) onParentExit(() => void shutdown('parent exited'));
 }
 
 /**
@@ -168,7 +174,7 @@ async function startPrimary(config: Config) {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  onParentExit(() => stop('SIGTERM'));
+  if (STOP_WITH_PARENT) onParentExit(() => stop('SIGTERM'));
 }
 
 // A worker forked by the primary reads the same configuration and serves as a single process would.

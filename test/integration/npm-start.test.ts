@@ -75,3 +75,42 @@ test('SIGTERM to the npm start process stops the server gracefully', { timeout: 
     if (serverPid && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
   }
 });
+
+test('a server started any other way outlives the shell that started it (nohup, &)', { timeout: 120_000 }, async () => {
+  if (distProblem()) {
+    const build = spawn('npm', ['run', 'build'], { stdio: 'inherit' });
+    assert.equal(await new Promise((resolve) => build.once('exit', resolve)), 0, 'npm run build');
+  }
+  const port = await freePort();
+  // The shell starts the server in the background, prints its pid, and exits while the server starts.
+  const shell = spawn('sh', ['-c', 'node dist/main.js >/dev/null 2>&1 & echo $!; sleep 2'], {
+    env: { ...embeddedEnv(tempDir()), PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let printed = '';
+  const shellExited = new Promise((resolve) => shell.once('exit', resolve));
+  await new Promise<void>((resolve) =>
+    shell.stdout.on('data', (chunk) => {
+      printed += chunk;
+      resolve();
+    }),
+  );
+  const serverPid = Number(printed.trim());
+  await shellExited;
+  assert.ok(serverPid > 0, printed);
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await until(
+      '/readyz 200',
+      90_000,
+      async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200,
+    );
+    // Its parent is long gone; it still serves a while later.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    assert.ok(alive(serverPid));
+  } finally {
+    process.kill(serverPid, 'SIGTERM');
+    await until('the server to exit', 15_000, () => !alive(serverPid));
+  }
+});
