@@ -10,6 +10,7 @@ import * as coveringDays from './migrations/0007-covering-request-days.js';
 import * as userJsonByApplication from './migrations/0008-user-json-by-application.js';
 import * as follows from './migrations/0009-follows.js';
 import * as refreshFamilies from './migrations/0010-refresh-token-families.js';
+import * as userHides from './migrations/0011-user-hides.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '0008-user-json-by-application': userJsonByApplication,
   '0009-follows': follows,
   '0010-refresh-token-families': refreshFamilies,
+  '0011-user-hides': userHides,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

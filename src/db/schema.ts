@@ -158,6 +158,12 @@ export interface FollowsTable {
   created: Generated<Date>;
 }
 
+export interface UserHidesTable {
+  hider_id: number;
+  hidden_id: number;
+  created_at: Generated<Date>;
+}
+
 export interface KithMetaTable {
   key: string;
   value: string;
@@ -178,6 +184,7 @@ export interface DB {
   connections: ConnectionsTable;
   dynamic_preferences: DynamicPreferencesTable;
   refresh_tokens: RefreshTokensTable;
+  user_hides: UserHidesTable;
   user_settings: UserSettingsTable;
 }
 
