@@ -93,6 +93,11 @@ export function registerErrorHandling(app: FastifyInstance) {
       body = { detail: 'A server error occurred.', code: 'error' };
     }
     if (status === 401) reply.header('WWW-Authenticate', 'Bearer realm="api"');
+    // A body refused while it is still arriving (too large, malformed): Fastify asks to close the
+    // connection, and closing it while the client still sends makes the kernel answer the rest with a
+    // reset, which destroys the answer before the client reads it (EPIPE instead of a 413). Kept open,
+    // Node reads and discards the rest of the body, within the request timeout like any body.
+    if (!request.raw.complete && reply.getHeader('connection') === 'close') reply.removeHeader('connection');
     reply.code(status).type('application/json; charset=utf-8').send(body);
   });
 }
