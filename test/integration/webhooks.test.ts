@@ -186,7 +186,10 @@ describe('endpoint management', () => {
     const types = await world.get('/api/v2/webhook/endpoint/event/', admin);
     const userEvents = ['user.created', 'user.updated', 'user.deleted'];
     assert.deepEqual([...types.body].sort(), [...produced, ...userEvents].sort());
-    assert.deepEqual([...types.body].sort(), [...ALL, 'connection.follow', 'connection.unfollow', ...userEvents].sort());
+    assert.deepEqual(
+      [...types.body].sort(),
+      [...ALL, 'connection.follow', 'connection.unfollow', ...userEvents].sort(),
+    );
 
     assert.equal(
       (await world.request('DELETE', `/api/v2/webhook/endpoint/${created.id}/`, { token: admin })).status,
