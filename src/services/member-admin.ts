@@ -67,7 +67,7 @@ const blocked = (user: { id: number; username: string }) =>
   new AppError(
     400,
     'member_blocked',
-    `${user.username} (id ${user.id}) is blocked by a moderator; unblock them instead (kith user unblock).`,
+    `${user.username} (id ${user.id}) is blocked by a moderator; unblock them (kith user unblock) before activating or deactivating them.`,
   );
 
 /** A 400 for a member an operator deactivated: activating them is the operator's, not a moderator's. */

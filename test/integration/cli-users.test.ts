@@ -160,7 +160,11 @@ describe(`kith migrate and kith user on ${baseUrl ? 'PostgreSQL' : 'the embedded
         const activate = await kith(['user', 'activate', '--id', '2']);
         assert.deepEqual(
           [activate.status, activate.stdout, activate.stderr],
-          [1, '', 'kith: bob (id 2) is blocked by a moderator; unblock them instead (kith user unblock).\n'],
+          [
+            1,
+            '',
+            'kith: bob (id 2) is blocked by a moderator; unblock them (kith user unblock) before activating or deactivating them.\n',
+          ],
         );
         const blockedRow = lines((await succeeds(['user', 'list', '--offset', '1'])).stdout).map((l) => JSON.parse(l));
         assert.deepEqual(
