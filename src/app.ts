@@ -24,6 +24,7 @@ import { communityRoutes } from './http/routes/community.js';
 import { connectionRoutes } from './http/routes/connections.js';
 import { followRoutes } from './http/routes/follows.js';
 import { healthRoutes } from './http/routes/health.js';
+import { moderationRoutes } from './http/routes/moderation.js';
 import { notificationRoutes } from './http/routes/notifications.js';
 import { preferenceRoutes } from './http/routes/preferences.js';
 import { userRoutes } from './http/routes/users.js';
@@ -231,6 +232,7 @@ export async function buildApp({
   await app.register(preferenceRoutes, api);
   await app.register(communityRoutes, api);
   await app.register(notificationRoutes, api);
+  await app.register(moderationRoutes, api);
   await app.register(webhookRoutes, { ...api, config: webhooks });
   if (realtime) {
     const hub = await registerRealtime(app, {

@@ -5,7 +5,10 @@ import { type Config, ConfigError, loadConfig, resolveJwtSecret } from './config
 import { CHANNEL_DELIVERIES } from './contracts/channels.js';
 import { DataDirInUseError } from './db/data-dir-lock.js';
 import { loggerOptions } from './logger.js';
+import { liftExpiredBlocks } from './services/member-admin.js';
 import { WebhookWorker } from './webhooks/worker.js';
+
+const BLOCK_SWEEP_MS = 60_000;
 
 /**
  * The configuration, its JWT secret resolved (generated into the data directory on the first start
@@ -108,10 +111,20 @@ export async function start(config: Config) {
       })
     : undefined;
 
+  // Blocks for some days end on their own: each process looks once a minute (each lift locks and
+  // re-checks its member, so processes sweeping at once lift a block once).
+  const sweep = setInterval(() => {
+    liftExpiredBlocks(handle.db).catch((error: unknown) =>
+      app.log.error({ err: error }, 'lifting expired blocks failed'),
+    );
+  }, BLOCK_SWEEP_MS);
+  sweep.unref();
+
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
+    clearInterval(sweep);
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     try {
       await app.close();

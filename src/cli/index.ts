@@ -27,7 +27,8 @@ Commands:
                                            create a user and print it as JSON
   user list [--limit N] [--offset N] [--search S]
                                            list members (JSON lines)
-  user show|deactivate|activate|demote|delete (--id N | --username U)
+  user show|deactivate|activate|demote|delete|unblock (--id N | --username U)
+  user block (--id N | --username U) [--days N]
   user promote (--id N | --username U) [--role admin|moderator|editor]
   user set-password (--id N | --username U) [--password-stdin]
                                            administer one member (see kith user --help)
@@ -55,13 +56,22 @@ The server also applies pending migrations at every start.
       Creates a member and prints them as JSON. Without --password they cannot log in with a password.
   list [--limit N] [--offset N] [--search S]
       Prints members in id order, inactive ones included, as JSON lines (one member a line):
-      {"id","username","role","active","date_joined"}; the total goes to stderr. --limit defaults
+      {"id","username","role","active","blocked","date_joined"}; the total goes to stderr. --limit defaults
       to 50; --search S matches the username or real name, case-insensitively.
   show (--id N | --username U)
       Prints the member as an administrator sees them, as JSON (never the password hash).
   deactivate (--id N | --username U)
-      The member can no longer log in, and their tokens are refused from their next request on.
+      The member can no longer log in, and their tokens are refused from their next request on;
+      their connections, requests (both ways) and follows are dissolved as delete does (below).
   activate (--id N | --username U)
+      Gives a deactivated member their account back (not the dissolved relations).
+  block (--id N | --username U) [--days N]
+      A moderation block (as PATCH /api/v2/moderation/user/{id}/ with status b): the member is
+      withdrawn as deactivate does, for N days (then the server lifts the block) or for ever.
+      Blocking a blocked member starts a new block from now.
+  unblock (--id N | --username U)
+      Lifts a block: the account comes back, not the dissolved relations. A blocked member is
+      unblocked, not activated; a deactivated one is activated, not unblocked.
   promote (--id N | --username U) [--role admin|moderator|editor]
       Gives the member a role (default admin).
   demote (--id N | --username U)
@@ -222,6 +232,8 @@ const ADMIN_OPTIONS = {
   show: MEMBER,
   deactivate: MEMBER,
   activate: MEMBER,
+  block: { ...MEMBER, days: { type: 'string' } },
+  unblock: MEMBER,
   promote: { ...MEMBER, role: { type: 'string' } },
   demote: MEMBER,
   delete: MEMBER,
@@ -270,6 +282,7 @@ async function administer(sub: AdminSubcommand, args: string[]) {
     limit?: string;
     offset?: string;
     search?: string;
+    days?: string;
   };
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"; see kith user --help`);
   const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -283,7 +296,14 @@ async function administer(sub: AdminSubcommand, args: string[]) {
       };
       const page = await withDatabase(({ db }) => members.listMembers(db, query));
       for (const m of page.items) {
-        const row = { id: m.id, username: m.username, role: m.role, active: m.is_active, date_joined: m.date_joined };
+        const row = {
+          id: m.id,
+          username: m.username,
+          role: m.role,
+          active: m.is_active,
+          blocked: m.blocked_at !== null,
+          date_joined: m.date_joined,
+        };
         say(JSON.stringify(row));
       }
       const shown =
@@ -308,6 +328,20 @@ async function administer(sub: AdminSubcommand, args: string[]) {
       const { user, changed } = await withDatabase(({ db }) => members.setActive(db, ref, active));
       if (changed) say(`${who(user)} ${sub}d`);
       else say(`${who(user)} was already ${active ? 'active' : 'inactive'}`);
+      return;
+    }
+    case 'block': {
+      const ref = memberRef(values);
+      const days = values.days === undefined ? undefined : whole('days', values.days, 1, 1);
+      const user = await withDatabase(({ db }) => members.blockMember(db, ref, days));
+      const until = user.block_expires_at ? ` until ${user.block_expires_at.toISOString()}` : ' for ever';
+      say(`${who(user)} blocked${until}`);
+      return;
+    }
+    case 'unblock': {
+      const ref = memberRef(values);
+      const { user, changed } = await withDatabase(({ db }) => members.unblockMember(db, ref));
+      say(changed ? `${who(user)} unblocked` : `${who(user)} was not blocked`);
       return;
     }
     case 'promote':

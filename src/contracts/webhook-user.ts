@@ -1,6 +1,15 @@
 import type { UserRow } from '../db/schema.js';
 import type { GraphMode } from './user.js';
 
+/**
+ * SelfCommunity's user status: `a` approved, `b` blocked, `d` deleted. A member deactivated by an
+ * operator cannot use the community either: `b` too (the moderation list tells them apart by `blocked_at`).
+ */
+export function userStatus(row: Pick<UserRow, 'is_active' | 'deleted'>): 'a' | 'b' | 'd' {
+  if (row.deleted) return 'd';
+  return row.is_active ? 'a' : 'b';
+}
+
 /** A user inside a webhook payload: the fields of the connection events page, for the community's own systems. */
 export function presentWebhookUser(row: UserRow, mode: GraphMode) {
   return {
@@ -17,7 +26,7 @@ export function presentWebhookUser(row: UserRow, mode: GraphMode) {
     date_of_birth: row.date_of_birth,
     description: row.description,
     gender: row.gender,
-    status: row.is_active ? 'a' : 'b',
+    status: userStatus(row),
     website: row.website,
     avatar: row.avatar,
     cover: row.cover,

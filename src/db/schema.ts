@@ -35,6 +35,11 @@ export interface UsersTable {
   requests_received_count: Generated<number>;
   followers_count: Generated<number>;
   followings_count: Generated<number>;
+  /** A moderation block (migration 0014): when it began; null when not blocked. A blocked member is inactive. */
+  blocked_at: Generated<Date | null>;
+  /** How many days the block lasts and when it ends; both null for a block for ever. */
+  days_blocked: Generated<number | null>;
+  block_expires_at: Generated<Date | null>;
 }
 
 export interface ConnectionRequestsTable {

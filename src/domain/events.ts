@@ -11,7 +11,20 @@ export const CONNECTION_EVENT_TYPES = [
   'connection.unfollow',
 ] as const;
 
-export type EventType = (typeof CONNECTION_EVENT_TYPES)[number];
+export type ConnectionEventType = (typeof CONNECTION_EVENT_TYPES)[number];
+
+/**
+ * The user events of SelfCommunity's list that kith produces (webhooks only: nobody is notified).
+ * `user.settings_updated`, `user.score_updated` and `user.loyalty_points_updated` are not produced.
+ */
+export const USER_EVENT_TYPES = ['user.created', 'user.updated', 'user.deleted'] as const;
+
+export type UserEventType = (typeof USER_EVENT_TYPES)[number];
+
+/** Every event type kith produces: what a webhook endpoint may subscribe to. */
+export const EVENT_TYPES = [...CONNECTION_EVENT_TYPES, ...USER_EVENT_TYPES] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
 
 /** The notification types kith makes (the `notifications.type` CHECK of migration 0009 lists the same). */
 export const NOTIFICATION_TYPES = [
@@ -34,7 +47,7 @@ export const NOTIFICATION_USER_FIELD: Record<NotificationType, string> = {
 };
 
 export interface GraphEvent {
-  type: EventType;
+  type: ConnectionEventType;
   /** The user who sent the request (connection.deleted: who removed the connection; follows: the follower). */
   from: number;
   /** The request's recipient (connection.deleted: the other side; follows: the followed member). */

@@ -3,7 +3,8 @@ import type { GraphMode } from '../contracts/user.js';
 import { presentWebhookUser } from '../contracts/webhook-user.js';
 import type { Database } from '../db/database.js';
 import * as repo from '../db/repositories/events.js';
-import type { GraphEvent } from '../domain/events.js';
+import type { UserRow } from '../db/schema.js';
+import type { GraphEvent, UserEventType } from '../domain/events.js';
 
 /**
  * Records a graph change inside the transaction that made it: the event row (with the users as
@@ -36,5 +37,27 @@ export async function recordEvent(tx: Database, event: GraphEvent, requestId: nu
   }
   if (queued > 0) signals.push({ channel: CHANNEL_DELIVERIES, payload: String(eventId) });
   await repo.notifyOnCommit(tx, signals);
+  return eventId;
+}
+
+/**
+ * Records a user event (`user.created`, `user.updated`, `user.deleted`) inside the transaction that
+ * made the change: the event row, whose `data` is the user as the webhook user events page shows
+ * them (in the community's mode), and a delivery per subscribed endpoint. Nobody is notified.
+ */
+export async function recordUserEvent(
+  tx: Database,
+  type: UserEventType,
+  user: UserRow,
+  mode: GraphMode,
+): Promise<number> {
+  const eventId = await repo.insertEvent(tx, {
+    type,
+    from: user.id,
+    to: user.id,
+    data: presentWebhookUser(user, mode),
+  });
+  const queued = await repo.queueDeliveries(tx, eventId, type);
+  if (queued > 0) await repo.notifyOnCommit(tx, [{ channel: CHANNEL_DELIVERIES, payload: String(eventId) }]);
   return eventId;
 }

@@ -1,3 +1,4 @@
+import { modeOf } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
 import * as connections from '../db/repositories/connections.js';
 import { isFollowing } from '../db/repositories/follows.js';
@@ -12,6 +13,7 @@ import { type Effect, withoutNotifications } from '../domain/effects.js';
 import { AppError, invalidFields, notFound } from '../domain/errors.js';
 import { planFollow } from '../domain/follow-state.js';
 import type { Role } from '../domain/users.js';
+import { recordUserEvent } from '../events/outbox.js';
 import { executePlan } from './effects.js';
 import type { Transaction } from './transaction.js';
 import { hashPassword, passwordProblem } from './users.js';
@@ -58,39 +60,77 @@ export async function showMember(db: Database, ref: MemberRef) {
   return { user: withoutSecrets(user), unseenNotifications: await countUnseen(db, user.id) };
 }
 
+/** The community's mode, in which user events render the member. */
+const communityMode = async (tx: Transaction) => modeOf(await users.loadCommunity(tx));
+
+const blocked = (user: { id: number; username: string }) =>
+  new AppError(
+    400,
+    'member_blocked',
+    `${user.username} (id ${user.id}) is blocked by a moderator; unblock them (kith user unblock) before activating or deactivating them.`,
+  );
+
+/** A 400 for a member an operator deactivated: activating them is the operator's, not a moderator's. */
+export const deactivated = (user: { id: number; username: string }) =>
+  new AppError(
+    400,
+    'member_deactivated',
+    `${user.username} (id ${user.id}) was deactivated by an operator; activate them first (kith user activate).`,
+  );
+
 /**
- * Changes a member's role or active flag. The last active administrator can neither be deactivated
- * nor lose the admin role: the community would have nobody left to administer it over the API.
+ * Changes a member's role, or activates them. The last active administrator cannot lose the admin
+ * role: the community would have nobody left to administer it over the API. A blocked member is
+ * unblocked, not activated (a 400 `member_blocked`).
  */
 async function changeAccount(
   db: Database,
   ref: MemberRef,
-  patch: { is_active?: boolean; role?: Role | null },
+  patch: { is_active?: true; role?: Role | null },
 ): Promise<Changed> {
   return db.transaction().execute(async (tx) => {
     // The administrators first, then the member: every such change locks in this order.
     const admins = await users.lockActiveAdmins(tx);
     const user = await users.findMember(tx, ref, { lock: true });
-    if (!user) throw notFound(`No user with ${describe(ref)}.`);
+    if (!user || user.deleted) throw notFound(`No user with ${describe(ref)}.`);
     const after = { ...user, ...patch };
     if (after.is_active === user.is_active && after.role === user.role) {
       return { user: withoutSecrets(user), changed: false };
     }
+    if (patch.is_active && user.blocked_at !== null) throw blocked(user);
     if (isActiveAdmin(user) && !isActiveAdmin(after) && admins.every((id) => id === user.id)) {
       throw lastAdmin(user);
     }
-    return { user: withoutSecrets(await users.updateAccount(tx, user.id, patch)), changed: true };
+    const changed = await users.updateAccount(tx, user.id, patch);
+    await recordUserEvent(tx, 'user.updated', changed, await communityMode(tx));
+    return { user: withoutSecrets(changed), changed: true };
   });
 }
 
-/** Deactivates or activates a member; a deactivated member's tokens stop working at their next request. */
-export const setActive = (db: Database, ref: MemberRef, active: boolean) =>
-  changeAccount(db, ref, { is_active: active });
+/**
+ * Deactivates or activates a member. Deactivating withdraws them as blocking does (`withdraw`: their
+ * relations dissolved, their tokens refused from their next request); activating gives back the
+ * account, not the dissolved relations. Neither applies to a blocked member (a 400 `member_blocked`).
+ */
+export async function setActive(db: Database, ref: MemberRef, active: boolean): Promise<Changed> {
+  if (active) return changeAccount(db, ref, { is_active: true });
+  return db.transaction().execute(async (tx) => {
+    const found = await users.findMember(tx, ref);
+    if (!found || found.deleted) throw notFound(`No user with ${describe(ref)}.`);
+    if (found.blocked_at !== null) throw blocked(found);
+    if (!found.is_active) return { user: withoutSecrets(found), changed: false };
+    const user = await withdraw(tx, ref);
+    if (user.blocked_at !== null) throw blocked(user);
+    const changed = await users.updateAccount(tx, user.id, { is_active: false });
+    await recordUserEvent(tx, 'user.updated', changed, await communityMode(tx));
+    return { user: withoutSecrets(changed), changed: true };
+  });
+}
 
 /** Gives a member a role, or none (null). */
 export const setRole = (db: Database, ref: MemberRef, role: Role | null) => changeAccount(db, ref, { role });
 
-/** Sets a member's password after the SelfCommunity password rule (a 400 naming it otherwise). */
+/** Sets a member's password after the SelfCommunity password rule (a 400 naming it otherwise). No event: the password is in no payload. */
 export async function setPassword(db: Database, ref: MemberRef, password: string): Promise<Member> {
   const problem = passwordProblem(password);
   if (problem) throw invalidFields({ password: [problem] });
@@ -103,47 +143,121 @@ export async function setPassword(db: Database, ref: MemberRef, password: string
 }
 
 /**
- * Deletes a member, in one transaction: every relation dissolved through the domain's plans (their
- * counters, per-day counts, stored JSON and an event each, nobody notified), every notification they
- * received or caused deleted, their refresh tokens and settings gone, their personal fields erased;
- * the row stays as a tombstone (`deleted_<id>`, inactive) so ids are never reused. Their access
- * tokens stop working at the next request (the gate admits active members only). A 404 for an
- * unknown or deleted member; a 400 for `by` themself (`self_deletion`) and for the last active
- * administrator (`last_active_admin`). Returns the member as they were.
+ * Blocks a member (moderation): `days` days from now, or for ever (undefined). They are withdrawn as
+ * a deactivated member is (`withdraw`), and the block is recorded (`blocked_at`, `days_blocked`,
+ * `block_expires_at`) so that only unblocking gives the account back. Blocking a blocked member
+ * starts a new block from now. A 404 for an unknown or deleted member; a 400 for `by` themself
+ * (`self_block`), the last active administrator (`last_active_admin`) and a member an operator
+ * deactivated (`member_deactivated`).
+ */
+export async function blockMember(
+  db: Database,
+  ref: MemberRef,
+  days: number | undefined,
+  by?: number,
+): Promise<Member> {
+  return db.transaction().execute(async (tx) => {
+    const found = await users.findMember(tx, ref);
+    if (!found || found.deleted) throw notFound(`No user with ${describe(ref)}.`);
+    if (found.id === by) throw new AppError(400, 'self_block', 'You cannot block yourself.');
+    const user = await withdraw(tx, ref);
+    if (!user.is_active && user.blocked_at === null) throw deactivated(user);
+    const changed = await users.setBlock(tx, user.id, days);
+    await recordUserEvent(tx, 'user.updated', changed, await communityMode(tx));
+    return withoutSecrets(changed);
+  });
+}
+
+/**
+ * Lifts a member's block: the account comes back (active, no block), the relations dissolved by the
+ * block do not. `changed` is false for a member who was not blocked (a 404 for nobody, deleted included).
+ * With `ifExpiredBy`, only a block that ended by then is lifted (the sweep of `liftExpiredBlocks`).
+ */
+export async function unblockMember(db: Database, ref: MemberRef, ifExpiredBy?: Date): Promise<Changed> {
+  return db.transaction().execute(async (tx) => {
+    const user = await users.findMember(tx, ref, { lock: true });
+    if (!user || user.deleted) throw notFound(`No user with ${describe(ref)}.`);
+    const expired = user.block_expires_at !== null && ifExpiredBy !== undefined && user.block_expires_at <= ifExpiredBy;
+    if (user.blocked_at === null || (ifExpiredBy !== undefined && !expired)) {
+      return { user: withoutSecrets(user), changed: false };
+    }
+    const changed = await users.setBlock(tx, user.id, null);
+    await recordUserEvent(tx, 'user.updated', changed, await communityMode(tx));
+    return { user: withoutSecrets(changed), changed: true };
+  });
+}
+
+/** Lifts every block whose time is up (each in its own transaction, with its event); returns the members unblocked. */
+export async function liftExpiredBlocks(db: Database, now = new Date()): Promise<Member[]> {
+  const lifted: Member[] = [];
+  for (const id of await users.expiredBlocks(db, now)) {
+    const { user, changed } = await unblockMember(db, { id }, now);
+    if (changed) lifted.push(user);
+  }
+  return lifted;
+}
+
+/**
+ * Deletes a member, in one transaction: withdrawn (`withdraw`: every relation dissolved, every
+ * notification they received or caused deleted, their refresh tokens gone), their settings gone,
+ * `user.deleted` recorded with the member as they were, and their personal fields erased; the row
+ * stays as a tombstone (`deleted_<id>`, inactive) so ids are never reused. A 404 for an unknown or
+ * deleted member; a 400 for `by` themself (`self_deletion`) and for the last active administrator
+ * (`last_active_admin`). Returns the member as they were.
  */
 export async function deleteMember(db: Database, ref: MemberRef, by?: number): Promise<Member> {
   return db.transaction().execute(async (tx) => {
     const found = await users.findMember(tx, ref);
     if (!found || found.deleted) throw notFound(`No user with ${describe(ref)}.`);
-    const { id } = found;
-    if (id === by) throw new AppError(400, 'self_deletion', 'You cannot delete yourself; ask another administrator.');
-    // The member, everyone they are related to and, for an administrator, the other administrators:
-    // all locked in one id-ordered pass, the order of every pair change (lockPair), so none of them
-    // waits for us while we wait for it. Whoever changes a relation of theirs locks them too, as does
-    // whoever changes an administrator (lockActiveAdmins): once they are locked, none of that moves.
-    const admins = isActiveAdmin(found) ? await users.activeAdmins(tx) : [];
-    const locked = await connections.lockMembers(tx, [id, ...(await connections.relatedMembers(tx, id)), ...admins]);
-    const user = locked.get(id);
-    if (!user || user.deleted) throw notFound(`No user with ${describe(ref)}.`);
-    if (isActiveAdmin(user) && ![...locked.values()].some((m) => m.id !== id && isActiveAdmin(m))) {
-      throw lastAdmin(found);
-    }
-    const related = await connections.relatedMembers(tx, id);
-    // A relation made between the first look and the lock: lock its member too (out of order, but rare).
-    await connections.lockMembers(
-      tx,
-      related.filter((other) => !locked.has(other)),
-    );
-    for (const other of related) await dissolve(tx, id, other);
-    await deleteNotificationsOf(tx, id);
-    await deleteRefreshTokensOf(tx, id);
-    await settings.deleteAllOf(tx, id);
-    await users.eraseMember(tx, id);
+    if (found.id === by)
+      throw new AppError(400, 'self_deletion', 'You cannot delete yourself; ask another administrator.');
+    const user = await withdraw(tx, ref);
+    await settings.deleteAllOf(tx, user.id);
+    // The receivers learn who went as they were (id, ext_id, email: what their own systems match on).
+    await recordUserEvent(tx, 'user.deleted', { ...user, is_active: false, deleted: true }, await communityMode(tx));
+    await users.eraseMember(tx, user.id);
     return withoutSecrets(found);
   });
 }
 
-/** Dissolves whatever holds between a deleted member and another: each move the plan a member would make. */
+/**
+ * Withdraws a member from the graph, in the caller's transaction, before they are deactivated,
+ * blocked or deleted: every relation dissolved through the domain's plans (their counters, per-day
+ * counts, stored JSON and an event each, nobody notified), every notification they received or
+ * caused deleted, their refresh tokens gone. Their access tokens stop working at the next request
+ * once the caller makes them inactive (the gate admits active members only). A 404 for nobody; a
+ * 400 for the last active administrator (`last_active_admin`). Returns their row, locked, afterwards.
+ */
+async function withdraw(tx: Transaction, ref: MemberRef): Promise<UserRow> {
+  const found = await users.findMember(tx, ref);
+  if (!found || found.deleted) throw notFound(`No user with ${describe(ref)}.`);
+  const { id } = found;
+  // The member, everyone they are related to and, for an administrator, the other administrators:
+  // all locked in one id-ordered pass, the order of every pair change (lockPair), so none of them
+  // waits for us while we wait for it. Whoever changes a relation of theirs locks them too, as does
+  // whoever changes an administrator (lockActiveAdmins): once they are locked, none of that moves.
+  const admins = isActiveAdmin(found) ? await users.activeAdmins(tx) : [];
+  const locked = await connections.lockMembers(tx, [id, ...(await connections.relatedMembers(tx, id)), ...admins]);
+  const user = locked.get(id);
+  if (!user || user.deleted) throw notFound(`No user with ${describe(ref)}.`);
+  if (isActiveAdmin(user) && ![...locked.values()].some((m) => m.id !== id && isActiveAdmin(m))) {
+    throw lastAdmin(found);
+  }
+  const related = await connections.relatedMembers(tx, id);
+  // A relation made between the first look and the lock: lock its member too (out of order, but rare).
+  await connections.lockMembers(
+    tx,
+    related.filter((other) => !locked.has(other)),
+  );
+  for (const other of related) await dissolve(tx, id, other);
+  await deleteNotificationsOf(tx, id);
+  await deleteRefreshTokensOf(tx, id);
+  const after = await users.findMember(tx, { id });
+  if (!after) throw notFound(`No user with ${describe(ref)}.`);
+  return after;
+}
+
+/** Dissolves whatever holds between a withdrawn member and another: each move the plan a member would make. */
 async function dissolve(tx: Transaction, deleted: number, other: number) {
   const run = (effects: readonly Effect[], me: number, them: number, requestId?: number) =>
     executePlan(tx, withoutNotifications(effects), { me, them, requestId });

@@ -8,6 +8,7 @@ import type { NewUser, UserRow } from '../db/schema.js';
 import { forbidden, invalidFields, notFound } from '../domain/errors.js';
 import { type Ordering, parseOrdering } from '../domain/ordering.js';
 import { isSelfOrAdmin, type UserOrderField } from '../domain/users.js';
+import { recordUserEvent } from '../events/outbox.js';
 
 /** The SelfCommunity password rule: 8 to 128 characters, at least 3 of the 4 kinds. */
 export function passwordProblem(password: string): string | undefined {
@@ -73,7 +74,11 @@ export async function createUser(db: Database, input: CreateUserInput): Promise<
     ...(input.real_name !== undefined ? { real_name: input.real_name } : {}),
   };
   try {
-    return await users.insertUser(db, row);
+    return await db.transaction().execute(async (tx) => {
+      const user = await users.insertUser(tx, row);
+      await recordUserEvent(tx, 'user.created', user, modeOf(await users.loadCommunity(tx)));
+      return user;
+    });
   } catch (error) {
     // Two signups racing for one name: the unique index decides, the loser gets the same 400.
     const constraint = uniqueViolation(error);
@@ -163,7 +168,8 @@ export async function updateProfile(db: Database, viewer: Viewer, id: number, ch
   return db.transaction().execute(async (tx) => {
     const existing = await users.findById(tx, id);
     if (!existing?.is_active) throw missingUser();
-    await users.updateProfile(tx, id, changes);
+    const changed = await users.updateProfile(tx, id, changes);
+    if (changed) await recordUserEvent(tx, 'user.updated', changed, modeOf(viewer.community));
     return getUser(tx, viewer.id, id, modeOf(viewer.community));
   });
 }

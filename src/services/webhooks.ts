@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js';
 import { findById } from '../db/repositories/users.js';
 import * as repo from '../db/repositories/webhooks.js';
 import { invalid, invalidFields, notFound } from '../domain/errors.js';
-import { CONNECTION_EVENT_TYPES } from '../domain/events.js';
+import { EVENT_TYPES } from '../domain/events.js';
 import { type Ordering, parseOrdering } from '../domain/ordering.js';
 import { type AttemptOrderField, type EndpointOrderField, SECRET_GRACE_MS } from '../domain/webhooks.js';
 import { newSigningSecret } from '../webhooks/signing.js';
@@ -24,11 +24,11 @@ export interface Page<T> {
   items: T[];
 }
 
-const KNOWN = new Set<string>(CONNECTION_EVENT_TYPES);
+const KNOWN = new Set<string>(EVENT_TYPES);
 const missingEndpoint = () => notFound('Webhook endpoint not found.');
 
 /** The event types an endpoint can subscribe to: the ones kith produces. */
-export const subscribableEventTypes = (): string[] => [...CONNECTION_EVENT_TYPES];
+export const subscribableEventTypes = (): string[] => [...EVENT_TYPES];
 
 /** The subscribed types, each once; an unknown type is a 400 naming `events`. */
 function eventTypes(events: Array<{ type: string }>): string[] {

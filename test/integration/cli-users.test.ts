@@ -33,7 +33,18 @@ describe('arguments of kith user and kith migrate (no database opened)', () => {
     ]);
     assert.equal(help?.status, 0, help?.stderr);
     assert.match(help?.stdout ?? '', /^Usage: kith user/);
-    for (const sub of ['list', 'show', 'deactivate', 'activate', 'promote', 'demote', 'set-password', 'deleted']) {
+    for (const sub of [
+      'list',
+      'show',
+      'deactivate',
+      'activate',
+      'block',
+      'unblock',
+      'promote',
+      'demote',
+      'set-password',
+      'deleted',
+    ]) {
       assert.ok(help?.stdout.includes(sub), sub);
     }
     assert.equal(migrateHelp?.status, 0, migrateHelp?.stderr);
@@ -45,10 +56,11 @@ describe('arguments of kith user and kith migrate (no database opened)', () => {
       [['user', 'show'], `name the member with --id N or --username U (one of them)${see}`],
       [['user', 'list', '--limit', '0'], '--limit must be a whole number of at least 1'],
       [['user', 'promote', '--id', '2', '--role', 'owner'], '--role must be admin, moderator or editor'],
+      [['user', 'block', '--id', '2', '--days', '0'], '--days must be a whole number of at least 1'],
       [['user', 'deactivate', '--id', '2', '--nope'], `Unknown option '--nope'${see}`],
       [
         ['user', '--id', '2', 'show'],
-        `user needs a subcommand first (create, list, show, deactivate, activate, promote, demote, delete, set-password)${see}`,
+        `user needs a subcommand first (create, list, show, deactivate, activate, block, unblock, promote, demote, delete, set-password)${see}`,
       ],
       [
         ['user', 'set-password', '--id', '2', '--password', 'Secret-pass-1'],
@@ -118,7 +130,7 @@ describe(`kith migrate and kith user on ${baseUrl ? 'PostgreSQL' : 'the embedded
         const rows = lines(list.stdout).map((line) => JSON.parse(line));
         assert.deepEqual(
           rows.map((r) => Object.keys(r)),
-          [0, 1].map(() => ['id', 'username', 'role', 'active', 'date_joined']),
+          [0, 1].map(() => ['id', 'username', 'role', 'active', 'blocked', 'date_joined']),
         );
         assert.deepEqual(
           rows.map((r) => [r.id, r.username, r.role, r.active]),
@@ -141,6 +153,28 @@ describe(`kith migrate and kith user on ${baseUrl ? 'PostgreSQL' : 'the embedded
         const lastAdmin = await kith(['user', 'demote', '--id', '1']);
         assert.deepEqual([lastAdmin.status, lastAdmin.stdout, lastAdmin.stderr], [1, '', LAST_ADMIN]);
         assert.equal((await succeeds(['user', 'demote', '--id', '2'])).stdout, 'user 2 (bob) now has no role\n');
+
+        // A block is lifted by unblock, not by activate; the last administrator cannot be blocked.
+        const blocked = await succeeds(['user', 'block', '--username', 'bob', '--days', '3']);
+        assert.match(blocked.stdout, /^user 2 \(bob\) blocked until \d{4}-\d\d-\d\dT[\d:.]+Z\n$/);
+        const activate = await kith(['user', 'activate', '--id', '2']);
+        assert.deepEqual(
+          [activate.status, activate.stdout, activate.stderr],
+          [
+            1,
+            '',
+            'kith: bob (id 2) is blocked by a moderator; unblock them (kith user unblock) before activating or deactivating them.\n',
+          ],
+        );
+        const blockedRow = lines((await succeeds(['user', 'list', '--offset', '1'])).stdout).map((l) => JSON.parse(l));
+        assert.deepEqual(
+          blockedRow.map((r) => [r.id, r.active, r.blocked]),
+          [[2, false, true]],
+        );
+        assert.equal((await succeeds(['user', 'unblock', '--id', '2'])).stdout, 'user 2 (bob) unblocked\n');
+        assert.equal((await succeeds(['user', 'unblock', '--id', '2'])).stdout, 'user 2 (bob) was not blocked\n');
+        const blockAdmin = await kith(['user', 'block', '--id', '1']);
+        assert.deepEqual([blockAdmin.status, blockAdmin.stdout, blockAdmin.stderr], [1, '', LAST_ADMIN]);
       };
 
       // The server: a password set by the CLI logs in; bob's token works until `kith user deactivate`.

@@ -96,7 +96,7 @@ describe('DELETE /api/v2/user/{id}/', () => {
 
     await ok(remove(gone.id, admin), 204);
 
-    // An event per dissolved relation, each the move the plan makes, and no notification made.
+    // An event per dissolved relation, each the move the plan makes, user.deleted, and no notification made.
     const events = await world.db
       .selectFrom('events')
       .select(['type', 'from_user_id', 'to_user_id'])
@@ -112,6 +112,7 @@ describe('DELETE /api/v2/user/{id}/', () => {
       `connection_request.cancelled ${rejected.id}->${gone.id}`,
       `connection.unfollow ${gone.id}->${friend.id}`,
       `connection.unfollow ${follower.id}->${gone.id}`,
+      `user.deleted ${gone.id}->${gone.id}`,
     ].sort();
     assert.deepEqual(made, expected);
     // None made and deleted again either (nobody got a realtime message): the ids were not used.

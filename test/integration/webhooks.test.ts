@@ -171,7 +171,8 @@ describe('endpoint management', () => {
     });
     assert.equal(incomplete.status, 400);
 
-    // Advertised are exactly the types some move of a state machine produces (friendship and follow).
+    // Advertised are exactly the types some move of a state machine produces (friendship and follow),
+    // and the user events (user-events.test.ts checks that each of those is produced).
     const produced = new Set(
       [
         ...PAIR_STATES.flatMap((state) => CONNECTION_ACTIONS.map((action) => plan(state, action, { me: 1, them: 2 }))),
@@ -183,8 +184,12 @@ describe('endpoint management', () => {
       ),
     );
     const types = await world.get('/api/v2/webhook/endpoint/event/', admin);
-    assert.deepEqual([...types.body].sort(), [...produced].sort());
-    assert.deepEqual([...types.body].sort(), [...ALL, 'connection.follow', 'connection.unfollow'].sort());
+    const userEvents = ['user.created', 'user.updated', 'user.deleted'];
+    assert.deepEqual([...types.body].sort(), [...produced, ...userEvents].sort());
+    assert.deepEqual(
+      [...types.body].sort(),
+      [...ALL, 'connection.follow', 'connection.unfollow', ...userEvents].sort(),
+    );
 
     assert.equal(
       (await world.request('DELETE', `/api/v2/webhook/endpoint/${created.id}/`, { token: admin })).status,

@@ -6,6 +6,9 @@ import { storeUserJson } from './user-json.js';
 
 type Executor = Kysely<DB>;
 
+/** An ILIKE pattern matching `text` anywhere, its wildcards taken literally. */
+const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
 /** The settings every request may need, read in the same statement as the viewer. */
 export interface Community {
   followEnabled: boolean;
@@ -143,11 +146,17 @@ export async function ensureAdmin(db: Executor, passwordHash: string | null): Pr
   return inserted !== undefined;
 }
 
-/** Changes profile fields and stores the user's list JSON again; the caller runs both in one transaction. */
+/**
+ * Changes profile fields and stores the user's list JSON again; the caller runs both in one
+ * transaction. Returns the row afterwards, or undefined when no field changed value.
+ */
 export async function updateProfile(db: Executor, id: number, patch: Partial<NewUser>) {
-  if (Object.keys(patch).length === 0) return;
+  const before = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  const keys = Object.keys(patch) as Array<keyof typeof patch>;
+  if (!before || keys.every((k) => JSON.stringify(patch[k]) === JSON.stringify(before[k as keyof UserRow]))) return;
   const rows = await db.updateTable('users').set(patch).where('id', '=', id).returningAll().execute();
   await storeUserJson(db, rows);
+  return rows[0];
 }
 
 export interface UserListFilter {
@@ -163,7 +172,7 @@ export async function listUsers(db: Executor, viewerId: number | null, filter: U
   const conditions = [sql`u.is_active`];
   if (filter.username !== undefined) conditions.push(sql`lower(u.username) = ${filter.username.toLowerCase()}`);
   if (filter.search) {
-    const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const pattern = likePattern(filter.search);
     conditions.push(sql`(u.username ILIKE ${pattern} OR u.real_name ILIKE ${pattern})`);
   }
   const where = sql.join(conditions, sql` AND `);
@@ -237,6 +246,68 @@ export async function updateAccount(
 }
 
 /**
+ * Records a moderation block of `days` days from now (undefined: for ever) and makes the member
+ * inactive; `null` lifts the block and makes them active again. Stores their list JSON again.
+ */
+export async function setBlock(db: Executor, id: number, days: number | undefined | null) {
+  const block =
+    days === null
+      ? { is_active: true, blocked_at: null, days_blocked: null, block_expires_at: null }
+      : {
+          is_active: false,
+          blocked_at: sql<Date>`now()`,
+          days_blocked: days ?? null,
+          block_expires_at: days === undefined ? null : sql<Date>`now() + make_interval(days => ${days})`,
+        };
+  const row = await db.updateTable('users').set(block).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  await storeUserJson(db, [row]);
+  return row;
+}
+
+/** The members whose block ended by `now`, in id order. */
+export async function expiredBlocks(db: Executor, now: Date): Promise<number[]> {
+  const rows = await db.selectFrom('users').select('id').where('block_expires_at', '<=', now).orderBy('id').execute();
+  return rows.map((r) => r.id);
+}
+
+export interface ModerationFilter {
+  search?: string | undefined;
+  /** `days`: blocked for some days; `forever`: blocked for ever. */
+  daysBlocked?: 'days' | 'forever' | undefined;
+  ordering: { column: 'date_joined' | 'blocked_at' | 'block_expires_at'; descending: boolean };
+  limit: number;
+  offset: number;
+}
+
+/**
+ * A page of members for moderators (deleted members left out; blocked and deactivated ones
+ * included) and their total. Members without the ordering's date come last either way.
+ */
+export async function listForModeration(db: Executor, filter: ModerationFilter) {
+  let query = db.selectFrom('users').where('deleted', '=', false);
+  if (filter.search) {
+    const pattern = likePattern(filter.search);
+    query = query.where((eb) => eb.or([eb('username', 'ilike', pattern), eb('real_name', 'ilike', pattern)]));
+  }
+  if (filter.daysBlocked === 'days') query = query.where('days_blocked', 'is not', null);
+  if (filter.daysBlocked === 'forever') {
+    query = query.where('blocked_at', 'is not', null).where('days_blocked', 'is', null);
+  }
+  const direction = filter.ordering.descending ? 'desc' : 'asc';
+  const [items, total] = await Promise.all([
+    query
+      .selectAll()
+      .orderBy(sql`${sql.ref(filter.ordering.column)} ${sql.raw(direction)} NULLS LAST`)
+      .orderBy('id', direction)
+      .limit(filter.limit)
+      .offset(filter.offset)
+      .execute(),
+    query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
+  ]);
+  return { total: Number(total.total), items };
+}
+
+/**
  * Erases a member's personal fields and leaves the row as a tombstone (`deleted_<id>`, inactive,
  * deleted) so that its id is never reused; stores their list JSON again. The caller has dissolved
  * their relations (the counters are zero) in the same transaction.
@@ -266,6 +337,9 @@ export async function eraseMember(db: Executor, id: number) {
       company_name: '',
       company_role: '',
       community_badge: false,
+      blocked_at: null,
+      days_blocked: null,
+      block_expires_at: null,
     })
     .where('id', '=', id)
     .returningAll()
@@ -279,13 +353,13 @@ export async function listMembers(
   db: Executor,
   filter: { search?: string | undefined; limit: number; offset: number },
 ) {
-  const pattern = filter.search ? `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+  const pattern = filter.search ? likePattern(filter.search) : undefined;
   let query = db.selectFrom('users');
   if (pattern)
     query = query.where((eb) => eb.or([eb('username', 'ilike', pattern), eb('real_name', 'ilike', pattern)]));
   const [items, total] = await Promise.all([
     query
-      .select(['id', 'username', 'role', 'is_active', 'date_joined'])
+      .select(['id', 'username', 'role', 'is_active', 'blocked_at', 'date_joined'])
       .orderBy('id')
       .limit(filter.limit)
       .offset(filter.offset)

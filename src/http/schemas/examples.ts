@@ -41,6 +41,9 @@ const row = (id: number, username: string, real_name: string): UserRow => ({
   requests_received_count: 1,
   followers_count: 0,
   followings_count: 0,
+  blocked_at: null,
+  days_blocked: null,
+  block_expires_at: null,
 });
 
 /** The user of most examples. */
