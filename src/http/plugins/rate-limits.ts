@@ -85,6 +85,9 @@ export async function registerRateLimits(
       ? addressOf(request)
       : request.routeOptions.config.limits?.find((l) => l.limit === name)?.key(request);
 
+  // One limiter (and, in memory, one LRU of 5,000 keys) per limit. In Redis a counter's key is
+  // `<namespace>undefinedundefined-<limit>:<key>`: @fastify/rate-limit names a limiter made outside a
+  // route after a route it does not have; the limit's name in the key keeps the budgets apart.
   const limiters = new Map<LimitName, ReturnType<FastifyInstance['createRateLimit']>>();
   for (const name of LIMIT_NAMES) {
     const rate = config[name];
