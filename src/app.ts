@@ -9,7 +9,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import { type Config, DEFAULT_WEBHOOKS, type WebhookConfig } from './config.js';
+import { type Config, DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_WEBHOOKS, type WebhookConfig } from './config.js';
 import { CHANNEL_NOTIFICATIONS } from './contracts/channels.js';
 import { Me, User } from './contracts/user.js';
 import type { Database } from './db/database.js';
@@ -19,6 +19,7 @@ import { registerCors } from './http/plugins/cors.js';
 import { frameworkErrors, registerErrorHandling } from './http/plugins/errors.js';
 import { registerNotFound } from './http/plugins/method-not-allowed.js';
 import { registerMetrics } from './http/plugins/metrics.js';
+import { registerRateLimits } from './http/plugins/rate-limits.js';
 import { authRoutes } from './http/routes/auth.js';
 import { communityRoutes } from './http/routes/community.js';
 import { connectionRoutes } from './http/routes/connections.js';
@@ -60,13 +61,20 @@ import { VERSION } from './version.js';
 
 export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &
-    Partial<Pick<Config, 'corsOrigins' | 'metricsToken' | 'production' | 'requestTimeout'>>;
+    Partial<
+      Pick<
+        Config,
+        'corsOrigins' | 'metricsToken' | 'production' | 'requestTimeout' | 'rateLimits' | 'maxPendingRequests'
+      >
+    >;
   db: Database;
   /** The node-postgres pool behind `db`, when there is one: /metrics reports its use. */
   pool?: { totalCount: number; idleCount: number; waitingCount: number } | undefined;
   logger?: FastifyServerOptions['logger'];
   /** Webhook settings; without them, private targets are refused and retries follow the default schedule. */
   webhooks?: WebhookConfig;
+  /** The prefix of the rate limits' Redis keys (tests give each run its own); see plugins/rate-limits.ts. */
+  rateLimitNamespace?: string;
   /** The realtime channel needs the database handle (for LISTEN); without it, no /ws/notify. */
   realtime?: Omit<RealtimeOptions, 'tokens' | 'onReconnect'>;
 }
@@ -140,6 +148,7 @@ export async function buildApp({
   logger = false,
   realtime,
   webhooks = DEFAULT_WEBHOOKS,
+  rateLimitNamespace,
 }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
@@ -179,6 +188,8 @@ export async function buildApp({
   closeConnectionsWhenClosing(app);
   registerBodyParsers(app);
   await registerCors(app, config.corsOrigins ?? []);
+  // Without `config.rateLimits` (tests building their own app), no rate limit; the server always passes them.
+  await registerRateLimits(app, config.rateLimits, { namespace: rateLimitNamespace });
   // One verifier (and its cache of verified tokens) for the HTTP gate and the realtime handshake.
   const tokens = new TokenVerifier(config.jwtSecret);
   registerAuth(app, db, tokens);
@@ -227,7 +238,10 @@ export async function buildApp({
     settings: { secret: config.jwtSecret, accessTtl: config.accessTokenTtl, refreshTtl: config.refreshTokenTtl },
   });
   await app.register(userRoutes, api);
-  await app.register(connectionRoutes, api);
+  await app.register(connectionRoutes, {
+    ...api,
+    limits: { maxPendingRequests: config.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS },
+  });
   await app.register(followRoutes, api);
   await app.register(preferenceRoutes, api);
   await app.register(communityRoutes, api);

@@ -19,6 +19,15 @@ const integer = (fallback: number, minimum: number, maximum: number, unit?: stri
 
 const flag = (fallback: boolean) => Type.Boolean({ default: fallback, description: 'true or false (1 or 0)' });
 
+/** A rate: `count/window`, the window a number (1 if left out) and a unit: s, m, h or d. `0/…`: no limit. */
+const RATE_PATTERN = '^(0|[1-9][0-9]{0,8})/([1-9][0-9]{0,5})?[smhd]$';
+const rate = (fallback: string) =>
+  Type.String({
+    default: fallback,
+    pattern: RATE_PATTERN,
+    description: 'count/window, such as 50/1h or 10/15m (units s, m, h, d; 0/1h: no limit)',
+  });
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** `scheme://host[:port]` exactly as the browser sends it in `Origin` (a trailing slash is forgiven). */
@@ -82,6 +91,16 @@ export const EnvSchema = Type.Object({
   KITH_METRICS_TOKEN: Type.Optional(
     Type.String({ minLength: 16, sensitive: true, description: 'at least 16 characters' }),
   ),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://', sensitive: true, description: 'a redis:// or rediss:// URL' }),
+  ),
+  KITH_RATE_LIMITS: flag(true),
+  KITH_RATE_LIMIT_IP: rate('6000/1m'),
+  KITH_RATE_LIMIT_TOKEN_IP: rate('30/5m'),
+  KITH_RATE_LIMIT_TOKEN_USERNAME: rate('10/15m'),
+  KITH_RATE_LIMIT_CONNECTION_REQUESTS: rate('50/1h'),
+  KITH_RATE_LIMIT_FOLLOWS: rate('50/1h'),
+  KITH_MAX_PENDING_REQUESTS: integer(1000, 0, 1_000_000, '0: no cap'),
 });
 
 /** The environment once validated, defaults filled in. */
@@ -157,6 +176,23 @@ export function parseEnv(raw: RawEnv): Env {
   return value as Env;
 }
 
+/** A limit: at most `max` counted requests per `windowMs` for one key. */
+export interface Rate {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `count/window` (already valid: RATE_PATTERN) as a Rate; `0/…` is no limit (null). */
+export function parseRate(text: string): Rate | null {
+  const match = /^(\d+)\/(\d*)([smhd])$/.exec(text);
+  if (!match) throw new Error(`not a rate: ${text}`);
+  const max = Number(match[1]);
+  const windowMs = Number(match[2] || '1') * UNIT_MS[match[3] as keyof typeof UNIT_MS];
+  return max === 0 ? null : { max, windowMs };
+}
+
 function trustProxy(value: string): boolean | string {
   if (value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
@@ -212,6 +248,25 @@ function toConfig(env: Env, secretFrom: string) {
      * The bearer token `GET /metrics` requires; undefined: /metrics is open, or off (404) in production.
      */
     metricsToken: env.KITH_METRICS_TOKEN,
+    /** Abuse limits (see docs/security.md); each Rate null: that limit is off. */
+    rateLimits: Object.freeze({
+      /** false: no rate limit at all (KITH_RATE_LIMITS=false). */
+      enabled: env.KITH_RATE_LIMITS,
+      /** Where counters are kept: Redis, shared by every process using it; undefined: each process's memory. */
+      redisUrl: env.REDIS_URL,
+      /** Every request from one address (health probes and /metrics excepted). */
+      perIp: parseRate(env.KITH_RATE_LIMIT_IP),
+      /** Password grants from one address. */
+      tokenPerIp: parseRate(env.KITH_RATE_LIMIT_TOKEN_IP),
+      /** Password grants for one username. */
+      tokenPerUsername: parseRate(env.KITH_RATE_LIMIT_TOKEN_USERNAME),
+      /** Connection requests one member sends. */
+      connectionRequests: parseRate(env.KITH_RATE_LIMIT_CONNECTION_REQUESTS),
+      /** Follows (and unfollows: the endpoint is a toggle) one member sends. */
+      follows: parseRate(env.KITH_RATE_LIMIT_FOLLOWS),
+    }),
+    /** Pending outgoing connection requests a member may have (0: no cap). */
+    maxPendingRequests: env.KITH_MAX_PENDING_REQUESTS,
     /** Browser origins allowed to call the API; empty: CORS off. `*` allows any origin. */
     corsOrigins: Object.freeze((env.CORS_ORIGINS ?? []).map((item) => (item === '*' ? item : new URL(item).origin))),
   });
@@ -224,6 +279,8 @@ export type EnvConfig = ReturnType<typeof toConfig>;
 export type Config = Omit<EnvConfig, 'jwtSecret'> & { readonly jwtSecret: string };
 
 export type WebhookConfig = Config['webhooks'];
+
+export type RateLimitConfig = Config['rateLimits'];
 
 /**
  * Reads and validates every variable; throws one ConfigError naming all bad ones. Pure: it writes nothing
@@ -272,6 +329,9 @@ export function withEnvFile(
 
 /** What an empty environment gives the webhook worker: the one place its defaults are written. */
 export const DEFAULT_WEBHOOKS: WebhookConfig = loadConfig({}).webhooks;
+
+/** The pending-request cap of an empty environment. */
+export const DEFAULT_MAX_PENDING_REQUESTS: number = loadConfig({}).maxPendingRequests;
 
 /** The file in the data directory that keeps a generated JWT secret between runs. */
 export function secretFilePath(dataDir: string): string {

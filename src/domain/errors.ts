@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'invalid_grant'
   | 'unsupported_grant_type'
   | 'service_unavailable'
+  | 'throttled'
+  | 'too_many_pending_requests'
   | 'error';
 
 /** The one error type of kith: a status, a code and a sentence for humans. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { buildApp } from '../../src/app.js';
+import { type AppOptions, buildApp } from '../../src/app.js';
 import { openAndPrepare } from '../../src/bootstrap.js';
 import { DEFAULT_WEBHOOKS, type WebhookConfig } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
@@ -114,21 +114,51 @@ export class World {
     readonly app: FastifyInstance,
     readonly handle: DatabaseHandle,
     readonly baseUrl: string,
+    private readonly ownsDatabase = true,
   ) {}
 
-  /** `config`: the /metrics settings a test needs (open, outside production, by default). */
-  static async start(config: { metricsToken?: string; production?: boolean } = {}): Promise<World> {
+  /**
+   * `config`: the settings a test needs over the tests' defaults (/metrics open, outside production,
+   * no rate limits: tests send many requests from one member and one address); `options`: the rest
+   * of the app's options (a rate-limit namespace, a logger).
+   */
+  static async start(
+    config: Partial<AppOptions['config']> = {},
+    options: Pick<AppOptions, 'rateLimitNamespace' | 'logger'> = {},
+  ): Promise<World> {
     const handle = await openTestDatabase();
+    const { app, baseUrl } = await World.serve(handle, config, options);
+    return new World(app, handle, baseUrl);
+  }
+
+  private static async serve(
+    handle: DatabaseHandle & { databaseUrl?: string },
+    config: Partial<AppOptions['config']>,
+    options: Pick<AppOptions, 'rateLimitNamespace' | 'logger'>,
+  ) {
     const app = await buildApp({
       config: { jwtSecret: JWT_SECRET, accessTokenTtl: 3600, refreshTokenTtl: 86_400, trustProxy: false, ...config },
       db: handle.db,
       pool: handle.pool,
       realtime: { handle, databaseUrl: handle.databaseUrl, pingIntervalMs: 1000 },
       webhooks: TEST_WEBHOOKS,
+      ...options,
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
-    return new World(app, handle, `http://127.0.0.1:${port}`);
+    return { app, baseUrl: `http://127.0.0.1:${port}` };
+  }
+
+  /**
+   * Another server on this world's database with settings of its own (as another process would be):
+   * a test of server settings need not migrate a database each time. Closing it leaves the database open.
+   */
+  async server(
+    config: Partial<AppOptions['config']> = {},
+    options: Pick<AppOptions, 'rateLimitNamespace' | 'logger'> = {},
+  ): Promise<World> {
+    const { app, baseUrl } = await World.serve(this.handle, config, options);
+    return new World(app, this.handle, baseUrl, false);
   }
 
   get db() {
@@ -137,7 +167,7 @@ export class World {
 
   async close() {
     await this.app.close();
-    await this.handle.close();
+    if (this.ownsDatabase) await this.handle.close();
   }
 
   /** A new active member with a unique username. */

@@ -138,6 +138,49 @@ describe('defaults', () => {
   });
 });
 
+describe('abuse limits', () => {
+  test('are on by default, each with its documented rate, counted in memory', () => {
+    const config = loadConfig({ KITH_DATA_DIR: tempDir() });
+    assert.deepEqual(config.rateLimits, {
+      enabled: true,
+      redisUrl: undefined,
+      perIp: { max: 6000, windowMs: 60_000 },
+      tokenPerIp: { max: 30, windowMs: 300_000 },
+      tokenPerUsername: { max: 10, windowMs: 900_000 },
+      connectionRequests: { max: 50, windowMs: 3_600_000 },
+      follows: { max: 50, windowMs: 3_600_000 },
+    });
+    assert.equal(config.maxPendingRequests, 1000);
+  });
+
+  test('rates are count/window; 0 switches one limit off, KITH_RATE_LIMITS=false all of them', () => {
+    const config = loadConfig({
+      KITH_DATA_DIR: tempDir(),
+      KITH_RATE_LIMIT_IP: '0/1m',
+      KITH_RATE_LIMIT_FOLLOWS: '5/s',
+      KITH_RATE_LIMIT_CONNECTION_REQUESTS: '200/2d',
+      KITH_RATE_LIMITS: 'false',
+      KITH_MAX_PENDING_REQUESTS: '0',
+      REDIS_URL: 'redis://127.0.0.1:6379/2',
+    });
+    assert.equal(config.rateLimits.perIp, null);
+    assert.deepEqual(config.rateLimits.follows, { max: 5, windowMs: 1000 });
+    assert.deepEqual(config.rateLimits.connectionRequests, { max: 200, windowMs: 2 * 86_400_000 });
+    assert.equal(config.rateLimits.enabled, false);
+    assert.equal(config.rateLimits.redisUrl, 'redis://127.0.0.1:6379/2');
+    assert.equal(config.maxPendingRequests, 0);
+  });
+
+  test('a rate that is not count/window, or a URL that is not Redis, is named; the URL never echoed', () => {
+    for (const bad of ['50', '50/', '50/1w', '-1/1h', '1.5/1h', '50/0h', '50 / 1h']) {
+      assert.match(configError({ KITH_RATE_LIMIT_IP: bad }).message, /KITH_RATE_LIMIT_IP must be count\/window/, bad);
+    }
+    const error = configError({ REDIS_URL: 'http://user:hunter2@cache' });
+    assert.match(error.message, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+    assert.equal(error.message.includes('hunter2'), false);
+  });
+});
+
 describe('bad values stop the start with one ConfigError naming the variable', () => {
   for (const port of ['abc', '-1', '65536', '80.5', '8000x']) {
     test(`PORT=${port}`, () => {

@@ -11,14 +11,21 @@ type Executor = Kysely<DB>;
 const pair = (a: number, b: number) =>
   sql`least(from_user_id, to_user_id) = least(${a}::int, ${b}::int) AND greatest(from_user_id, to_user_id) = greatest(${a}::int, ${b}::int)`;
 
+/** A member of a locked pair: what a change decides on (the pending-request cap reads the counter). */
+export type LockedPairMember = Pick<UserRow, 'id' | 'requests_sent_count'>;
+
 /**
  * Locks both users' rows in id order (so two transactions on one pair never deadlock) and returns
- * those that exist and are active. Every change to a pair happens under these locks.
+ * those that exist and are active, by id. Every change to a pair happens under these locks, so the
+ * counters read here stay true until the transaction ends.
  */
-export async function lockPair(db: Executor, me: number, them: number): Promise<Set<number>> {
-  const { rows } = await sql<{ id: number; is_active: boolean }>`
-    SELECT id, is_active FROM users WHERE id IN (${me}, ${them}) ORDER BY id FOR NO KEY UPDATE`.execute(db);
-  return new Set(rows.filter((r) => r.is_active).map((r) => r.id));
+export async function lockPair(db: Executor, me: number, them: number): Promise<Map<number, LockedPairMember>> {
+  const { rows } = await sql<LockedPairMember & { is_active: boolean }>`
+    SELECT id, is_active, requests_sent_count FROM users WHERE id IN (${me}, ${them})
+    ORDER BY id FOR NO KEY UPDATE`.execute(db);
+  return new Map(
+    rows.filter((r) => r.is_active).map((r) => [r.id, { id: r.id, requests_sent_count: r.requests_sent_count }]),
+  );
 }
 
 /** A member's row as `lockMembers` returns it: what a deletion decides on. */

@@ -9,7 +9,9 @@ import type { TokenVerifier } from '../../services/tokens.js';
  * The gate: who may call a route is declared on the route and decided here, by one function
  * (`decide`), in one order for every route — 401 (no or bad token) → 401 (member missing or
  * inactive) → 403 (role, community mode) → 401 (closed community, anonymous) → 400 (input) → the
- * service's own answers (404, 400 for a move that makes no sense, owner-or-admin 403).
+ * service's own answers (404, 400 for a move that makes no sense, owner-or-admin 403). The rate
+ * limits (plugins/rate-limits.ts) answer 429 before all of it (the client address's ceiling) and
+ * between the input and the service (a route's own limits).
  *
  * - auth: required / admin: a valid token of an active member (admin: with the admin role);
  *   optional: a token is used when sent; public: as optional, but required when the community's

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import type { FastifyRequest } from 'fastify';
+import { type Static, Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import { grant, type TokenSettings } from '../../services/auth.js';
-import { errors, withExample } from '../schemas/common.js';
+import { addressOf, type RouteLimit } from '../plugins/rate-limits.js';
+import { errors, throttledResponse, withExample } from '../schemas/common.js';
 
 const TokenBody = Type.Object({
   grant_type: Type.String({ maxLength: 100 }),
@@ -22,6 +24,22 @@ const TokenResult = Type.Object({
   scope: Type.String(),
 });
 
+/** The username of a password grant, as the lookup compares it (lower case); undefined for other grants. */
+function guessedUsername(request: FastifyRequest): string | undefined {
+  const body = request.body as Static<typeof TokenBody>;
+  return body.grant_type === 'password' && body.username ? body.username.toLowerCase() : undefined;
+}
+
+/**
+ * Password guessing: password grants are counted per address first (so one address spending its
+ * budget stops counting against the usernames it tries), then per username. Every attempt counts,
+ * before the password is checked: counting only failures would let a parallel burst through.
+ */
+const TOKEN_LIMITS: RouteLimit[] = [
+  { limit: 'tokenPerIp', key: (request) => (guessedUsername(request) === undefined ? undefined : addressOf(request)) },
+  { limit: 'tokenPerUsername', key: guessedUsername },
+];
+
 export interface AuthRouteOptions {
   db: Database;
   settings: TokenSettings;
@@ -32,6 +50,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteOptions> = async (ap
   app.post(
     '/token/',
     {
+      config: { limits: TOKEN_LIMITS },
       schema: {
         tags: ['auth'],
         summary: 'OAuth 2.0 token endpoint: password and refresh_token grants',
@@ -46,6 +65,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteOptions> = async (ap
             scope: 'read write',
           }),
           400: errors[400],
+          429: throttledResponse,
         },
       },
     },

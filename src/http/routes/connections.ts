@@ -10,10 +10,11 @@ import {
   statusesTowards,
   statusTowards,
 } from '../../services/connection-reads.js';
-import { act } from '../../services/connections.js';
+import { type ActLimits, act } from '../../services/connections.js';
 import { CursorParam, cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
 import { admitFound, modeOfRequest, tokenUserOf, viewerOf } from '../plugins/auth.js';
-import { errors, ID_SEGMENT, IdParams, Page, PageQuery, withExample } from '../schemas/common.js';
+import { bySender } from '../plugins/rate-limits.js';
+import { errors, ID_SEGMENT, IdParams, Page, PageQuery, throttledResponse, withExample } from '../schemas/common.js';
 import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
 import { exampleConnectionRequest, examplePage, exampleUser } from '../schemas/examples.js';
 import { UserRef } from '../schemas/users.js';
@@ -66,24 +67,36 @@ const ACTIONS: Array<{
 ];
 
 /** The friendship endpoints, under /api/v2. */
-export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (base, { db }) => {
+export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLimits }> = async (
+  base,
+  { db, limits },
+) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
   for (const { action, summary, operationId, example } of ACTIONS) {
     app.post(
       `/user/${ID_SEGMENT}/connection/${action}/`,
       {
-        config: { auth: 'required', friendship: true },
+        // Only a request reaches someone new (a notification, a pending row): the one action limited.
+        config: {
+          auth: 'required',
+          friendship: true,
+          limits: action === 'request' ? [{ limit: 'connectionRequests', key: bySender }] : [],
+        },
         schema: {
           tags,
           summary,
           operationId,
           params: IdParams,
-          response: { 200: withExample(StatusBody, { connection_status: example }), ...errors },
+          response: {
+            200: withExample(StatusBody, { connection_status: example }),
+            ...errors,
+            ...(action === 'request' && { 429: throttledResponse }),
+          },
         },
       },
       async (request) => {
-        const status = await act(db, viewerOf(request).id, request.params.id, action);
+        const status = await act(db, viewerOf(request).id, request.params.id, action, limits);
         return { connection_status: status };
       },
     );
@@ -102,7 +115,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database }> = async (bas
       },
     },
     async (request, reply) => {
-      await act(db, viewerOf(request).id, request.params.id, 'mark_seen');
+      await act(db, viewerOf(request).id, request.params.id, 'mark_seen', limits);
       return reply.code(204).send(null);
     },
   );

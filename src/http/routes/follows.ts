@@ -7,7 +7,8 @@ import { followList } from '../../services/follow-reads.js';
 import { followedBy, follows, toggleFollow } from '../../services/follows.js';
 import { cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
 import { viewerOf } from '../plugins/auth.js';
-import { errors, ID_SEGMENT, IdParams, Page, withExample } from '../schemas/common.js';
+import { bySender } from '../plugins/rate-limits.js';
+import { errors, ID_SEGMENT, IdParams, Page, throttledResponse, withExample } from '../schemas/common.js';
 import { examplePage, exampleUser } from '../schemas/examples.js';
 import { FollowsQuery, IsFollowed, IsFollower } from '../schemas/follows.js';
 import { UserRef } from '../schemas/users.js';
@@ -21,13 +22,14 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
   app.post(
     `/user/${ID_SEGMENT}/follow/`,
     {
-      config: { auth: 'required', follow: true },
+      // Both ways count: an unfollow and a follow again notify the member again.
+      config: { auth: 'required', follow: true, limits: [{ limit: 'follows', key: bySender }] },
       schema: {
         tags,
         summary: 'Follow the user, or unfollow them when I already do (a toggle)',
         operationId: 'followUser',
         params: IdParams,
-        response: { 204: Type.Null({ description: 'Followed or unfollowed' }), ...errors },
+        response: { 204: Type.Null({ description: 'Followed or unfollowed' }), ...errors, 429: throttledResponse },
       },
     },
     async (request, reply) => {

@@ -68,3 +68,9 @@ export const errors = {
   }),
   404: errorResponse('Not found', { detail: 'Not found.', code: 'not_found' }),
 } as const;
+
+/** The 429 of a route with its own limit (docs/security.md); the per-address ceiling may answer it on any route. */
+export const throttledResponse = errorResponse(
+  'Too many requests: the Retry-After header says in how many seconds to try again',
+  { detail: 'Request was throttled. Expected available in 3512 seconds.', code: 'throttled' },
+);
