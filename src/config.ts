@@ -79,6 +79,9 @@ export const EnvSchema = Type.Object({
   }),
   KITH_WEBHOOK_DISABLE_AFTER: integer(3 * 86_400, 1, 315_360_000, 'seconds'),
   KITH_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  KITH_RETENTION_EVENTS_DAYS: integer(30, 0, 36_500, 'days; 0: keep forever'),
+  KITH_RETENTION_DELIVERIES_DAYS: integer(30, 0, 36_500, 'days; 0: keep forever'),
+  KITH_RETENTION_NOTIFICATIONS_DAYS: integer(30, 0, 36_500, 'days; 0: keep forever'),
   KITH_METRICS_TOKEN: Type.Optional(
     Type.String({ minLength: 16, sensitive: true, description: 'at least 16 characters' }),
   ),
@@ -206,6 +209,14 @@ function toConfig(env: Env, secretFrom: string) {
       /** Run the delivery worker inside the server process. */
       workerInServer: env.KITH_WEBHOOK_WORKER,
     }),
+    /** Days rows are kept before the webhook worker prunes them (0: forever); see src/services/retention.ts. */
+    retention: Object.freeze({
+      eventsDays: env.KITH_RETENTION_EVENTS_DAYS,
+      /** Finished deliveries and their attempts. */
+      deliveriesDays: env.KITH_RETENTION_DELIVERIES_DAYS,
+      /** Read notifications (unread ones are kept). */
+      notificationsDays: env.KITH_RETENTION_NOTIFICATIONS_DAYS,
+    }),
     accessTokenTtl: env.KITH_ACCESS_TOKEN_TTL,
     refreshTokenTtl: env.KITH_REFRESH_TOKEN_TTL,
     /**
@@ -224,6 +235,8 @@ export type EnvConfig = ReturnType<typeof toConfig>;
 export type Config = Omit<EnvConfig, 'jwtSecret'> & { readonly jwtSecret: string };
 
 export type WebhookConfig = Config['webhooks'];
+
+export type RetentionConfig = Config['retention'];
 
 /**
  * Reads and validates every variable; throws one ConfigError naming all bad ones. Pure: it writes nothing

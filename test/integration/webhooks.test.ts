@@ -436,8 +436,8 @@ describe('delivery', () => {
       const u = await world.user();
       await world.act(u.token, hub.id, 'request');
     }
-    const w1 = worker(clock(), {}, { batchSize: 3 });
-    const w2 = worker(clock(), {}, { batchSize: 3 });
+    const w1 = worker(clock(), {}, { concurrency: 3 });
+    const w2 = worker(clock(), {}, { concurrency: 3 });
     await Promise.all([drain(w1), drain(w2)]);
     assert.equal(receiver.received.length, 12);
     assert.equal(new Set(receiver.received.map((r) => r.json.event_id)).size, 12);
