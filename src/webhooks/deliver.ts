@@ -71,6 +71,14 @@ export function deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
     } catch {
       return finish({ ok: false, status: null, responseBody: '', error: 'invalid target URL' });
     }
+    // Checked at registration too; again here, so a row written some other way is held to the same rules.
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password)
+      return finish({
+        ok: false,
+        status: null,
+        responseBody: '',
+        error: 'target not allowed: not http(s) or with credentials',
+      });
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const literalProblem = /^[\d.]+$|:/.test(host) ? addressProblem(host, request.allowPrivate) : undefined;
     if (literalProblem)

@@ -15,7 +15,6 @@ before(async () => {
 });
 after(() => world.close());
 
-const DAY = 86_400_000;
 const RETENTION = loadConfig({}).retention;
 
 /** One request from a new member to another: its event, the recipient's notification, a delivery per endpoint. */
