@@ -79,6 +79,9 @@ export const EnvSchema = Type.Object({
   }),
   KITH_WEBHOOK_DISABLE_AFTER: integer(3 * 86_400, 1, 315_360_000, 'seconds'),
   KITH_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  KITH_WEBHOOK_TIMEOUT: integer(10, 1, 300, 'seconds'),
+  KITH_WEBHOOK_CONCURRENCY: integer(16, 1, 1000),
+  KITH_WEBHOOK_ENDPOINT_CONCURRENCY: integer(4, 1, 1000),
   KITH_RETENTION_EVENTS_DAYS: integer(30, 0, 36_500, 'days; 0: keep forever'),
   KITH_RETENTION_DELIVERIES_DAYS: integer(30, 0, 36_500, 'days; 0: keep forever'),
   KITH_RETENTION_NOTIFICATIONS_DAYS: integer(30, 0, 36_500, 'days; 0: keep forever'),
@@ -206,6 +209,12 @@ function toConfig(env: Env, secretFrom: string) {
       retrySchedule: Object.freeze([...env.KITH_WEBHOOK_RETRY_SCHEDULE]),
       /** An endpoint whose every delivery failed for this many seconds is switched off. */
       disableAfter: env.KITH_WEBHOOK_DISABLE_AFTER,
+      /** Seconds one delivery (connect, headers, body) may take; a claim's lease is six times this. */
+      timeout: env.KITH_WEBHOOK_TIMEOUT,
+      /** Deliveries in flight at once in one worker, all endpoints together. */
+      concurrency: env.KITH_WEBHOOK_CONCURRENCY,
+      /** Deliveries in flight at once in one worker to one endpoint. */
+      perEndpoint: env.KITH_WEBHOOK_ENDPOINT_CONCURRENCY,
       /** Run the delivery worker inside the server process. */
       workerInServer: env.KITH_WEBHOOK_WORKER,
     }),

@@ -25,11 +25,11 @@ export interface WorkerOptions {
    * its recording must fit: it has to be longer than `timeoutMs`.
    */
   leaseMs?: number;
-  /** The whole HTTP exchange (connect, headers, body) must finish within this. */
+  /** The whole HTTP exchange (connect, headers, body) must finish within this (default: the config's). */
   timeoutMs?: number;
-  /** Deliveries in flight at once, all endpoints together. */
+  /** Deliveries in flight at once, all endpoints together (default: the config's). */
   concurrency?: number;
-  /** Deliveries in flight at once to one endpoint, so a stalled endpoint holds only its own slots. */
+  /** Deliveries in flight at once to one endpoint, so a stalled endpoint holds only its own slots (default: the config's). */
   perEndpoint?: number;
   pollMs?: number;
   /** How often the worker prunes rows past their retention. */
@@ -92,11 +92,13 @@ export class WebhookWorker {
   ) {
     this.#db = db;
     this.#now = options.now ?? (() => new Date());
-    this.#timeout = options.timeoutMs ?? 10_000;
-    this.#lease = options.leaseMs ?? Math.max(60_000, this.#timeout * 6);
+    const { config } = options;
+    this.#timeout = options.timeoutMs ?? config.timeout * 1000;
+    // Six exchanges' worth: the recording after the exchange has 50 s by default, far more than it takes.
+    this.#lease = options.leaseMs ?? this.#timeout * 6;
     if (this.#lease <= this.#timeout) throw new Error('the lease must be longer than the delivery timeout');
-    this.#concurrency = options.concurrency ?? 16;
-    this.#perEndpoint = Math.min(options.perEndpoint ?? 4, this.#concurrency);
+    this.#concurrency = options.concurrency ?? config.concurrency;
+    this.#perEndpoint = Math.min(options.perEndpoint ?? config.perEndpoint, this.#concurrency);
     this.#poll = options.pollMs ?? 1000;
     this.#pruneEvery = options.pruneEveryMs ?? 10 * 60_000;
     this.#send = options.send ?? deliver;
