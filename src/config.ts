@@ -88,6 +88,12 @@ export const EnvSchema = Type.Object({
   }),
   KITH_WEBHOOK_DISABLE_AFTER: integer(3 * 86_400, 1, 315_360_000, 'seconds'),
   KITH_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  KITH_WEBHOOK_TIMEOUT: integer(10, 1, 300, 'seconds'),
+  KITH_WEBHOOK_CONCURRENCY: integer(16, 1, 1000),
+  KITH_WEBHOOK_ENDPOINT_CONCURRENCY: integer(4, 1, 1000),
+  KITH_RETENTION_EVENTS_DAYS: integer(30, 0, 36_500, 'days; 0: keep forever'),
+  KITH_RETENTION_DELIVERIES_DAYS: integer(30, 0, 36_500, 'days; 0: keep forever'),
+  KITH_RETENTION_NOTIFICATIONS_DAYS: integer(30, 0, 36_500, 'days; 0: keep forever'),
   KITH_METRICS_TOKEN: Type.Optional(
     Type.String({ minLength: 16, sensitive: true, description: 'at least 16 characters' }),
   ),
@@ -239,8 +245,22 @@ function toConfig(env: Env, secretFrom: string) {
       retrySchedule: Object.freeze([...env.KITH_WEBHOOK_RETRY_SCHEDULE]),
       /** An endpoint whose every delivery failed for this many seconds is switched off. */
       disableAfter: env.KITH_WEBHOOK_DISABLE_AFTER,
+      /** Seconds one delivery (connect, headers, body) may take; a claim's lease is six times this. */
+      timeout: env.KITH_WEBHOOK_TIMEOUT,
+      /** Deliveries in flight at once in one worker, all endpoints together. */
+      concurrency: env.KITH_WEBHOOK_CONCURRENCY,
+      /** Deliveries in flight at once in one worker to one endpoint. */
+      perEndpoint: env.KITH_WEBHOOK_ENDPOINT_CONCURRENCY,
       /** Run the delivery worker inside the server process. */
       workerInServer: env.KITH_WEBHOOK_WORKER,
+    }),
+    /** Days rows are kept before the webhook worker prunes them (0: forever); see src/services/retention.ts. */
+    retention: Object.freeze({
+      eventsDays: env.KITH_RETENTION_EVENTS_DAYS,
+      /** Finished deliveries and their attempts. */
+      deliveriesDays: env.KITH_RETENTION_DELIVERIES_DAYS,
+      /** Read notifications (unread ones are kept). */
+      notificationsDays: env.KITH_RETENTION_NOTIFICATIONS_DAYS,
     }),
     accessTokenTtl: env.KITH_ACCESS_TOKEN_TTL,
     refreshTokenTtl: env.KITH_REFRESH_TOKEN_TTL,
@@ -281,6 +301,7 @@ export type Config = Omit<EnvConfig, 'jwtSecret'> & { readonly jwtSecret: string
 export type WebhookConfig = Config['webhooks'];
 
 export type RateLimitConfig = Config['rateLimits'];
+export type RetentionConfig = Config['retention'];
 
 /**
  * Reads and validates every variable; throws one ConfigError naming all bad ones. Pure: it writes nothing

@@ -106,6 +106,7 @@ export async function start(config: Config) {
   const worker = config.webhooks.workerInServer
     ? new WebhookWorker(handle.db, {
         config: config.webhooks,
+        retention: config.retention,
         log: app.log,
         onListenReconnect: app.metrics.listenReconnects(CHANNEL_DELIVERIES),
       })

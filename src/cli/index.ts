@@ -594,7 +594,7 @@ async function main(argv: string[]) {
       await withDatabase(
         async (handle) => {
           const log = { error: logLine, warn: logLine };
-          const worker = new WebhookWorker(handle.db, { config: config.webhooks, log });
+          const worker = new WebhookWorker(handle.db, { config: config.webhooks, retention: config.retention, log });
           await worker.start(handle, config.databaseUrl);
           process.stdout.write('kith worker: delivering webhooks (SIGTERM to stop)\n');
           await new Promise<void>((resolve) => {

@@ -12,6 +12,7 @@ import * as follows from './migrations/0009-follows.js';
 import * as refreshFamilies from './migrations/0010-refresh-token-families.js';
 import * as userHides from './migrations/0011-user-hides.js';
 import * as moderation from './migrations/0014-moderation.js';
+import * as retention from './migrations/0015-retention.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '0010-refresh-token-families': refreshFamilies,
   '0011-user-hides': userHides,
   '0014-moderation': moderation,
+  '0015-retention': retention,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

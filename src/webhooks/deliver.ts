@@ -11,7 +11,16 @@ export interface DeliveryRequest {
   sslVerify: boolean;
   allowPrivate: boolean;
   timeoutMs: number;
+  /** Resolves the target's host name (tests inject one; the system resolver otherwise). */
+  resolve?: Resolve | undefined;
 }
+
+/** Every address a host name has, as node:dns `lookup(host, { all: true })` gives them. */
+export type Resolve = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 export interface DeliveryOutcome {
   ok: boolean;
@@ -25,9 +34,9 @@ const MAX_RESPONSE_BYTES = 16 * 1024;
 const STORED_RESPONSE_CHARS = 2000;
 
 /** A DNS lookup that refuses disallowed addresses, so the address checked is the address connected to. */
-function guardedLookup(allowPrivate: boolean): LookupFunction {
+function guardedLookup(allowPrivate: boolean, resolve: Resolve): LookupFunction {
   return ((hostname: string, options: LookupOneOptions | LookupAllOptions, callback: (...args: unknown[]) => void) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error);
       for (const { address } of addresses) {
         const problem = addressProblem(address, allowPrivate);
@@ -62,6 +71,14 @@ export function deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
     } catch {
       return finish({ ok: false, status: null, responseBody: '', error: 'invalid target URL' });
     }
+    // Checked at registration too; again here, so a row written some other way is held to the same rules.
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password)
+      return finish({
+        ok: false,
+        status: null,
+        responseBody: '',
+        error: 'target not allowed: not http(s) or with credentials',
+      });
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const literalProblem = /^[\d.]+$|:/.test(host) ? addressProblem(host, request.allowPrivate) : undefined;
     if (literalProblem)
@@ -76,7 +93,7 @@ export function deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
         'user-agent': 'kith-webhooks/1',
         'SelfCommunity-Signature': request.signature,
       },
-      lookup: guardedLookup(request.allowPrivate),
+      lookup: guardedLookup(request.allowPrivate, request.resolve ?? dnsLookup),
       rejectUnauthorized: request.sslVerify,
       agent: false,
     });

@@ -1,9 +1,10 @@
 import { backoffMs } from '../backoff.js';
-import type { WebhookConfig } from '../config.js';
+import type { RetentionConfig, WebhookConfig } from '../config.js';
 import { CHANNEL_DELIVERIES } from '../contracts/channels.js';
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { listen, type Unlisten } from '../db/listen.js';
 import * as repo from '../db/repositories/webhooks.js';
+import { pruneExpired } from '../services/retention.js';
 import { recordAttempt } from '../services/webhooks.js';
 import { type DeliveryOutcome, type DeliveryRequest, deliver } from './deliver.js';
 import { signatureHeader } from './signing.js';
@@ -14,16 +15,31 @@ const RETRY_CAP_MS = 30_000;
 
 export interface WorkerOptions {
   config: WebhookConfig;
+  /** How long rows are kept; undefined: the worker prunes nothing. */
+  retention?: RetentionConfig | undefined;
   /** The clock the worker lives by (tests move it forward). */
   now?: () => Date;
-  /** How long a claimed delivery stays ours before another worker may take it (crash recovery). */
+  /**
+   * How long a claimed delivery stays ours before another worker may take it (crash recovery). A row
+   * is claimed only when a slot is free to send it at once, so one exchange (at most `timeoutMs`) and
+   * its recording must fit: it has to be longer than `timeoutMs`.
+   */
   leaseMs?: number;
-  /** The whole HTTP exchange must finish within this. */
+  /** The whole HTTP exchange (connect, headers, body) must finish within this (default: the config's). */
   timeoutMs?: number;
-  batchSize?: number;
+  /** Deliveries in flight at once, all endpoints together (default: the config's). */
+  concurrency?: number;
+  /** Deliveries in flight at once to one endpoint, so a stalled endpoint holds only its own slots (default: the config's). */
+  perEndpoint?: number;
   pollMs?: number;
+  /** How often the worker prunes rows past their retention. */
+  pruneEveryMs?: number;
   send?: (request: DeliveryRequest) => Promise<DeliveryOutcome>;
-  log?: { error: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
+  log?: {
+    error: (obj: object, msg: string) => void;
+    warn: (obj: object, msg: string) => void;
+    info?: (obj: object, msg: string) => void;
+  };
   /** Called at each reconnect of the LISTEN connection (the metrics count them). */
   onListenReconnect?: () => void;
 }
@@ -42,19 +58,32 @@ export function payloadOf(event: { event_id: number; type: string; created: Date
  * Delivers queued webhook events: claims due rows, POSTs them signed, records each try, schedules
  * retries (5, 25, 125, 625, 3125 s by default) and switches off endpoints that keep failing.
  * Several workers (in several processes) may share one database.
+ *
+ * Slots, not batches: the worker keeps up to `concurrency` exchanges in flight, at most
+ * `perEndpoint` of them to one endpoint, and claims a row only when a slot is free to send it at
+ * once. A stalled endpoint holds its own slots until the timeout, never the others' (no
+ * head-of-line blocking), and no claimed row waits in a local queue while its lease runs out (so a
+ * slow receiver cannot make another worker deliver the same event while this one is alive).
  */
 export class WebhookWorker {
   readonly #db: Database;
   readonly #now: () => Date;
   readonly #lease: number;
   readonly #timeout: number;
-  readonly #batch: number;
+  readonly #concurrency: number;
+  readonly #perEndpoint: number;
   readonly #poll: number;
+  readonly #pruneEvery: number;
   readonly #send: (request: DeliveryRequest) => Promise<DeliveryOutcome>;
   #running = false;
   #wake: (() => void) | undefined;
+  /** A wake-up that came while the loop was not asleep: the next sleep returns at once. */
+  #woken = false;
   #loop: Promise<void> | undefined;
   #unlisten: Unlisten | undefined;
+  #lastPrune = 0;
+  /** Exchanges in flight, by endpoint. */
+  readonly #busy = new Map<number, number>();
   readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(
@@ -63,36 +92,66 @@ export class WebhookWorker {
   ) {
     this.#db = db;
     this.#now = options.now ?? (() => new Date());
-    this.#lease = options.leaseMs ?? 60_000;
-    this.#timeout = options.timeoutMs ?? 10_000;
-    this.#batch = options.batchSize ?? 10;
+    const { config } = options;
+    this.#timeout = options.timeoutMs ?? config.timeout * 1000;
+    // Six exchanges' worth: the recording after the exchange has 50 s by default, far more than it takes.
+    this.#lease = options.leaseMs ?? this.#timeout * 6;
+    if (this.#lease <= this.#timeout) throw new Error('the lease must be longer than the delivery timeout');
+    this.#concurrency = options.concurrency ?? config.concurrency;
+    this.#perEndpoint = Math.min(options.perEndpoint ?? config.perEndpoint, this.#concurrency);
     this.#poll = options.pollMs ?? 1000;
+    this.#pruneEvery = options.pruneEveryMs ?? 10 * 60_000;
     this.#send = options.send ?? deliver;
   }
 
-  /** Claims and delivers what is due now; returns how many deliveries it tried. */
+  /**
+   * Claims what is due now (as many rows as there are free slots, within the per-endpoint bound),
+   * delivers them concurrently and waits for them; returns how many deliveries it tried.
+   */
   async runOnce(): Promise<number> {
-    const now = this.#now();
-    const claimed = await repo.claimDue(this.#db, now, new Date(now.getTime() + this.#lease), this.#batch);
-    // Endpoints are served in parallel; one endpoint's events go out one after another, oldest first.
-    const byEndpoint = new Map<number, repo.ClaimedDelivery[]>();
-    for (const delivery of claimed)
-      byEndpoint.set(delivery.endpoint_id, [...(byEndpoint.get(delivery.endpoint_id) ?? []), delivery]);
-    await Promise.all(
-      [...byEndpoint.values()].map((queue) =>
-        this.#track(
-          (async () => {
-            for (const delivery of queue.sort((a, b) => a.event_id - b.event_id)) await this.#attempt(delivery);
-          })(),
-        ),
-      ),
-    );
-    return claimed.length;
+    const started = await this.#fill();
+    await Promise.all(started);
+    return started.length;
   }
 
-  #track<T>(promise: Promise<T>): Promise<T> {
-    this.#inFlight.add(promise);
-    return promise.finally(() => this.#inFlight.delete(promise));
+  /** Claims rows for the free slots and starts sending each at once; returns the tries started. */
+  async #fill(): Promise<Promise<void>[]> {
+    const free = this.#concurrency - this.#active();
+    if (free <= 0) return [];
+    const now = this.#now();
+    const claimed = await repo.claimDue(this.#db, {
+      now,
+      leaseUntil: new Date(now.getTime() + this.#lease),
+      limit: free,
+      perEndpoint: this.#perEndpoint,
+      busy: this.#busy,
+    });
+    return claimed.map((delivery) => this.#start(delivery));
+  }
+
+  #active() {
+    let n = 0;
+    for (const count of this.#busy.values()) n += count;
+    return n;
+  }
+
+  #start(delivery: repo.ClaimedDelivery): Promise<void> {
+    const endpoint = delivery.endpoint_id;
+    this.#busy.set(endpoint, (this.#busy.get(endpoint) ?? 0) + 1);
+    const task = this.#attempt(delivery)
+      .catch((error: unknown) => {
+        // The row keeps its lease and is tried again when it lapses.
+        this.options.log?.error({ err: error, delivery: delivery.id }, 'webhook worker: a delivery failed to record');
+      })
+      .finally(() => {
+        const left = (this.#busy.get(endpoint) ?? 1) - 1;
+        if (left > 0) this.#busy.set(endpoint, left);
+        else this.#busy.delete(endpoint);
+        this.#inFlight.delete(task);
+        this.#wakeUp();
+      });
+    this.#inFlight.add(task);
+    return task;
   }
 
   async #attempt(delivery: repo.ClaimedDelivery) {
@@ -132,10 +191,21 @@ export class WebhookWorker {
     });
   }
 
+  /** Prunes rows past their retention when the period has passed since the last pruning. */
+  async #pruneIfDue() {
+    const retention = this.options.retention;
+    const now = this.#now();
+    if (!retention || now.getTime() - this.#lastPrune < this.#pruneEvery) return;
+    this.#lastPrune = now.getTime();
+    const removed = await pruneExpired(this.#db, retention, now);
+    const total = Object.values(removed).reduce((a, b) => a + b, 0);
+    if (total > 0) this.options.log?.info?.({ removed }, 'webhook worker: pruned rows past their retention');
+  }
+
   /**
-   * Runs until stop(): wakes on NOTIFY from new events, and polls for retries that come due. A round
-   * that fails (the database is away) is logged and followed by a wait of 1 s, 2 s, … at most 30 s,
-   * cut short by a NOTIFY (the database is back and an event came in).
+   * Runs until stop(): wakes on NOTIFY from new events and when a slot frees, and polls for retries
+   * that come due. A round that fails (the database is away) is logged and followed by a wait of 1 s,
+   * 2 s, … at most 30 s, cut short by a NOTIFY (the database is back and an event came in).
    */
   async start(handle: DatabaseHandle, databaseUrl: string | undefined) {
     if (this.#running) return;
@@ -144,7 +214,7 @@ export class WebhookWorker {
       handle,
       databaseUrl,
       CHANNEL_DELIVERIES,
-      () => this.#wake?.(),
+      () => this.#wakeUp(),
       (error) => {
         this.options.log?.warn({ err: error }, 'webhook worker: LISTEN connection lost; reconnecting');
         this.options.onListenReconnect?.();
@@ -153,10 +223,11 @@ export class WebhookWorker {
     this.#loop = (async () => {
       let failures = 0;
       while (this.#running) {
-        let tried = 0;
+        let started = 0;
         let wait = this.#poll;
         try {
-          tried = await this.runOnce();
+          await this.#pruneIfDue();
+          started = (await this.#fill()).length;
           failures = 0;
         } catch (error) {
           wait = backoffMs(failures++, RETRY_FIRST_MS, RETRY_CAP_MS);
@@ -166,13 +237,23 @@ export class WebhookWorker {
               `webhook worker: a round failed: ${error instanceof Error ? error.message : String(error)}`,
             );
         }
-        if (tried === 0 && this.#running) await this.#sleep(wait);
+        // More may be due while slots are free; otherwise wait for a slot, a NOTIFY or the poll.
+        if ((started === 0 || this.#active() >= this.#concurrency) && this.#running) await this.#sleep(wait);
       }
     })();
   }
 
-  /** Waits `ms`, or less if a NOTIFY (or stop) wakes the worker. */
+  #wakeUp() {
+    if (this.#wake) this.#wake();
+    else this.#woken = true;
+  }
+
+  /** Waits `ms`, or less if a NOTIFY, a freed slot (or stop) wakes the worker. */
   async #sleep(ms: number) {
+    if (this.#woken) {
+      this.#woken = false;
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.#wake = () => {
@@ -181,12 +262,13 @@ export class WebhookWorker {
       };
     });
     this.#wake = undefined;
+    this.#woken = false;
   }
 
   /** Stops taking work and waits for the tries in flight to be recorded. */
   async stop() {
     this.#running = false;
-    this.#wake?.();
+    this.#wakeUp();
     await this.#loop;
     await Promise.allSettled([...this.#inFlight]);
     await this.#unlisten?.();

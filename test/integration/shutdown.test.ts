@@ -78,3 +78,62 @@ function fetchOn(agent: http.Agent, port: string, token: string, body: string) {
     request.end(body);
   });
 }
+
+test('SIGTERM with 200 requests in flight: every one is answered, and the process exits 0 within 10 s', async () => {
+  const server = await ServerProcess.spawn({ env: { ...embeddedEnv(newDataDir()), JWT_SECRET: SECRET } });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 200 });
+  try {
+    const token = await signAccessToken(SECRET, 1, 600);
+    const { port } = new URL(server.url);
+    const body = '{"users":[1]}';
+    const sends: Array<() => void> = [];
+    const connected: Array<Promise<void>> = [];
+    // 200 requests whose bodies are still on their way when the signal comes.
+    const answers = Array.from(
+      { length: 200 },
+      () =>
+        new Promise<number | string>((resolve) => {
+          const request = http.request(
+            {
+              host: '127.0.0.1',
+              port,
+              method: 'POST',
+              path: '/api/v2/user/connection/statuses/',
+              agent,
+              headers: {
+                authorization: `Bearer ${token}`,
+                'content-type': 'application/json',
+                'content-length': Buffer.byteLength(body),
+              },
+            },
+            (response) => {
+              response.resume();
+              response.on('end', () => resolve(response.statusCode!));
+            },
+          );
+          request.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+          connected.push(new Promise((done) => request.once('socket', (s) => s.once('connect', () => done()))));
+          request.write(body.slice(0, 5));
+          sends.push(() => request.end(body.slice(5)));
+        }),
+    );
+    await Promise.all(connected);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const started = Date.now();
+    const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const send of sends) send();
+    const statuses = await Promise.all(answers);
+    assert.deepEqual(
+      statuses.filter((s) => s !== 200),
+      [],
+      'every request in flight is answered 200',
+    );
+    assert.equal(await exited, 0);
+    assert.ok(Date.now() - started < 10_000, `exited after ${Date.now() - started} ms`);
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+});

@@ -275,8 +275,10 @@ describe('delivery', () => {
     await pause(endpoint.id);
     await receiver.stop();
 
+    // Up to four go out to one endpoint at once, so they may arrive in any order: event_id orders them.
+    const inOrder = [...receiver.received].sort((x, y) => x.json.event_id - y.json.event_id);
     assert.deepEqual(
-      receiver.received.map((r) => [r.json.type, r.json.data.from_user.id, r.json.data.to_user.id]),
+      inOrder.map((r) => [r.json.type, r.json.data.from_user.id, r.json.data.to_user.id]),
       [
         ['connection_request.created', alice.id, bob.id],
         ['connection_request.rejected', alice.id, bob.id],
@@ -441,8 +443,8 @@ describe('delivery', () => {
       const u = await world.user();
       await world.act(u.token, hub.id, 'request');
     }
-    const w1 = worker(clock(), {}, { batchSize: 3 });
-    const w2 = worker(clock(), {}, { batchSize: 3 });
+    const w1 = worker(clock(), {}, { concurrency: 3 });
+    const w2 = worker(clock(), {}, { concurrency: 3 });
     await Promise.all([drain(w1), drain(w2)]);
     assert.equal(receiver.received.length, 12);
     assert.equal(new Set(receiver.received.map((r) => r.json.event_id)).size, 12);

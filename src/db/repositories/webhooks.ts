@@ -176,21 +176,50 @@ export interface ClaimedDelivery {
   attempts: number;
 }
 
+export interface ClaimRequest {
+  now: Date;
+  /** Until when the claimed rows are this worker's (next_attempt_at is pushed to it). */
+  leaseUntil: Date;
+  /** At most this many rows in all. */
+  limit: number;
+  /** At most this many rows in flight per endpoint, counting those the worker already has. */
+  perEndpoint: number;
+  /** Rows the worker has in flight, by endpoint. */
+  busy: ReadonlyMap<number, number>;
+}
+
 /**
  * Claims due deliveries for this worker: SKIP LOCKED lets several workers share the queue without
  * taking the same row; pushing next_attempt_at forward is the lease that a crashed worker lets lapse.
+ * Endpoints whose slots are full are skipped, so the rows behind a stalled endpoint's are reached;
+ * within an endpoint the oldest rows come first.
  */
-export async function claimDue(db: Executor, now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]> {
+export async function claimDue(db: Executor, request: ClaimRequest): Promise<ClaimedDelivery[]> {
+  const { now, leaseUntil, limit, perEndpoint, busy } = request;
+  if (limit <= 0) return [];
+  const inFlight = [...busy].map(([endpoint_id, n]) => ({ endpoint_id, n }));
+  const full = inFlight.filter((b) => b.n >= perEndpoint).map((b) => b.endpoint_id);
+  // Locked rows beyond an endpoint's free slots are read and let go at the end of the statement.
   const { rows } = await sql<ClaimedDelivery>`
-    UPDATE webhook_deliveries d SET next_attempt_at = ${leaseUntil}
-    WHERE d.id IN (
-      SELECT q.id FROM webhook_deliveries q
+    WITH candidates AS (
+      SELECT q.id, q.endpoint_id, q.next_attempt_at FROM webhook_deliveries q
       WHERE q.status = 'pending' AND q.next_attempt_at <= ${now}
+        AND q.endpoint_id <> ALL (${`{${full.join(',')}}`}::int[])
         AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = q.endpoint_id AND w.is_active)
       ORDER BY q.next_attempt_at, q.id
-      LIMIT ${limit}
+      LIMIT ${limit * perEndpoint}
       FOR UPDATE OF q SKIP LOCKED
+    ), ranked AS (
+      SELECT c.id, c.next_attempt_at,
+             row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) + coalesce(b.n, 0) AS slot
+      FROM candidates c
+      LEFT JOIN jsonb_to_recordset(${JSON.stringify(inFlight)}::jsonb) AS b(endpoint_id int, n int)
+        ON b.endpoint_id = c.endpoint_id
+    ), chosen AS (
+      SELECT r.id FROM ranked r WHERE r.slot <= ${perEndpoint} ORDER BY r.next_attempt_at, r.id LIMIT ${limit}
     )
+    UPDATE webhook_deliveries d SET next_attempt_at = ${leaseUntil}
+    FROM chosen WHERE d.id = chosen.id
     RETURNING d.id, d.endpoint_id, d.event_id, d.attempts`.execute(db);
   // A paused endpoint keeps what was queued before the pause; it goes out when the endpoint is active again.
   return rows;
