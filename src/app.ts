@@ -13,12 +13,14 @@ import { type Config, DEFAULT_WEBHOOKS, type WebhookConfig } from './config.js';
 import { CHANNEL_NOTIFICATIONS } from './contracts/channels.js';
 import { Me, User } from './contracts/user.js';
 import type { Database } from './db/database.js';
+import { ReadRouter } from './db/replicas.js';
 import { type AuthMode, registerAuth } from './http/plugins/auth.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { registerCors } from './http/plugins/cors.js';
 import { frameworkErrors, registerErrorHandling } from './http/plugins/errors.js';
 import { registerNotFound } from './http/plugins/method-not-allowed.js';
 import { registerMetrics } from './http/plugins/metrics.js';
+import { registerWriteTracking } from './http/plugins/reads.js';
 import { authRoutes } from './http/routes/auth.js';
 import { communityRoutes } from './http/routes/community.js';
 import { connectionRoutes } from './http/routes/connections.js';
@@ -61,6 +63,8 @@ export interface AppOptions {
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtl' | 'refreshTokenTtl' | 'trustProxy'> &
     Partial<Pick<Config, 'corsOrigins' | 'metricsToken' | 'production' | 'requestTimeout'>>;
   db: Database;
+  /** Where reads of `replica` routes go (DATABASE_READ_URL); without it, every read goes to `db`. */
+  reads?: ReadRouter | undefined;
   /** The node-postgres pool behind `db`, when there is one: /metrics reports its use. */
   pool?: { totalCount: number; idleCount: number; waitingCount: number } | undefined;
   logger?: FastifyServerOptions['logger'];
@@ -135,6 +139,7 @@ function closeConnectionsWhenClosing(app: FastifyInstance) {
 export async function buildApp({
   config,
   db,
+  reads = ReadRouter.primaryOnly(db),
   pool,
   logger = false,
   realtime,
@@ -180,11 +185,13 @@ export async function buildApp({
   await registerCors(app, config.corsOrigins ?? []);
   // One verifier (and its cache of verified tokens) for the HTTP gate and the realtime handshake.
   const tokens = new TokenVerifier(config.jwtSecret);
-  registerAuth(app, db, tokens);
+  registerAuth(app, reads, tokens);
+  registerWriteTracking(app, reads);
   // Before the routes, so its request hook times every one of them. Off in production without a token.
   const metrics = registerMetrics(app, {
     db,
     pool,
+    reads,
     token: config.metricsToken,
     enabled: config.metricsToken !== undefined || !config.production,
   });
