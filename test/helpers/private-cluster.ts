@@ -58,7 +58,8 @@ export class PrivateCluster {
   static async replicaOf(primary: PrivateCluster): Promise<PrivateCluster> {
     const cluster = await PrivateCluster.place(primary.bin);
     const source = ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres'];
-    await cluster.exec('pg_basebackup', [...source, '-D', cluster.data, '-R', '-X', 'stream', '--checkpoint=fast', '--no-sync']);
+    const copy = ['-D', cluster.data, '-R', '-X', 'stream', '--checkpoint=fast', '--no-sync'];
+    await cluster.exec('pg_basebackup', [...source, ...copy]);
     await cluster.start();
     return cluster;
   }
