@@ -23,9 +23,15 @@ interface Process {
   url: string;
 }
 
-async function startProcess(primaryUrl: string, readUrls: string[]): Promise<Process> {
+async function startProcess(primaryUrl: string, readUrls: string[], maxLagMs = 120_000): Promise<Process> {
   const handle = await openAndPrepare({ databaseUrl: primaryUrl, dataDir: '', adminPassword: 'Admin-pass-1' });
-  const reads = await ReadRouter.open(handle, readUrls, { poolSize: 2, connectTimeoutMs: 2000, pollMs: 50 });
+  // A lag bound far above the test's pauses, so a slow machine never turns a paused replica into an unused one.
+  const reads = await ReadRouter.open(handle, readUrls, {
+    poolSize: 2,
+    connectTimeoutMs: 2000,
+    pollMs: 50,
+    maxLagMs,
+  });
   const app = await buildApp({
     config: { jwtSecret: JWT_SECRET, accessTokenTtl: 3600, refreshTokenTtl: 86_400, trustProxy: false },
     db: handle.db,
@@ -229,17 +235,39 @@ if (register) {
       assert.equal(await metric(a, 'kith_db_replica_up', 'replica="replica-1"'), 1);
     });
 
-    test('a URL that names no standby of this primary is never used', async () => {
-      const wrong = await startProcess(primary.url, [primary.url]);
+    test('a replica further behind than the lag bound serves nobody', async () => {
+      const strict = await startProcess(primary.url, [replica.url], 300);
       try {
-        const x = await insertMember(wrong.handle.db);
-        await new Promise((r) => setTimeout(r, 300));
-        assert.equal(wrong.reads.forMember(null).target, 'primary');
-        assert.equal((await call(wrong, 'GET', '/user/me/', x.token)).id, x.id);
-        assert.equal(await replicaReads(wrong), 0);
-        assert.equal(await metric(wrong, 'kith_db_replica_up', 'replica="replica-1"'), 0);
+        const [x, y] = [await insertMember(a.handle.db), await insertMember(a.handle.db)];
+        await caughtUp();
+        await until('the strict process uses the replica', () => strict.reads.forMember(y.id).target === 'replica-1');
+        await onReplica.query('SELECT pg_wal_replay_pause()');
+        try {
+          await call(strict, 'POST', `/user/${y.id}/connection/request/`, x.token);
+          // Once x's write is older than 300 ms, y's reads need it too: the paused replica is passed over.
+          await until('y reads on the primary', () => strict.reads.forMember(y.id).target === 'primary', 5000);
+          assert.deepEqual(await received(strict, y.token), [x.id]);
+          // The other process allows two minutes: y still reads the replica's older list there.
+          assert.deepEqual(await received(b, y.token), []);
+        } finally {
+          await onReplica.query('SELECT pg_wal_replay_resume()');
+        }
+        await caughtUp();
+        await until('the replica serves again', () => strict.reads.forMember(y.id).target === 'replica-1');
       } finally {
-        await stopProcess(wrong);
+        await stopProcess(strict);
+      }
+    });
+
+    test('a URL that names no standby of this primary is never used', async () => {
+      const wrong = await ReadRouter.open(a.handle, [primary.url], { poolSize: 1, pollMs: 20 });
+      try {
+        // Polled many times over: the primary answers pg_is_in_recovery() = false.
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(wrong.replicaUp('replica-1'), false);
+        assert.equal(wrong.forMember(null).target, 'primary');
+      } finally {
+        await wrong.close();
       }
     });
   });
