@@ -91,6 +91,7 @@ export class ReadRouter {
   /** Subscribed to other processes' writes and the floor read since: replicas may serve. */
   private synced = false;
   private listening = false;
+  private syncing = false;
   /** Bumped at each subscription and loss, so a floor read for an older subscription is dropped. */
   private generation = 0;
   private next = 0;
@@ -217,7 +218,9 @@ export class ReadRouter {
       );
       this.record(memberId, Number(rows[0]?.position));
     } catch (error) {
+      // A floor being read now may predate this write: it is dropped, and the next one read after it.
       this.synced = false;
+      this.generation += 1;
       this.options.log?.warn({ err: error }, 'reads: cannot read the primary WAL position after a write');
     }
   }
@@ -288,6 +291,8 @@ export class ReadRouter {
 
   /** After a (re)subscription: every write before it is older than the primary's position now. */
   private async sync() {
+    if (this.syncing) return;
+    this.syncing = true;
     const generation = this.generation;
     try {
       const { rows } = await (this.primaryPool as pg.Pool).query<{ position: number }>(
@@ -298,6 +303,8 @@ export class ReadRouter {
       this.synced = true;
     } catch (error) {
       this.options.log?.warn({ err: error }, 'reads: cannot read the primary WAL position; reads go to the primary');
+    } finally {
+      this.syncing = false;
     }
   }
 
