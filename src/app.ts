@@ -13,6 +13,7 @@ import { type Config, DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_WEBHOOKS, type Webho
 import { CHANNEL_NOTIFICATIONS } from './contracts/channels.js';
 import { Me, User } from './contracts/user.js';
 import type { Database } from './db/database.js';
+import { ReadRouter } from './db/replicas.js';
 import { type AuthMode, registerAuth } from './http/plugins/auth.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { registerCors } from './http/plugins/cors.js';
@@ -20,6 +21,7 @@ import { frameworkErrors, registerErrorHandling } from './http/plugins/errors.js
 import { registerNotFound } from './http/plugins/method-not-allowed.js';
 import { registerMetrics } from './http/plugins/metrics.js';
 import { registerRateLimits } from './http/plugins/rate-limits.js';
+import { registerWriteTracking } from './http/plugins/reads.js';
 import { authRoutes } from './http/routes/auth.js';
 import { communityRoutes } from './http/routes/community.js';
 import { connectionRoutes } from './http/routes/connections.js';
@@ -68,6 +70,8 @@ export interface AppOptions {
       >
     >;
   db: Database;
+  /** Where reads of `replica` routes go (DATABASE_READ_URL); without it, every read goes to `db`. */
+  reads?: ReadRouter | undefined;
   /** The node-postgres pool behind `db`, when there is one: /metrics reports its use. */
   pool?: { totalCount: number; idleCount: number; waitingCount: number } | undefined;
   logger?: FastifyServerOptions['logger'];
@@ -144,6 +148,7 @@ function closeConnectionsWhenClosing(app: FastifyInstance) {
 export async function buildApp({
   config,
   db,
+  reads = ReadRouter.primaryOnly(db),
   pool,
   logger = false,
   realtime,
@@ -192,11 +197,13 @@ export async function buildApp({
   await registerRateLimits(app, config.rateLimits, { namespace: rateLimitNamespace });
   // One verifier (and its cache of verified tokens) for the HTTP gate and the realtime handshake.
   const tokens = new TokenVerifier(config.jwtSecret);
-  registerAuth(app, db, tokens);
+  registerAuth(app, reads, tokens);
+  registerWriteTracking(app, reads);
   // Before the routes, so its request hook times every one of them. Off in production without a token.
   const metrics = registerMetrics(app, {
     db,
     pool,
+    reads,
     token: config.metricsToken,
     enabled: config.metricsToken !== undefined || !config.production,
   });

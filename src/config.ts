@@ -50,6 +50,14 @@ export const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(
     Type.String({ pattern: '^postgres(ql)?://', sensitive: true, description: 'a postgres:// or postgresql:// URL' }),
   ),
+  DATABASE_READ_URL: Type.Optional(
+    Type.Array(Type.String({ pattern: '^postgres(ql)?://' }), {
+      minItems: 1,
+      maxItems: 16,
+      sensitive: true,
+      description: 'one to 16 postgres:// or postgresql:// URLs, separated by commas or spaces',
+    }),
+  ),
   DATABASE_POOL_SIZE: integer(10, 1, 1000),
   DATABASE_CONNECT_TIMEOUT: integer(2000, 100, 600_000, 'milliseconds'),
   DATABASE_STATEMENT_TIMEOUT: integer(10_000, 0, 86_400_000, 'milliseconds; 0: no limit'),
@@ -132,7 +140,9 @@ function fromString(schema: TSchema, raw: string): unknown {
     case 'boolean':
       return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
     case 'array':
-      if (schema === EnvSchema.properties.CORS_ORIGINS) return raw.split(/[\s,]+/).filter(Boolean);
+      if (schema === EnvSchema.properties.CORS_ORIGINS || schema === EnvSchema.properties.DATABASE_READ_URL) {
+        return raw.split(/[\s,]+/).filter(Boolean);
+      }
       return raw.split(',').map((part) => (part.trim() !== '' && Number.isFinite(Number(part)) ? Number(part) : part));
     default:
       return raw;
@@ -154,6 +164,13 @@ const RULES: readonly { reads: readonly Variable[]; error: (env: Env) => string 
       env.KITH_WORKERS > 1 &&
       env.DATABASE_URL === undefined &&
       'KITH_WORKERS > 1 needs DATABASE_URL (the embedded database allows one process)',
+  },
+  {
+    reads: ['DATABASE_READ_URL', 'DATABASE_URL'],
+    error: (env) =>
+      env.DATABASE_READ_URL !== undefined &&
+      env.DATABASE_URL === undefined &&
+      'DATABASE_READ_URL needs DATABASE_URL (read replicas are replicas of a PostgreSQL primary; the embedded database has none)',
   },
 ];
 
@@ -214,6 +231,8 @@ function toConfig(env: Env, secretFrom: string) {
     port: env.PORT,
     host: env.HOST,
     databaseUrl: env.DATABASE_URL,
+    /** PostgreSQL streaming replicas that serve the graph's reads (see src/db/replicas.ts); empty: none. */
+    databaseReadUrls: Object.freeze([...(env.DATABASE_READ_URL ?? [])]),
     /** Connections each process keeps open to PostgreSQL. */
     databasePoolSize: env.DATABASE_POOL_SIZE,
     /** How long opening a PostgreSQL connection, or waiting for a free one in the pool, may take (ms). */

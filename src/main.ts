@@ -4,6 +4,8 @@ import { openAndPrepare, type Prepared } from './bootstrap.js';
 import { type Config, ConfigError, loadConfig, resolveJwtSecret } from './config.js';
 import { CHANNEL_DELIVERIES } from './contracts/channels.js';
 import { DataDirInUseError } from './db/data-dir-lock.js';
+import type { DatabaseHandle } from './db/database.js';
+import { ReadRouter } from './db/replicas.js';
 import { loggerOptions } from './logger.js';
 import { liftExpiredBlocks } from './services/member-admin.js';
 import { WebhookWorker } from './webhooks/worker.js';
@@ -35,6 +37,25 @@ function databaseOrExit(config: Config) {
     else process.stderr.write(`kith: cannot open the database: ${message}\n`);
     process.exit(1);
   });
+}
+
+/**
+ * The read router over DATABASE_READ_URL's replicas (undefined without any), or one line and exit 1. A
+ * replica down at the start is no error: reads go to the primary until it answers.
+ */
+async function readsOrExit(config: Config, handle: DatabaseHandle): Promise<ReadRouter | undefined> {
+  if (config.databaseReadUrls.length === 0) return undefined;
+  try {
+    return await ReadRouter.open(handle, config.databaseReadUrls, {
+      poolSize: config.databasePoolSize,
+      connectTimeoutMs: config.databaseConnectTimeout,
+      statementTimeoutMs: config.databaseStatementTimeout,
+    });
+  } catch (error) {
+    process.stderr.write(`kith: cannot set up the read replicas: ${error instanceof Error ? error.message : error}\n`);
+    await handle.close().catch(() => undefined);
+    process.exit(1);
+  }
 }
 
 /** KITH_ADMIN_PASSWORD only sets the password of the administrator it creates; later it would be silently ignored. */
@@ -95,14 +116,17 @@ function onParentExit(exited: () => void) {
 /** Starts the server: config, database, HTTP; closes everything in order on SIGTERM/SIGINT or when its parent exits. */
 export async function start(config: Config) {
   const handle = await databaseOrExit(config);
+  const reads = await readsOrExit(config, handle);
   const app = await buildApp({
     config,
     db: handle.db,
+    reads,
     pool: handle.pool,
     logger: loggerOptions(config.logLevel),
     realtime: { handle, databaseUrl: config.databaseUrl },
     webhooks: config.webhooks,
   });
+  reads?.useLog(app.log);
   const worker = config.webhooks.workerInServer
     ? new WebhookWorker(handle.db, {
         config: config.webhooks,
@@ -130,6 +154,7 @@ export async function start(config: Config) {
     try {
       await app.close();
       await worker?.stop();
+      await reads?.close();
       await handle.close();
       process.exit(0);
     } catch (error) {
@@ -148,6 +173,7 @@ export async function start(config: Config) {
     process.stderr.write(`kith: ${listenError(error, config)}\n`);
     closing = true;
     await app.close().catch(() => undefined);
+    await reads?.close().catch(() => undefined);
     await handle.close().catch(() => undefined);
     process.exit(1);
   }

@@ -66,6 +66,36 @@ export function clientConfigFor(options: {
   return config;
 }
 
+/** A node-postgres pool over kith's connection settings, parsing counts as numbers and dates as text. */
+export function openPool(clientConfig: pg.ClientConfig, size: number): pg.Pool {
+  const pool = new pg.Pool({
+    ...clientConfig,
+    max: size,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+        if (oid === INT8) return parseInt8;
+        if (oid === DATE) return keepText;
+        return pg.types.getTypeParser(oid, format);
+      }) as typeof pg.types.getTypeParser,
+    },
+  });
+  pool.on('connect', (client) => {
+    // A connection lost while checked out (the server restarted, an administrator ended it) emits
+    // 'error' on its client; unheard, that event would end the process. The query running on it
+    // fails with the same error, and the pool drops the client when it comes back.
+    client.on('error', () => undefined);
+  });
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it. /readyz reports the outage.
+  });
+  return pool;
+}
+
+/** Kysely over a node-postgres pool, with kith's driver (named statements) and statement counting. */
+export function kyselyOver(pool: pg.Pool): Database {
+  return new Kysely<DB>({ dialect: new PgDialect(pool), log: onQuery });
+}
+
 export interface DatabaseOptions {
   databaseUrl?: string | undefined;
   dataDir?: string;
@@ -89,27 +119,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       connectTimeoutMs: options.connectTimeoutMs,
       statementTimeoutMs: options.statementTimeoutMs,
     });
-    const pool = new pg.Pool({
-      ...clientConfig,
-      max: options.poolSize ?? 10,
-      types: {
-        getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-          if (oid === INT8) return parseInt8;
-          if (oid === DATE) return keepText;
-          return pg.types.getTypeParser(oid, format);
-        }) as typeof pg.types.getTypeParser,
-      },
-    });
-    pool.on('connect', (client) => {
-      // A connection lost while checked out (the server restarted, an administrator ended it) emits
-      // 'error' on its client; unheard, that event would end the process. The query running on it
-      // fails with the same error, and the pool drops the client when it comes back.
-      client.on('error', () => undefined);
-    });
-    pool.on('error', () => {
-      // An idle client lost its connection; the pool replaces it. /readyz reports the outage.
-    });
-    const db = new Kysely<DB>({ dialect: new PgDialect(pool), log: onQuery });
+    const pool = openPool(clientConfig, options.poolSize ?? 10);
+    const db = kyselyOver(pool);
     return { db, kind: 'postgres', pool, clientConfig, close: () => db.destroy() };
   }
 

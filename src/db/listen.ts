@@ -19,7 +19,8 @@ const PING_TIMEOUT_MS = 5000;
  * that reconnects after errors, with capped back-off, for as long as the subscription lasts; it never
  * throws, even when the database is down at the start (`onError` hears each failure, and each call is
  * followed by exactly one reconnect attempt: callers count reconnects there). On the embedded
- * database, PGlite's own listen. Notifications sent while the connection is down are not replayed.
+ * database, PGlite's own listen. Notifications sent while the connection is down are not replayed:
+ * `onListening` hears each (re)subscription, after which every notification arrives.
  */
 export async function listen(
   handle: DatabaseHandle,
@@ -27,10 +28,12 @@ export async function listen(
   channel: string,
   onPayload: (payload: string) => void,
   onError: (error: unknown) => void = () => undefined,
+  onListening: () => void = () => undefined,
 ): Promise<Unlisten> {
   if (handle.pglite) {
     const pglite = handle.pglite;
     const stop = await pglite.listen(channel, onPayload);
+    onListening();
     return async () => {
       if (!pglite.closed) await stop();
     };
@@ -91,6 +94,7 @@ export async function listen(
     connecting = undefined;
     client = c;
     failures = 0;
+    onListening();
   };
 
   const ping = setInterval(() => {

@@ -30,7 +30,8 @@ export class PrivateCluster {
     private readonly asUser: string[],
   ) {}
 
-  static async create(bin: string): Promise<PrivateCluster> {
+  /** An empty directory for a cluster, owned by the user the cluster runs as. */
+  private static async place(bin: string): Promise<PrivateCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'kith-pg-'));
     const asUser: string[] = [];
     if (userInfo().uid === 0) {
@@ -39,8 +40,26 @@ export class PrivateCluster {
       chownSync(dir, Number(stdout.trim()), Number(gid.trim()));
       asUser.push('runuser', '-u', 'postgres', '--');
     }
-    const cluster = new PrivateCluster(bin, dir, await freePort(), asUser);
+    return new PrivateCluster(bin, dir, await freePort(), asUser);
+  }
+
+  /** A new cluster (initdb's defaults: `wal_level=replica`, replication connections trusted on 127.0.0.1). */
+  static async create(bin: string): Promise<PrivateCluster> {
+    const cluster = await PrivateCluster.place(bin);
     await cluster.exec('initdb', ['-D', cluster.data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
+    await cluster.start();
+    return cluster;
+  }
+
+  /**
+   * A streaming replica of `primary` (running): `pg_basebackup -R` copies it and writes the standby
+   * settings, and the copy starts as a hot standby on a port of its own.
+   */
+  static async replicaOf(primary: PrivateCluster): Promise<PrivateCluster> {
+    const cluster = await PrivateCluster.place(primary.bin);
+    const source = ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres'];
+    const copy = ['-D', cluster.data, '-R', '-X', 'stream', '--checkpoint=fast', '--no-sync'];
+    await cluster.exec('pg_basebackup', [...source, ...copy]);
     await cluster.start();
     return cluster;
   }
@@ -59,7 +78,7 @@ export class PrivateCluster {
   }
 
   async start() {
-    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40`;
+    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40 -c wal_level=replica`;
     await this.exec('pg_ctl', ['-D', this.data, '-l', join(this.dir, 'log'), '-o', options, '-w', 'start']);
   }
 

@@ -248,6 +248,28 @@ describe('bad values stop the start with one ConfigError naming the variable', (
     assert.match(configError({ KITH_WORKERS: '2' }).message, /KITH_WORKERS > 1 needs DATABASE_URL/);
   });
 
+  test('DATABASE_READ_URL on the embedded database (no DATABASE_URL)', () => {
+    const error = configError({ DATABASE_READ_URL: 'postgres://replica.example:5432/kith' });
+    assert.match(error.message, /DATABASE_READ_URL needs DATABASE_URL/);
+  });
+
+  test('DATABASE_READ_URL: a list of postgres URLs, each checked, never echoed', () => {
+    const primary = 'postgres://u@primary:5432/kith';
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      DATABASE_URL: primary,
+      DATABASE_READ_URL: 'postgres://u:pw1@r1:5432/kith, postgresql://u:pw2@r2/kith',
+    });
+    assert.deepEqual(config.databaseReadUrls, ['postgres://u:pw1@r1:5432/kith', 'postgresql://u:pw2@r2/kith']);
+    assert.deepEqual(loadConfig({ JWT_SECRET: SECRET }).databaseReadUrls, []);
+    const error = configError({
+      DATABASE_URL: primary,
+      DATABASE_READ_URL: 'postgres://u:pw1@r1/kith,mysql://u:pw3@r3',
+    });
+    assert.match(error.message, /DATABASE_READ_URL must be one to 16 postgres/);
+    assert.equal(error.message.includes('pw'), false, 'no password echoed');
+  });
+
   for (const [name, value] of [
     ['KITH_WEBHOOK_WORKER', 'yes'],
     ['KITH_WEBHOOK_ALLOW_PRIVATE', 'TRUE'],

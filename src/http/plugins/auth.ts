@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type GraphMode, modeOf } from '../../contracts/user.js';
-import type { Database } from '../../db/database.js';
+import type { ReadRouter, Reads } from '../../db/replicas.js';
 import { type Community, findActiveViewer, loadCommunity, type Viewer } from '../../db/repositories/users.js';
 import { AppError } from '../../domain/errors.js';
 import type { TokenVerifier } from '../../services/tokens.js';
@@ -20,6 +20,8 @@ import type { TokenVerifier } from '../../services/tokens.js';
  * - memberInStatement: the route's own statement loads the member with its page (one round trip
  *   instead of two); the route hands what it found to `admitFound`, which decides as the gate does
  *   for every other route. Only with auth 'required'.
+ * - replica: the route only reads, and its reads (the gate's included) may go to a streaming replica
+ *   that has replayed the member's last write (`request.reads`, chosen here once the token is known).
  */
 export type AuthMode = 'required' | 'admin' | 'optional' | 'public';
 
@@ -30,6 +32,7 @@ declare module 'fastify' {
     /** The route's page says it "requires the community to be set to follow mode". */
     follow?: boolean;
     memberInStatement?: boolean;
+    replica?: boolean;
   }
   interface FastifyInstance {
     /** Takes a request through the gate now (see `refuseInput`). */
@@ -42,6 +45,8 @@ declare module 'fastify' {
     community: Community | null;
     /** Bad input found before validation (see errors.ts); answered after the gate, as validation errors are. */
     inputError: AppError | null;
+    /** Where this request's reads go: the primary, or on a `replica` route a replica (see db/replicas.ts). */
+    reads: Reads;
   }
 }
 
@@ -110,7 +115,8 @@ export function admitFound<T extends { community: Community }>(
   request.community = found?.community ?? null;
 }
 
-export function registerAuth(app: FastifyInstance, db: Database, tokens: TokenVerifier) {
+export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: TokenVerifier) {
+  app.decorateRequest('reads', null as unknown as Reads);
   app.decorateRequest('viewer', null);
   app.decorateRequest('community', null);
   app.decorateRequest('tokenUserId', null);
@@ -129,19 +135,21 @@ export function registerAuth(app: FastifyInstance, db: Database, tokens: TokenVe
   const admit = async (request: FastifyRequest) => {
     let member: Found['member'] = null;
     if (request.tokenUserId !== null) {
-      const viewer = await findActiveViewer(db, request.tokenUserId);
+      const id = request.tokenUserId;
+      const viewer = await request.reads.run((db) => findActiveViewer(db, id));
       member = viewer ?? 'missing';
       request.viewer = viewer ?? null;
       request.community = viewer?.community ?? null;
     }
     // Every answer may depend on the community's mode (the status vocabulary, the follow counters).
-    if (!request.community && member !== 'missing') request.community = await loadCommunity(db);
+    if (!request.community && member !== 'missing') request.community = await request.reads.run(loadCommunity);
     decide(request, { member, community: request.community });
   };
   app.decorate('admitRequest', admit);
 
   app.addHook('onRequest', async (request) => {
-    const { auth, memberInStatement } = request.routeOptions.config;
+    const { auth, memberInStatement, replica } = request.routeOptions.config;
+    request.reads = router.primary;
     if (auth === undefined) return;
     const header = request.headers.authorization;
     if (header !== undefined && header !== '') {
@@ -154,6 +162,7 @@ export function registerAuth(app: FastifyInstance, db: Database, tokens: TokenVe
     } else if (auth === 'required' || auth === 'admin') {
       throw notAuthenticated();
     }
+    if (replica) request.reads = router.forMember(request.tokenUserId);
     if (!memberInStatement) await admit(request);
   });
 

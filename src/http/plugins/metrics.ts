@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../../db/database.js';
+import type { ReadRouter } from '../../db/replicas.js';
 import type { DeliveryQueue } from '../../db/repositories/webhooks.js';
 import { AppError } from '../../domain/errors.js';
 import { readWebhookQueue } from '../../services/health.js';
@@ -18,6 +19,8 @@ export interface MetricsOptions {
   db: Database;
   /** The node-postgres pool, when there is one (the embedded database has none: no pool figures). */
   pool?: { totalCount: number; idleCount: number; waitingCount: number } | undefined;
+  /** Where reads go (DATABASE_READ_URL): reads per target, fallbacks and replicas in use. */
+  reads?: ReadRouter | undefined;
   token?: string | undefined;
   /** false: no route (404), no hooks, no collection; the counters still take calls. */
   enabled: boolean;
@@ -148,6 +151,9 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     );
   }
 
+  const { reads } = options;
+  if (reads && reads.targets.length > 0) registerReadMetrics(registry, reads);
+
   let lastRead: { at: number; queue: Promise<DeliveryQueue | undefined> } | undefined;
   const readQueue = () => {
     if (!lastRead || Date.now() - lastRead.at > QUEUE_READ_REUSE_MS) {
@@ -196,4 +202,40 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     registry.clear();
   });
   return metrics;
+}
+
+/** The read router's figures, read at each scrape (the router counts with plain numbers on the hot path). */
+function registerReadMetrics(registry: Registry, reads: ReadRouter) {
+  const counter = (name: string, help: string, label: string, counts: Map<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [target, count] of counts) this.inc({ [label]: target }, count);
+      },
+    });
+  counter(
+    'kith_db_reads_total',
+    'Reads of replica-routed endpoints, by where they ran: primary, or replica-<n> (n-th URL of DATABASE_READ_URL)',
+    'target',
+    reads.reads,
+  );
+  counter(
+    'kith_db_replica_fallbacks_total',
+    'Reads a replica failed (down, a recovery conflict) that the primary then answered, by replica',
+    'replica',
+    reads.fallbacks,
+  );
+  new Gauge({
+    name: 'kith_db_replica_up',
+    help: 'Whether the replica is in use: polled, a standby of the primary, not failing (1) or not (0)',
+    labelNames: ['replica'],
+    registers: [registry],
+    collect() {
+      for (const replica of reads.targets) this.set({ replica }, reads.replicaUp(replica) ? 1 : 0);
+    },
+  });
 }

@@ -121,7 +121,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   );
 
   const receivedRoute = (operationId: string) => ({
-    config: { auth: 'required' as const, friendship: true, memberInStatement: true },
+    config: { auth: 'required' as const, friendship: true, memberInStatement: true, replica: true },
     schema: {
       tags,
       summary: 'Connection requests I received, newest first',
@@ -147,7 +147,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       const list = request.query.rejected === true ? 'rejected' : 'pending';
       const scope = `${list}:${tokenUserOf(request)}`;
       const after = await cursorAfterGate(request, request.query.cursor, { list: scope, window });
-      const page = await requestList(db, tokenUserOf(request), { list, ...window, after });
+      const page = await request.reads.run((db) => requestList(db, tokenUserOf(request), { list, ...window, after }));
       admitFound(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     });
@@ -156,7 +156,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.get(
     '/user/connection/requests_sent/',
     {
-      config: { auth: 'required', friendship: true, memberInStatement: true },
+      config: { auth: 'required', friendship: true, memberInStatement: true, replica: true },
       schema: {
         tags,
         summary: 'Connection requests I sent that still wait, newest first',
@@ -175,7 +175,9 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       const window = pageWindow(request.query);
       const scope = `sent:${tokenUserOf(request)}`;
       const after = await cursorAfterGate(request, request.query.cursor, { list: scope, window });
-      const page = await requestList(db, tokenUserOf(request), { list: 'sent', ...window, after });
+      const page = await request.reads.run((db) =>
+        requestList(db, tokenUserOf(request), { list: 'sent', ...window, after }),
+      );
       admitFound(request, page);
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     },
@@ -184,7 +186,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.get(
     `/user/${ID_SEGMENT}/connections/`,
     {
-      config: { auth: 'public', friendship: true },
+      config: { auth: 'public', friendship: true, replica: true },
       schema: {
         tags,
         summary: "A user's connections: shared ones first, then the others, newest first",
@@ -197,7 +199,10 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
     async (request, reply) => {
       const window = pageWindow(request.query);
       const mutual = request.query.mutual === undefined ? undefined : request.query.mutual === 1;
-      const page = await connectionsOf(db, request.viewer?.id ?? null, request.params.id, { mutual, ...window });
+      const viewerId = request.viewer?.id ?? null;
+      const page = await request.reads.run((db) =>
+        connectionsOf(db, viewerId, request.params.id, { mutual, ...window }),
+      );
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
     },
   );
@@ -205,7 +210,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.get(
     `/user/${ID_SEGMENT}/is_connection/`,
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', replica: true },
       schema: {
         tags,
         summary: 'Whether the user is connected with me',
@@ -217,13 +222,15 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
         },
       },
     },
-    async (request) => ({ is_connection: await isConnection(db, viewerOf(request).id, request.params.id) }),
+    async (request) => ({
+      is_connection: await request.reads.run((db) => isConnection(db, viewerOf(request).id, request.params.id)),
+    }),
   );
 
   app.get(
     `/user/${ID_SEGMENT}/connection_status/`,
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', replica: true },
       schema: {
         tags,
         summary: 'My connection status towards the user',
@@ -234,14 +241,16 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       },
     },
     async (request) => ({
-      connection_status: await statusTowards(db, viewerOf(request).id, request.params.id, modeOfRequest(request)),
+      connection_status: await request.reads.run((db) =>
+        statusTowards(db, viewerOf(request).id, request.params.id, modeOfRequest(request)),
+      ),
     }),
   );
 
   app.post(
     '/user/connection/statuses/',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', replica: true },
       schema: {
         tags,
         summary: 'My connection status towards each of these users',
@@ -256,7 +265,9 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       },
     },
     async (request) => ({
-      connection_statuses: await statusesTowards(db, viewerOf(request).id, request.body.users, modeOfRequest(request)),
+      connection_statuses: await request.reads.run((db) =>
+        statusesTowards(db, viewerOf(request).id, request.body.users, modeOfRequest(request)),
+      ),
     }),
   );
 };

@@ -52,7 +52,7 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
     app.get(
       `/user/${ID_SEGMENT}/${list}/`,
       {
-        config: { auth: 'public', follow: true },
+        config: { auth: 'public', follow: true, replica: true },
         schema: {
           tags,
           summary,
@@ -69,7 +69,9 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
         const scope = mutual === undefined ? `${list}:${request.params.id}` : undefined;
         const after = scope ? await cursorAfterGate(request, request.query.cursor, { list: scope, window }) : undefined;
         const viewerId = request.viewer?.id ?? null;
-        const page = await followList(db, list, viewerId, request.params.id, { mutual, ...window, after });
+        const page = await request.reads.run((db) =>
+          followList(db, list, viewerId, request.params.id, { mutual, ...window, after }),
+        );
         return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
       },
     );
@@ -78,7 +80,7 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
   app.get(
     `/user/${ID_SEGMENT}/is_followed/`,
     {
-      config: { auth: 'required', follow: true },
+      config: { auth: 'required', follow: true, replica: true },
       schema: {
         tags,
         summary: 'Whether I follow the user',
@@ -87,13 +89,15 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
         response: { 200: withExample(IsFollowed, { is_followed: true }), ...errors },
       },
     },
-    async (request) => ({ is_followed: await follows(db, viewerOf(request).id, request.params.id) }),
+    async (request) => ({
+      is_followed: await request.reads.run((db) => follows(db, viewerOf(request).id, request.params.id)),
+    }),
   );
 
   app.get(
     `/user/${ID_SEGMENT}/is_follower/`,
     {
-      config: { auth: 'required', follow: true },
+      config: { auth: 'required', follow: true, replica: true },
       schema: {
         tags,
         summary: 'Whether the user follows me',
@@ -102,6 +106,8 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
         response: { 200: withExample(IsFollower, { is_follower: false }), ...errors },
       },
     },
-    async (request) => ({ is_follower: await followedBy(db, viewerOf(request).id, request.params.id) }),
+    async (request) => ({
+      is_follower: await request.reads.run((db) => followedBy(db, viewerOf(request).id, request.params.id)),
+    }),
   );
 };

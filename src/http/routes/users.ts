@@ -33,7 +33,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     '/user/me/',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', replica: true },
       schema: {
         tags,
         summary: 'The authenticated user',
@@ -42,7 +42,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
       },
     },
     async (request) => {
-      const me = await getMe(db, viewerOf(request));
+      const me = await request.reads.run((db) => getMe(db, viewerOf(request)));
       return presentMe(me.user, modeOfRequest(request), me.unseenNotifications);
     },
   );
@@ -50,7 +50,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     '/user/',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', replica: true },
       schema: {
         tags,
         summary: 'All users',
@@ -62,7 +62,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     async (request) => {
       const window = pageWindow(request.query);
       const mode = modeOfRequest(request);
-      const page = await listUsers(db, viewerOf(request).id, { ...request.query, ...window }, mode);
+      const query = { ...request.query, ...window };
+      const page = await request.reads.run((db) => listUsers(db, viewerOf(request).id, query, mode));
       return paginated(
         request,
         window,
@@ -75,7 +76,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     `/user/${ID_SEGMENT}/`,
     {
-      config: { auth: 'public' },
+      config: { auth: 'public', replica: true },
       schema: {
         tags,
         summary: 'A user',
@@ -86,7 +87,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
     },
     async (request) => {
       const mode = modeOfRequest(request);
-      const user = await getUser(db, request.viewer?.id ?? null, request.params.id, mode);
+      const viewerId = request.viewer?.id ?? null;
+      const user = await request.reads.run((db) => getUser(db, viewerId, request.params.id, mode));
       return presentUser(user, user.connection_status, mode);
     },
   );
@@ -138,7 +140,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     `/user/${ID_SEGMENT}/counters/`,
     {
-      config: { auth: 'public' },
+      config: { auth: 'public', replica: true },
       schema: {
         tags,
         summary: "A user's counters",
@@ -147,7 +149,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
         response: { 200: withExample(Counters, EXAMPLE_COUNTERS), ...errors },
       },
     },
-    async (request) => presentCounters(await getCounters(db, request.viewer, request.community, request.params.id)),
+    async (request) => {
+      const counters = await request.reads.run((db) =>
+        getCounters(db, request.viewer, request.community, request.params.id),
+      );
+      return presentCounters(counters);
+    },
   );
 
   app.post(
