@@ -81,7 +81,12 @@ export function rawRequest(
   return new Promise((resolve) => {
     const socket = net.connect(Number(port), hostname);
     const chunks: Buffer[] = [];
-    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      // A switch of protocols never ends by itself: its head is the whole answer.
+      const text = Buffer.concat(chunks).toString('latin1');
+      if (text.startsWith('HTTP/1.1 101 ') && text.includes('\r\n\r\n')) socket.destroy();
+    });
     socket.on('error', () => {});
     socket.setTimeout(10_000, () => socket.destroy());
     socket.on('close', () => {
