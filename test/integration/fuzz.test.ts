@@ -131,7 +131,16 @@ function validOf(schema: any, doc: Doc, depth = 0): fc.Arbitrary<unknown> {
       if (schema.format === 'email') return fc.emailAddress();
       if (schema.format === 'uri') return fc.webUrl();
       if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern));
-      return fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 30, 60) });
+      const length = { minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 30, 60) };
+      // Of the right length, but sometimes of characters a database or a renderer may choke on.
+      return fc.oneof(
+        { weight: 4, arbitrary: fc.string(length) },
+        { weight: 1, arbitrary: fc.string({ ...length, unit: 'grapheme' }) },
+        {
+          weight: 1,
+          arbitrary: fc.string({ ...length, unit: fc.constantFrom('a', '\u0000', '\ud800', '\u202e', '\\', "'") }),
+        },
+      );
     }
     case 'integer':
       return fc.integer({
