@@ -23,6 +23,7 @@ for (const [name, value] of Object.entries(values)) {
 const env = {
   ...process.env,
   FUZZ_RUNS: values.runs,
+  FUZZ_BUDGET_S: process.env.FUZZ_BUDGET_S ?? '0',
   ...(values.seed !== undefined && { FUZZ_SEED: values.seed }),
   ...(values.concurrency !== undefined && { FUZZ_CONCURRENCY: values.concurrency }),
 };
