@@ -56,16 +56,19 @@ export class TokenVerifier {
 }
 
 const IAT_LEEWAY_SECONDS = 60;
+/** The largest id a member can have (users.id is a PostgreSQL integer). */
+const MAX_MEMBER_ID = 2_147_483_647;
 
 async function verifyUncached(
   key: Uint8Array,
   token: string,
 ): Promise<{ ok: true; userId: number; exp: number } | { ok: false; reason: string }> {
   try {
-    const { payload } = await jwtVerify(token, key, {
+    const { payload, protectedHeader } = await jwtVerify(token, key, {
       algorithms: ['HS256'],
       requiredClaims: ['exp', 'iat', 'jti', 'user_id', 'token_type'],
     });
+    if (!accessTokenType(protectedHeader.typ)) return { ok: false, reason: 'Token is not an access token.' };
     if (payload.token_type !== 'access') return { ok: false, reason: 'Token is not an access token.' };
     if (!validJti(payload.jti)) return { ok: false, reason: 'Token has no valid jti.' };
     if (typeof payload.iat !== 'number') return { ok: false, reason: 'Token has no valid iat.' };
@@ -74,7 +77,9 @@ async function verifyUncached(
       return { ok: false, reason: 'Token was issued in the future.' };
     }
     const userId = payload.user_id;
-    if (typeof userId !== 'number' || !Number.isSafeInteger(userId) || userId < 1) {
+    // Member ids are PostgreSQL integers: a larger one names nobody (and the lookup would fail with
+    // "out of range" instead of finding no one).
+    if (typeof userId !== 'number' || !Number.isSafeInteger(userId) || userId < 1 || userId > MAX_MEMBER_ID) {
       return { ok: false, reason: 'Token has no valid user_id.' };
     }
     return { ok: true, userId, exp: payload.exp as number };
@@ -82,6 +87,17 @@ async function verifyUncached(
     if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'Token has expired.' };
     return { ok: false, reason: 'Token is invalid.' };
   }
+}
+
+/**
+ * Explicit typing (RFC 8725 §3.11): a token that says it is another kind of JWT (`secevent+jwt`,
+ * `dpop+jwt`, …) is not an access token, even when signed with the secret. An untyped token, `JWT`
+ * (what SelfCommunity's sample mints) and `at+jwt` (RFC 9068) are.
+ */
+function accessTokenType(typ: string | undefined): boolean {
+  if (typ === undefined) return true;
+  const type = typ.toLowerCase().replace(/^application\//, '');
+  return type === 'jwt' || type === 'at+jwt';
 }
 
 /**

@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-// Ajv and its formats come with fastify (the server validates with them too).
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { type Doc, openApiDocument, operationsOf, schemaCompiler } from '../helpers/openapi.js';
 import { World } from '../helpers/world.js';
 
 // The rules hold for whatever the document lists, so a route added later (without an operationId, an
 // example, or with the wrong padlock) fails here without anyone listing it.
 
-type Doc = Record<string, any>;
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const TOKEN_REQUIRED = JSON.stringify([{ bearerAuth: [] }]);
-
-/** Every operation of the document, with its method and path. */
-function operationsOf(doc: Doc) {
-  return Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
-    METHODS.filter((m) => item[m]).map((method) => ({ method, path, operation: item[method] })),
-  );
-}
 
 /** The JSON bodies of an operation (request and each response), named for messages. */
 function jsonBodiesOf(operation: any): Array<{ where: string; media: any }> {
@@ -38,9 +27,7 @@ function jsonBodiesOf(operation: any): Array<{ where: string; media: any }> {
  */
 function problemsOf(doc: Doc): string[] {
   const problems: string[] = [];
-  // OpenAPI 3.1 schemas are JSON Schema 2020-12; `$ref`s point into the document's components.
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
-  addFormats.default(ajv);
+  const { ajv, compile } = schemaCompiler(doc);
   const seen = new Map<string, string>();
   for (const { method, path, operation } of operationsOf(doc)) {
     const name = `${method.toUpperCase()} ${path}`;
@@ -55,7 +42,7 @@ function problemsOf(doc: Doc): string[] {
           ? [media.example]
           : Object.values<any>(media.examples ?? {}).map((e) => (e.$ref ? undefined : e.value));
       if (examples.length === 0) problems.push(`${name}: ${where} has no example`);
-      const validate = ajv.compile({ ...media.schema, components: doc.components });
+      const validate = compile(media.schema);
       for (const example of examples) {
         if (!validate(example))
           problems.push(`${name}: ${where} example is invalid: ${ajv.errorsText(validate.errors)}`);
@@ -69,9 +56,7 @@ let world: World;
 let doc: Doc;
 before(async () => {
   world = await World.start();
-  const response = await world.get('/api/v2/openapi.json');
-  assert.equal(response.status, 200);
-  doc = response.body;
+  doc = await openApiDocument(world);
 });
 after(() => world.close());
 

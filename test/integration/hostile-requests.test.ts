@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type Doc, nameOf, type Operation, openApiDocument, operationsOf } from '../helpers/openapi.js';
+import { rawRequest } from '../helpers/socket.js';
+import { type Member, World } from '../helpers/world.js';
+
+/**
+ * Hand-made hostile requests on every route of the OpenAPI document (the random ones are
+ * fuzz.test.ts's): invalid UTF-8 and raw bytes in the path, every query parameter twice, wrong
+ * content types, deep and huge JSON. Always a 4xx JSON `{detail, code}`, never a 5xx or a reset.
+ */
+
+let world: World;
+let doc: Doc;
+let member: Member;
+let adminToken: string;
+before(async () => {
+  world = await World.start();
+  doc = await openApiDocument(world);
+  member = await world.user();
+  adminToken = await world.adminToken();
+});
+after(() => world.close());
+
+const utf8 = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));
+
+describe('hand-made hostile requests on every route', () => {
+  /** Each operation's path with a real id in it. */
+  const concrete = (op: Operation) => op.path.replace('{id}', String(member.id));
+
+  test('invalid UTF-8 and odd bytes in the path, raw on the socket: 4xx JSON', async () => {
+    const problems: string[] = [];
+    for (const op of operationsOf(doc)) {
+      const path = concrete(op);
+      for (const [label, target] of [
+        ['percent-encoded invalid UTF-8', `${path}%FF%FE/`],
+        ['an overlong NUL', `${path}%C0%80`],
+        ['a lone surrogate', `${path.replace(/\/$/, '')}%ED%A0%80/`],
+        ['a broken escape', `${path}%zz`],
+        ['invalid UTF-8 in the query', `${path}?limit=%FF&search=%C3%28`],
+        ['raw bytes above 0x7f', Buffer.concat([Buffer.from(path), Buffer.from([0xff, 0xc3, 0x28])])],
+      ] as const) {
+        const answer = await rawRequest(world.baseUrl, {
+          method: op.method.toUpperCase(),
+          target,
+          headers: { authorization: `Bearer ${member.token}`, 'content-type': 'application/json' },
+          body: op.method === 'get' ? undefined : '{}',
+        });
+        if (answer.status === 0 || answer.status >= 500) problems.push(`${nameOf(op)} ${label}: ${answer.head}`);
+        else if (
+          answer.status >= 400 &&
+          !(typeof answer.json?.detail === 'string' && typeof answer.json?.code === 'string')
+        ) {
+          problems.push(`${nameOf(op)} ${label}: ${answer.status} ${answer.body.slice(0, 200)}`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  test('every documented query parameter twice, with agreeing and disagreeing values: never a 5xx', async () => {
+    const problems: string[] = [];
+    for (const op of operationsOf(doc).filter((o) => o.method === 'get')) {
+      for (const param of (op.operation.parameters ?? []).filter((p: any) => p.in === 'query')) {
+        for (const values of [
+          ['1', '2'],
+          ['1', 'x'],
+          ['', ''],
+        ]) {
+          const query = values.map((v) => `${param.name}=${v}`).join('&');
+          for (const token of [undefined, adminToken]) {
+            const r = await world.request('GET', `${concrete(op)}?${query}`, { token });
+            if (r.status >= 500 || (r.status >= 400 && (typeof r.body?.detail !== 'string' || !r.body?.code))) {
+              problems.push(`${nameOf(op)}?${query}: ${r.status} ${r.text.slice(0, 200)}`);
+            }
+          }
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  test('every body route with wrong content types, deep JSON and huge JSON: 4xx JSON', async () => {
+    const problems: string[] = [];
+    const bodies: Array<[string, string | undefined, string]> = [
+      ['text/plain', 'text/plain', '{"a":1}'],
+      ['XML', 'application/xml', '<a/>'],
+      [
+        'multipart',
+        'multipart/form-data; boundary=x',
+        '--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--x--',
+      ],
+      ['no content type', undefined, '{"a":1}'],
+      ['JSON in UTF-16', 'application/json; charset=utf-16', '{"a":1}'],
+      ['arrays 30,000 deep', 'application/json', `${'['.repeat(30_000)}${']'.repeat(30_000)}`],
+      ['objects 10,000 deep', 'application/json', `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`],
+      ['arrays 100,000 deep (over the body limit)', 'application/json', `${'['.repeat(100_000)}${']'.repeat(100_000)}`],
+      ['a 1 MiB string', 'application/json', JSON.stringify({ bio: 'x'.repeat(1 << 20) })],
+      ['5,000 keys', 'application/json', `{${Array.from({ length: 5000 }, (_, i) => `"k${i}":1`).join(',')}}`],
+      ['duplicate keys', 'application/json', '{"users":[1],"users":"x","bio":1,"bio":"b"}'],
+    ];
+    for (const op of operationsOf(doc).filter((o) => o.operation.requestBody)) {
+      for (const [label, contentType, body] of bodies) {
+        // The admin passes every gate, so the body reaches every route's parser and schema.
+        for (const token of [adminToken]) {
+          // Bytes, so that fetch adds no content type of its own.
+          const response = await fetch(`${world.baseUrl}${concrete(op)}`, {
+            method: op.method.toUpperCase(),
+            headers: { authorization: `Bearer ${token}`, ...(contentType && { 'content-type': contentType }) },
+            body: new Blob([utf8(body) as Uint8Array<ArrayBuffer>]),
+          }).catch((error: Error) => error);
+          if (response instanceof Error) {
+            problems.push(`${nameOf(op)} ${label}: ${response.message} (${String(response.cause)})`);
+            continue;
+          }
+          const text = await response.text();
+          let parsed: any;
+          try {
+            parsed = JSON.parse(text);
+          } catch {}
+          const shaped = typeof parsed?.detail === 'string' && typeof parsed?.code === 'string';
+          if (response.status >= 500 || (response.status >= 400 && !shaped)) {
+            problems.push(`${nameOf(op)} ${label}: ${response.status} ${text.slice(0, 200)}`);
+          }
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+});
