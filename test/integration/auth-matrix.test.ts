@@ -72,6 +72,8 @@ const TABLE: Record<string, string> = {
   'GET /api/v2/webhook/endpoint/{id}/attempt/': 'admin',
   'POST /api/v2/webhook/endpoint/{id}/event/resend/': 'admin',
   'POST /api/v2/webhook/endpoint/{id}/event/resend/bulk/': 'admin',
+  'GET /api/v2/moderation/user/': 'admin',
+  'PATCH /api/v2/moderation/user/{id}/': 'admin',
 };
 
 const ROLES = ['anonymous', 'member', 'other member', 'admin', 'deactivated'] as const;
