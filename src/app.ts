@@ -24,6 +24,7 @@ import { communityRoutes } from './http/routes/community.js';
 import { connectionRoutes } from './http/routes/connections.js';
 import { followRoutes } from './http/routes/follows.js';
 import { healthRoutes } from './http/routes/health.js';
+import { hideRoutes } from './http/routes/hides.js';
 import { notificationRoutes } from './http/routes/notifications.js';
 import { preferenceRoutes } from './http/routes/preferences.js';
 import { userRoutes } from './http/routes/users.js';
@@ -228,6 +229,7 @@ export async function buildApp({
   await app.register(userRoutes, api);
   await app.register(connectionRoutes, api);
   await app.register(followRoutes, api);
+  await app.register(hideRoutes, api);
   await app.register(preferenceRoutes, api);
   await app.register(communityRoutes, api);
   await app.register(notificationRoutes, api);

@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.js';
 import * as connections from '../db/repositories/connections.js';
 import { isFollowing } from '../db/repositories/follows.js';
+import { deleteHidesOf } from '../db/repositories/hides.js';
 import { countUnseen, deleteNotificationsOf } from '../db/repositories/notifications.js';
 import { deleteRefreshTokensOf } from '../db/repositories/tokens.js';
 import * as settings from '../db/repositories/user-settings.js';
@@ -105,7 +106,7 @@ export async function setPassword(db: Database, ref: MemberRef, password: string
 /**
  * Deletes a member, in one transaction: every relation dissolved through the domain's plans (their
  * counters, per-day counts, stored JSON and an event each, nobody notified), every notification they
- * received or caused deleted, their refresh tokens and settings gone, their personal fields erased;
+ * received or caused deleted, every hide of theirs or of them gone, their refresh tokens and settings gone, their personal fields erased;
  * the row stays as a tombstone (`deleted_<id>`, inactive) so ids are never reused. Their access
  * tokens stop working at the next request (the gate admits active members only). A 404 for an
  * unknown or deleted member; a 400 for `by` themself (`self_deletion`) and for the last active
@@ -136,6 +137,7 @@ export async function deleteMember(db: Database, ref: MemberRef, by?: number): P
     );
     for (const other of related) await dissolve(tx, id, other);
     await deleteNotificationsOf(tx, id);
+    await deleteHidesOf(tx, id);
     await deleteRefreshTokensOf(tx, id);
     await settings.deleteAllOf(tx, id);
     await users.eraseMember(tx, id);
@@ -153,7 +155,8 @@ async function dissolve(tx: Transaction, deleted: number, other: number) {
   if (move) {
     // A request to the deleted member is withdrawn by its sender; the rest is the deleted member's move.
     const [me, them] = move.by === 'deleted' ? [deleted, other] : [other, deleted];
-    const decided = plan(move.by === 'deleted' ? state : mirror(state), move.action, { me, them });
+    const hides = move.by === 'deleted' ? rows.hides : { byMe: rows.hides.byThem, byThem: rows.hides.byMe };
+    const decided = plan(move.by === 'deleted' ? state : mirror(state), move.action, { me, them }, hides);
     if (!decided.ok) throw new Error(`cannot dissolve ${state}: ${decided.reason}`);
     await run(decided.effects, me, them, rows.request?.id);
   }
@@ -177,9 +180,11 @@ function dissolution(state: PairState): { by: 'deleted' | 'other'; action: 'remo
       return { by: 'deleted', action: 'remove' };
     case 'sent_pending':
     case 'sent_rejected':
+    case 'sent_withheld':
       return { by: 'deleted', action: 'cancel_request' };
     case 'received_pending':
     case 'received_rejected':
+    case 'received_withheld':
       return { by: 'other', action: 'cancel_request' };
   }
 }
