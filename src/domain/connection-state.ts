@@ -45,8 +45,6 @@ export interface PairHides {
   byThem: boolean;
 }
 
-export const NO_HIDES: PairHides = { byMe: false, byThem: false };
-
 const to = (next: PairState): Transition => ({ ok: true, next });
 const refuse = (reason: string): Transition => ({ ok: false, reason });
 

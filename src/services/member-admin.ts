@@ -106,8 +106,9 @@ export async function setPassword(db: Database, ref: MemberRef, password: string
 /**
  * Deletes a member, in one transaction: every relation dissolved through the domain's plans (their
  * counters, per-day counts, stored JSON and an event each, nobody notified), every notification they
- * received or caused deleted, every hide of theirs or of them gone, their refresh tokens and settings gone, their personal fields erased;
- * the row stays as a tombstone (`deleted_<id>`, inactive) so ids are never reused. Their access
+ * received or caused deleted, every hide they made or were the object of deleted, their refresh
+ * tokens and settings gone, their personal fields erased; the row stays as a tombstone
+ * (`deleted_<id>`, inactive) so ids are never reused. Their access
  * tokens stop working at the next request (the gate admits active members only). A 404 for an
  * unknown or deleted member; a 400 for `by` themself (`self_deletion`) and for the last active
  * administrator (`last_active_admin`). Returns the member as they were.
