@@ -27,6 +27,7 @@ import { communityRoutes } from './http/routes/community.js';
 import { connectionRoutes } from './http/routes/connections.js';
 import { followRoutes } from './http/routes/follows.js';
 import { healthRoutes } from './http/routes/health.js';
+import { hideRoutes } from './http/routes/hides.js';
 import { moderationRoutes } from './http/routes/moderation.js';
 import { notificationRoutes } from './http/routes/notifications.js';
 import { preferenceRoutes } from './http/routes/preferences.js';
@@ -250,6 +251,7 @@ export async function buildApp({
     limits: { maxPendingRequests: config.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS },
   });
   await app.register(followRoutes, api);
+  await app.register(hideRoutes, api);
   await app.register(preferenceRoutes, api);
   await app.register(communityRoutes, api);
   await app.register(notificationRoutes, api);

@@ -49,6 +49,8 @@ export interface ConnectionRequestsTable {
   created: Generated<Date>;
   rejected: Date | null;
   viewed: Date | null;
+  /** Its recipient hides its sender: out of the recipient's sight, waiting as ever for the sender (migration 0013). */
+  withheld: Generated<boolean>;
 }
 
 export interface ConnectionsTable {

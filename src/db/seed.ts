@@ -29,6 +29,8 @@ export interface SeedCheck {
   wrongFollowCounters: number;
   /** (user, day) follower counts that differ from the follows rows. */
   wrongFollowDays: number;
+  /** Waiting requests withheld while their recipient does not hide their sender, or the other way round. */
+  wrongWithheld: number;
 }
 
 export interface SeedResult {
@@ -429,16 +431,18 @@ async function typicalUser(db: Executor, base: number, celebrityId: number) {
 }
 
 /**
- * Recomputes every counter, the per-day pending and follower counts, the stored JSON and the
- * no-overlap rule from the rows.
+ * Recomputes every counter, the per-day pending and follower counts, the stored JSON, the
+ * no-overlap rule and the withheld flags (hiding) from the rows. A request withheld from its
+ * recipient (they hide its sender) counts for its sender only.
  */
 export async function checkCommunity(db: Executor): Promise<SeedCheck> {
   const { rows } = await sql<Omit<SeedCheck, 'staleJson'>>`
     WITH c AS (SELECT user_id AS id, count(*) AS n FROM connections GROUP BY 1),
          s AS (SELECT from_user_id AS id, count(*) AS n FROM connection_requests GROUP BY 1),
-         r AS (SELECT to_user_id AS id, count(*) AS n FROM connection_requests WHERE rejected IS NULL GROUP BY 1),
+         r AS (SELECT to_user_id AS id, count(*) AS n FROM connection_requests
+               WHERE rejected IS NULL AND NOT withheld GROUP BY 1),
          d AS (SELECT to_user_id, kith_request_day(created) AS day, count(*) AS n
-               FROM connection_requests WHERE rejected IS NULL GROUP BY 1, 2),
+               FROM connection_requests WHERE rejected IS NULL AND NOT withheld GROUP BY 1, 2),
          fe AS (SELECT followed_id AS id, count(*) AS n FROM follows GROUP BY 1),
          fi AS (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1),
          fd AS (SELECT followed_id, kith_request_day(created) AS day, count(*) AS n FROM follows GROUP BY 1, 2)
@@ -455,8 +459,12 @@ export async function checkCommunity(db: Executor): Promise<SeedCheck> {
        WHERE u.followers_count <> coalesce(fe.n, 0) OR u.followings_count <> coalesce(fi.n, 0))::int AS "wrongFollowCounters",
       (SELECT count(*) FROM fd FULL JOIN (SELECT * FROM follow_days WHERE followers > 0) y
          ON y.followed_id = fd.followed_id AND y.day = fd.day
-       WHERE y.followers IS DISTINCT FROM fd.n)::int AS "wrongFollowDays"`.execute(db);
-  const { wrongCounters, overlaps, wrongDays, wrongFollowCounters, wrongFollowDays } = rows[0]!;
+       WHERE y.followers IS DISTINCT FROM fd.n)::int AS "wrongFollowDays",
+      (SELECT count(*) FROM connection_requests q
+       WHERE q.rejected IS NULL AND q.withheld <> EXISTS (
+         SELECT 1 FROM user_hides h WHERE h.hider_id = q.to_user_id AND h.hidden_id = q.from_user_id))::int
+        AS "wrongWithheld"`.execute(db);
+  const { wrongCounters, overlaps, wrongDays, wrongFollowCounters, wrongFollowDays, wrongWithheld } = rows[0]!;
   return {
     wrongCounters,
     overlaps,
@@ -464,6 +472,7 @@ export async function checkCommunity(db: Executor): Promise<SeedCheck> {
     staleJson: await countStaleUserJson(db),
     wrongFollowCounters,
     wrongFollowDays,
+    wrongWithheld,
   };
 }
 

@@ -11,8 +11,10 @@ export const PAIR_STATES = [
   'none',
   'sent_pending', // my request to them waits
   'sent_rejected', // they rejected my request (I am never told)
+  'sent_withheld', // my request waits, out of their sight: they hide me (I am never told)
   'received_pending', // their request to me waits
   'received_rejected', // I rejected their request
+  'received_withheld', // their request waits, out of my sight: I hide them
   'connected',
 ] as const;
 export type PairState = (typeof PAIR_STATES)[number];
@@ -25,6 +27,8 @@ export const CONNECTION_ACTIONS = [
   'cancel_request',
   'remove',
   'mark_seen',
+  'hide', // POST /user/{id}/hide/ when I do not hide them
+  'unhide', // the same when I do
 ] as const;
 export type ConnectionAction = (typeof CONNECTION_ACTIONS)[number];
 
@@ -32,21 +36,36 @@ export type ConnectionStatus = 'connected' | 'sent_connection_request' | 'receiv
 
 export type Transition = { ok: true; next: PairState } | { ok: false; reason: string };
 
+/**
+ * Who hides whom in the pair (`user_hides`), from my side. A request waits out of its recipient's
+ * sight while the recipient hides its sender; nothing else of the pair depends on hiding.
+ */
+export interface PairHides {
+  byMe: boolean;
+  byThem: boolean;
+}
+
 const to = (next: PairState): Transition => ({ ok: true, next });
 const refuse = (reason: string): Transition => ({ ok: false, reason });
 
-/** Decides what an action does to a pair: the next state, or why it is refused. */
-export function transition(state: PairState, action: ConnectionAction): Transition {
+/**
+ * Decides what an action does to a pair: the next state, or why it is refused. A request of
+ * theirs that waits out of my sight (`received_withheld`) is answered as any request of theirs:
+ * asking them, accepting or rejecting it acts on it.
+ */
+export function transition(state: PairState, action: ConnectionAction, hides: PairHides): Transition {
   switch (action) {
     case 'request':
       switch (state) {
         case 'none':
-          return to('sent_pending');
+          return to(hides.byThem ? 'sent_withheld' : 'sent_pending');
         case 'received_pending':
         case 'received_rejected':
+        case 'received_withheld':
           return to('connected');
         case 'sent_pending':
         case 'sent_rejected':
+        case 'sent_withheld':
         case 'connected':
           return to(state);
       }
@@ -55,6 +74,7 @@ export function transition(state: PairState, action: ConnectionAction): Transiti
       switch (state) {
         case 'received_pending':
         case 'received_rejected':
+        case 'received_withheld':
           return to('connected');
         case 'connected':
           return to(state);
@@ -64,6 +84,7 @@ export function transition(state: PairState, action: ConnectionAction): Transiti
     case 'reject':
       switch (state) {
         case 'received_pending':
+        case 'received_withheld':
           return to('received_rejected');
         case 'received_rejected':
           return to(state);
@@ -73,8 +94,9 @@ export function transition(state: PairState, action: ConnectionAction): Transiti
     case 'cancel_reject':
       switch (state) {
         case 'received_rejected':
-          return to('received_pending');
+          return to(hides.byMe ? 'received_withheld' : 'received_pending');
         case 'received_pending':
+        case 'received_withheld':
           return to(state);
         default:
           return refuse('There is no rejected connection request from this user to restore.');
@@ -83,6 +105,7 @@ export function transition(state: PairState, action: ConnectionAction): Transiti
       switch (state) {
         case 'sent_pending':
         case 'sent_rejected':
+        case 'sent_withheld':
           return to('none');
         case 'none':
           return to(state);
@@ -104,10 +127,17 @@ export function transition(state: PairState, action: ConnectionAction): Transiti
       switch (state) {
         case 'received_pending':
         case 'received_rejected':
+        case 'received_withheld':
           return to(state);
         default:
           return refuse('There is no connection request from this user.');
       }
+    // Hiding takes their waiting request out of my sight, showing them again brings it back; it
+    // never changes anything else, so it is never refused.
+    case 'hide':
+      return to(state === 'received_pending' ? 'received_withheld' : state);
+    case 'unhide':
+      return to(state === 'received_withheld' ? 'received_pending' : state);
   }
   return assertNever(action);
 }
@@ -122,23 +152,33 @@ function assertNever(value: never): never {
  */
 export function pairStateOf(
   me: number,
-  rows: { connected: boolean; request: { from_user_id: number; rejected: Date | null } | undefined },
+  rows: {
+    connected: boolean;
+    request: { from_user_id: number; rejected: Date | null; withheld: boolean } | undefined;
+  },
 ): PairState {
   if (rows.connected) return 'connected';
   if (!rows.request) return 'none';
-  const rejected = rows.request.rejected !== null;
-  if (rows.request.from_user_id === me) return rejected ? 'sent_rejected' : 'sent_pending';
-  return rejected ? 'received_rejected' : 'received_pending';
+  const { rejected, withheld } = rows.request;
+  const mine = rows.request.from_user_id === me;
+  if (rejected !== null) return mine ? 'sent_rejected' : 'received_rejected';
+  if (withheld) return mine ? 'sent_withheld' : 'received_withheld';
+  return mine ? 'sent_pending' : 'received_pending';
 }
 
-/** The connection_status I see for them in a given state. A rejection is never shown to its sender. */
+/**
+ * The connection_status I see for them in a given state. A rejection is never shown to its sender,
+ * nor a hide; the request of a member I hide is not shown to me.
+ */
 export function statusOf(state: PairState): ConnectionStatus {
   switch (state) {
     case 'none':
     case 'received_rejected':
+    case 'received_withheld':
       return null;
     case 'sent_pending':
     case 'sent_rejected':
+    case 'sent_withheld':
       return 'sent_connection_request';
     case 'received_pending':
       return 'received_connection_request';
@@ -158,6 +198,10 @@ export function mirror(state: PairState): PairState {
       return 'sent_pending';
     case 'received_rejected':
       return 'sent_rejected';
+    case 'sent_withheld':
+      return 'received_withheld';
+    case 'received_withheld':
+      return 'sent_withheld';
     default:
       return state;
   }
@@ -171,11 +215,15 @@ export interface CounterDelta {
 
 const ZERO: CounterDelta = { connections: 0, sent: 0, received: 0 };
 
-/** What a state adds to my counters: requests I sent that still wait (rejected ones too), requests I must answer, connections. */
+/**
+ * What a state adds to my counters: requests I sent that still wait (rejected and withheld ones
+ * too), requests I must answer (not those of members I hide), connections.
+ */
 function contribution(state: PairState): CounterDelta {
   switch (state) {
     case 'sent_pending':
     case 'sent_rejected':
+    case 'sent_withheld':
       return { ...ZERO, sent: 1 };
     case 'received_pending':
       return { ...ZERO, received: 1 };
@@ -207,18 +255,30 @@ export type Plan =
 
 /** The rows a move between two states needs, from my side. */
 function rowEffects(from: PairState, next: PairState): Effect[] {
+  // A withheld request is shown again (or rejected, or restored) as a pending one: withheld only while pending.
+  const shown: Effect[] = from === 'received_withheld' ? [{ kind: 'set_withheld', withheld: false }] : [];
   switch (next) {
     case 'sent_pending':
-      return [{ kind: 'insert_request' }];
+    case 'sent_withheld':
+      return [{ kind: 'insert_request', withheld: next === 'sent_withheld' }];
     case 'connected':
       return [{ kind: 'delete_request' }, { kind: 'insert_connection' }];
     case 'received_rejected':
-      return [{ kind: 'set_rejected', rejected: true }];
+      return [...shown, { kind: 'set_rejected', rejected: true }];
     case 'received_pending':
-      return [{ kind: 'set_rejected', rejected: false }];
+      return from === 'received_withheld' ? shown : [{ kind: 'set_rejected', rejected: false }];
+    case 'received_withheld':
+      // Hiding them takes their request's notification away too; a restored rejection had none.
+      return from === 'received_pending'
+        ? [{ kind: 'set_withheld', withheld: true }, { kind: 'withdraw_request_notification' }]
+        : [
+            { kind: 'set_rejected', rejected: false },
+            { kind: 'set_withheld', withheld: true },
+          ];
     case 'none':
       if (from === 'connected') return [{ kind: 'delete_connection' }];
-      // Withdrawing a waiting request takes its notification away; one they rejected they have seen.
+      // Withdrawing a waiting request takes its notification away; one they rejected they have seen,
+      // one they hid had none.
       return from === 'sent_pending'
         ? [{ kind: 'withdraw_request_notification' }, { kind: 'delete_request' }]
         : [{ kind: 'delete_request' }];
@@ -228,15 +288,28 @@ function rowEffects(from: PairState, next: PairState): Effect[] {
   }
 }
 
+/** The `user_hides` row a hide or an unhide writes, when it changes anything. */
+function hideEffects(action: ConnectionAction, hides: PairHides): Effect[] {
+  if (action === 'hide' && !hides.byMe) return [{ kind: 'insert_hide' }];
+  if (action === 'unhide' && hides.byMe) return [{ kind: 'delete_hide' }];
+  return [];
+}
+
 /**
- * Decides an action of `me` towards `them`: the next state, my status after it, and every effect
- * of the move. Repeating an action that already took effect plans no change (and no event).
+ * Decides an action of `me` towards `them`, given who hides whom: the next state, my status after
+ * it, and every effect of the move. Repeating an action that already took effect plans no change
+ * (and no event).
  */
-export function plan(state: PairState, action: ConnectionAction, pair: { me: number; them: number }): Plan {
-  const result = transition(state, action);
+export function plan(
+  state: PairState,
+  action: ConnectionAction,
+  pair: { me: number; them: number },
+  hides: PairHides,
+): Plan {
+  const result = transition(state, action, hides);
   if (!result.ok) return result;
   const { next } = result;
-  const effects: Effect[] = action === 'mark_seen' ? [{ kind: 'mark_viewed' }] : [];
+  const effects: Effect[] = action === 'mark_seen' ? [{ kind: 'mark_viewed' }] : hideEffects(action, hides);
   if (next !== state) {
     effects.push(...rowEffects(state, next), { kind: 'counters', ...counterDeltas(state, next) });
     const event = eventFor(pair.me, pair.them, state, next);

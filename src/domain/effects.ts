@@ -13,14 +13,19 @@ export type UserCounterDelta = Partial<
  * them, a follow from me to them.
  */
 export type Effect =
-  | { kind: 'insert_request' }
+  /** A withheld request waits out of its recipient's sight: they hide its sender (migration 0013). */
+  | { kind: 'insert_request'; withheld: boolean }
   | { kind: 'delete_request' }
   | { kind: 'set_rejected'; rejected: boolean }
+  | { kind: 'set_withheld'; withheld: boolean }
   | { kind: 'mark_viewed' }
   | { kind: 'insert_connection' }
   | { kind: 'delete_connection' }
   /** The request's `connection_request` notification goes (a withdrawn request). */
   | { kind: 'withdraw_request_notification' }
+  /** I hide them (`user_hides`), or show them again. */
+  | { kind: 'insert_hide' }
+  | { kind: 'delete_hide' }
   | { kind: 'insert_follow' }
   | { kind: 'delete_follow' }
   /** The unread `user_follow` notification of my follow goes (an unfollow); a read one stays as history. */

@@ -59,10 +59,14 @@ export interface GraphEvent {
 /**
  * What a change of a pair means to the rest of the world, from the actor's ("me") side. Pure.
  * A rejection and a restored rejection are silent for the sender: they never learn of either.
+ * Hiding is between a member and kith: a hide or an unhide is no event, and a request that waits
+ * out of its recipient's sight (withheld) tells its recipient nothing, made or withdrawn.
  */
 export function eventFor(me: number, them: number, from: PairState, next: PairState): GraphEvent | undefined {
   if (from === next) return undefined;
   switch (next) {
+    case 'sent_withheld':
+      return { type: 'connection_request.created', from: me, to: them };
     case 'sent_pending':
       return {
         type: 'connection_request.created',
@@ -80,6 +84,9 @@ export function eventFor(me: number, them: number, from: PairState, next: PairSt
     case 'received_rejected':
       return { type: 'connection_request.rejected', from: them, to: me };
     case 'received_pending':
+    case 'received_withheld':
+      // A hide or an unhide moves a waiting request between withheld and pending: no event.
+      if (from === 'received_pending' || from === 'received_withheld') return undefined;
       return { type: 'connection_request.restored', from: them, to: me };
     case 'none':
       if (from === 'connected') {

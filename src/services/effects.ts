@@ -1,5 +1,6 @@
 import * as connections from '../db/repositories/connections.js';
 import * as follows from '../db/repositories/follows.js';
+import * as hides from '../db/repositories/hides.js';
 import { deleteRequestNotification, deleteUnreadFollowNotification } from '../db/repositories/notifications.js';
 import type { Effect } from '../domain/effects.js';
 import { recordEvent } from '../events/outbox.js';
@@ -26,12 +27,21 @@ export async function executeEffect(tx: Transaction, effect: Effect, pair: Effec
   };
   switch (effect.kind) {
     case 'insert_request':
-      return (await connections.insertRequest(tx, me, them)).id;
+      return (await connections.insertRequest(tx, me, them, effect.withheld)).id;
     case 'delete_request':
       await connections.deleteRequest(tx, request());
       return requestId;
     case 'set_rejected':
       await connections.setRejected(tx, request(), effect.rejected);
+      return requestId;
+    case 'set_withheld':
+      await connections.setWithheld(tx, request(), effect.withheld);
+      return requestId;
+    case 'insert_hide':
+      await hides.insertHide(tx, me, them);
+      return requestId;
+    case 'delete_hide':
+      await hides.deleteHide(tx, me, them);
       return requestId;
     case 'mark_viewed':
       await connections.markViewed(tx, request());

@@ -2,6 +2,7 @@ import { modeOf } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
 import * as connections from '../db/repositories/connections.js';
 import { isFollowing } from '../db/repositories/follows.js';
+import { deleteHidesOf } from '../db/repositories/hides.js';
 import { countUnseen, deleteNotificationsOf } from '../db/repositories/notifications.js';
 import { deleteRefreshTokensOf } from '../db/repositories/tokens.js';
 import * as settings from '../db/repositories/user-settings.js';
@@ -213,6 +214,8 @@ export async function deleteMember(db: Database, ref: MemberRef, by?: number): P
       throw new AppError(400, 'self_deletion', 'You cannot delete yourself; ask another administrator.');
     const user = await withdraw(tx, ref);
     await settings.deleteAllOf(tx, user.id);
+    // Hides are a member's own choices: kept while blocked or deactivated, gone with the member.
+    await deleteHidesOf(tx, user.id);
     // The receivers learn who went as they were (id, ext_id, email: what their own systems match on).
     await recordUserEvent(tx, 'user.deleted', { ...user, is_active: false, deleted: true }, await communityMode(tx));
     await users.eraseMember(tx, user.id);
@@ -267,7 +270,8 @@ async function dissolve(tx: Transaction, deleted: number, other: number) {
   if (move) {
     // A request to the deleted member is withdrawn by its sender; the rest is the deleted member's move.
     const [me, them] = move.by === 'deleted' ? [deleted, other] : [other, deleted];
-    const decided = plan(move.by === 'deleted' ? state : mirror(state), move.action, { me, them });
+    const hides = move.by === 'deleted' ? rows.hides : { byMe: rows.hides.byThem, byThem: rows.hides.byMe };
+    const decided = plan(move.by === 'deleted' ? state : mirror(state), move.action, { me, them }, hides);
     if (!decided.ok) throw new Error(`cannot dissolve ${state}: ${decided.reason}`);
     await run(decided.effects, me, them, rows.request?.id);
   }
@@ -291,9 +295,11 @@ function dissolution(state: PairState): { by: 'deleted' | 'other'; action: 'remo
       return { by: 'deleted', action: 'remove' };
     case 'sent_pending':
     case 'sent_rejected':
+    case 'sent_withheld':
       return { by: 'deleted', action: 'cancel_request' };
     case 'received_pending':
     case 'received_rejected':
+    case 'received_withheld':
       return { by: 'other', action: 'cancel_request' };
   }
 }

@@ -204,8 +204,3 @@ export async function getCounters(
     connection_requests_received: user.requests_received_count,
   };
 }
-
-/** kith has no hiding (blocking) of members yet: nobody is hidden, so the list is empty for everyone. */
-export function hiddenUserIds(_viewerId: number): number[] {
-  return [];
-}

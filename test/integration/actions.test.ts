@@ -641,7 +641,15 @@ describe("the SQL status expression agrees with the state machine's statusOf", (
       await world.act(me.token, them.id, 'request');
       await world.act(them.token, me.id, 'reject');
     },
+    sent_withheld: async (me, them) => {
+      await world.post(`/api/v2/user/${me.id}/hide/`, them.token);
+      await world.act(me.token, them.id, 'request');
+    },
     received_pending: (me, them) => world.act(them.token, me.id, 'request'),
+    received_withheld: async (me, them) => {
+      await world.act(them.token, me.id, 'request');
+      await world.post(`/api/v2/user/${them.id}/hide/`, me.token);
+    },
     received_rejected: async (me, them) => {
       await world.act(them.token, me.id, 'request');
       await world.act(me.token, them.id, 'reject');

@@ -31,19 +31,6 @@ describe('GET /api/v2/feature/', () => {
   });
 });
 
-describe('GET /api/v2/user/hidden_users_id/', () => {
-  test('needs a token', async () => {
-    assert.equal((await world.get('/api/v2/user/hidden_users_id/')).status, 401);
-  });
-
-  test('is empty: kith has no hiding yet', async () => {
-    const me = await world.user();
-    const response = await world.get('/api/v2/user/hidden_users_id/', me.token);
-    assert.equal(response.status, 200);
-    assert.deepEqual(response.body, []);
-  });
-});
-
 describe('/api/v2/user/{id}/settings/', () => {
   const defaults = { show_toast_notifications: 1, toast_notifications_emit_sound: 1 };
 

@@ -21,6 +21,7 @@ const CLEAN = {
   staleJson: 0,
   wrongFollowCounters: 0,
   wrongFollowDays: 0,
+  wrongWithheld: 0,
 };
 before(async () => {
   world = await World.start();

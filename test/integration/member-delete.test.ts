@@ -132,6 +132,7 @@ describe('DELETE /api/v2/user/{id}/', () => {
       staleJson: 0,
       wrongFollowCounters: 0,
       wrongFollowDays: 0,
+      wrongWithheld: 0,
     });
     for (const other of [friend, asked, asker, rejecter, rejected, follower]) {
       const row = await rowOf(other.id);

@@ -175,7 +175,13 @@ describe('endpoint management', () => {
     // and the user events (user-events.test.ts checks that each of those is produced).
     const produced = new Set(
       [
-        ...PAIR_STATES.flatMap((state) => CONNECTION_ACTIONS.map((action) => plan(state, action, { me: 1, them: 2 }))),
+        ...PAIR_STATES.flatMap((state) =>
+          CONNECTION_ACTIONS.flatMap((action) =>
+            [false, true].flatMap((byMe) =>
+              [false, true].map((byThem) => plan(state, action, { me: 1, them: 2 }, { byMe, byThem })),
+            ),
+          ),
+        ),
         ...FOLLOW_STATES.flatMap((state) =>
           FOLLOW_ACTIONS.map((action) => planFollow(state, action, { me: 1, them: 2 })),
         ),

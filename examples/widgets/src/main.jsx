@@ -6,7 +6,7 @@
 // else the sign-in form below (the OAuth password grant of kith's /oauth/token/).
 // What is shown: the signed-in member's connections, or with `?profile=<user id>` that member's profile, or
 // with `?follow=<user id>` (a community in follow mode) that member's followers and followings and a button
-// to follow them.
+// to follow them, or with `?block=<user id>` that member's action menu (Block / Unblock user) and blocked notice.
 import { SCContextProvider, useSCFetchUser, useSCUser } from '@selfcommunity/react-core';
 import {
   FollowUserButton,
@@ -14,8 +14,10 @@ import {
   UserConnectionsRequestsWidget,
   UserConnectionsWidget,
   UserFollowedUsersWidget,
+  UserActionIconButton,
   UserFollowersWidget,
   UserInfo,
+  UserProfileBlocked,
   UserProfileHeader,
 } from '@selfcommunity/react-ui';
 import React, { useCallback, useMemo, useState } from 'react';
@@ -94,6 +96,7 @@ function idInAddress(name) {
 const VIEWS = {
   profile: 'A member’s profile, seen by ',
   follow: 'Followers and followings, seen by ',
+  block: 'Blocking a member, seen by ',
   connections: 'Connections of ',
 };
 
@@ -101,7 +104,8 @@ function Widgets({ onSignOut }) {
   const { user, loading, error } = useSCUser();
   const profileId = useMemo(() => idInAddress('profile'), []);
   const followId = useMemo(() => idInAddress('follow'), []);
-  const view = profileId ? 'profile' : followId ? 'follow' : 'connections';
+  const blockId = useMemo(() => idInAddress('block'), []);
+  const view = profileId ? 'profile' : followId ? 'follow' : blockId ? 'block' : 'connections';
   if (!user) {
     return (
       <p data-testid="status" style={{ fontFamily: 'sans-serif', padding: 24 }}>
@@ -127,6 +131,7 @@ function Widgets({ onSignOut }) {
       </header>
       {view === 'profile' && <Profile userId={profileId} />}
       {view === 'follow' && <Follows userId={followId} />}
+      {view === 'block' && <Block userId={blockId} />}
       {view === 'connections' && <Connections user={user} />}
     </main>
   );
@@ -168,6 +173,27 @@ function Follows({ userId }) {
       </section>
       <section data-testid="followings">
         <UserFollowedUsersWidget userId={userId} limit={10} />
+      </section>
+    </div>
+  );
+}
+
+/**
+ * Hiding (SelfCommunity calls it blocking): a member's action menu, whose "Block user" / "Unblock user" item
+ * toggles kith's `POST /api/v2/user/{id}/hide/`, and the notice a blocked profile shows (`is_hidden_by`, and
+ * the member's hidden ids). Both get the loaded user, as FollowUserButton does.
+ */
+function Block({ userId }) {
+  const { scUser } = useSCFetchUser({ id: userId });
+  if (!scUser) return null;
+  return (
+    <div style={{ display: 'grid', gap: 16, maxWidth: 640 }}>
+      <section data-testid="block-member" style={{ display: 'flex', gap: 12, alignItems: 'center' }}>
+        <strong>@{scUser.username}</strong>
+        <UserActionIconButton user={scUser} aria-label="actions" />
+      </section>
+      <section data-testid="blocked-notice">
+        <UserProfileBlocked user={scUser} />
       </section>
     </div>
   );

@@ -60,14 +60,16 @@ const iso = (column: string) => `coalesce('"' || kith_iso(${column}) || '"', 'nu
  * The text of one list's page statement in one shape. Everything a page shows of a request is in
  * the list's covering index (migration 0006), the users come from their stored JSON (user_json,
  * rendered by the application), and the viewer and the community settings are read in the same
- * statement: no row at all when the viewer is missing or inactive.
+ * statement: no row at all when the viewer is missing or inactive. The received list leaves out
+ * the requests of members the viewer hides (withheld, migration 0013): its index, per-day counts
+ * and counter leave them out too, so counts and deep offsets stay exact; the sent list shows them.
  */
 function pageStatement(list: RequestList, shape: Shape): PageStatement {
   const { slots, slot } = parameterSlots<keyof Params>();
   const viewer = slot('viewer');
   const filter =
     list === 'pending'
-      ? `r.to_user_id = ${viewer} AND r.rejected IS NULL`
+      ? `r.to_user_id = ${viewer} AND r.rejected IS NULL AND NOT r.withheld`
       : list === 'rejected'
         ? `r.to_user_id = ${viewer} AND r.rejected IS NOT NULL`
         : `r.from_user_id = ${viewer}`;

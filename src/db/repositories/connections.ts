@@ -60,25 +60,34 @@ export interface PairRows {
   connected: boolean;
   /** The pair's one request, either way, if any. */
   request: ConnectionRequestRow | undefined;
+  /** Who hides whom in the pair (`user_hides`), from my side. */
+  hides: { byMe: boolean; byThem: boolean };
 }
 
 /** What the pair's rows say (the domain reads the state from them: `pairStateOf`). */
 export async function loadPair(db: Executor, me: number, them: number): Promise<PairRows> {
-  const { rows } = await sql<ConnectionRequestRow & { connected: boolean }>`
-    SELECT r.*, EXISTS (SELECT 1 FROM connections WHERE user_id = ${me} AND friend_id = ${them}) AS connected
+  type Row = ConnectionRequestRow & { connected: boolean; hidden_by_me: boolean; hidden_by_them: boolean };
+  const { rows } = await sql<Row>`
+    SELECT r.*, EXISTS (SELECT 1 FROM connections WHERE user_id = ${me} AND friend_id = ${them}) AS connected,
+      EXISTS (SELECT 1 FROM user_hides WHERE hider_id = ${me} AND hidden_id = ${them}) AS hidden_by_me,
+      EXISTS (SELECT 1 FROM user_hides WHERE hider_id = ${them} AND hidden_id = ${me}) AS hidden_by_them
     FROM (SELECT 1) one LEFT JOIN connection_requests r ON ${pair(me, them)}`.execute(db);
-  const row = rows[0];
-  if (!row || row.id === null) return { connected: row?.connected === true, request: undefined };
-  const { connected, ...request } = row;
-  return { connected, request };
+  const { connected, hidden_by_me, hidden_by_them, ...request } = rows[0]!;
+  const hides = { byMe: hidden_by_me, byThem: hidden_by_them };
+  return { connected, request: request.id === null ? undefined : request, hides };
 }
 
-export async function insertRequest(db: Executor, from: number, to: number) {
+export async function insertRequest(db: Executor, from: number, to: number, withheld: boolean) {
   return db
     .insertInto('connection_requests')
-    .values({ from_user_id: from, to_user_id: to, rejected: null, viewed: null })
+    .values({ from_user_id: from, to_user_id: to, rejected: null, viewed: null, withheld })
     .returningAll()
     .executeTakeFirstOrThrow();
+}
+
+/** Takes a waiting request out of its recipient's sight, or shows it again (the per-day counts follow by trigger). */
+export async function setWithheld(db: Executor, id: number, withheld: boolean) {
+  await db.updateTable('connection_requests').set({ withheld }).where('id', '=', id).execute();
 }
 
 export async function deleteRequest(db: Executor, id: number) {

@@ -55,7 +55,8 @@ export async function loadCommunity(db: Executor): Promise<Community> {
 
 /**
  * The viewer's connection_status towards the user in column `userId`: a lookup by primary key
- * and one by the pair index, whatever the size of either user's graph.
+ * and one by the pair index, whatever the size of either user's graph. A request from a member
+ * the viewer hides (withheld) is not shown to them; its sender sees it as any waiting request.
  */
 export function connectionStatusSql(
   viewerId: number | null,
@@ -73,7 +74,7 @@ export function connectionStatusSql(
     WHEN ${userId} = ${viewerId} THEN NULL
     WHEN EXISTS (SELECT 1 FROM connections c WHERE c.user_id = ${viewerId} AND c.friend_id = ${userId}) THEN 'connected'
     ELSE (SELECT CASE WHEN r.from_user_id = ${viewerId} THEN 'sent_connection_request'
-                      WHEN r.rejected IS NULL THEN 'received_connection_request' END
+                      WHEN r.rejected IS NULL AND NOT r.withheld THEN 'received_connection_request' END
           FROM connection_requests r
           WHERE least(r.from_user_id, r.to_user_id) = least(${viewerId}::int, ${userId})
             AND greatest(r.from_user_id, r.to_user_id) = greatest(${viewerId}::int, ${userId}))

@@ -4,7 +4,6 @@ import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import { USER_SETTINGS } from '../../domain/user-settings.js';
 import { getUserSettings, patchUserSettings } from '../../services/user-settings.js';
-import { hiddenUserIds } from '../../services/users.js';
 import { viewerOf } from '../plugins/auth.js';
 import { errors, ID_SEGMENT, IdParams, withExample } from '../schemas/common.js';
 
@@ -33,7 +32,7 @@ const Settings = Type.Object(Object.fromEntries(USER_SETTINGS.map((s) => [s.name
   description: USER_SETTINGS.map((s) => `${s.name}: ${s.help}`).join(' '),
 });
 
-/** Features, hidden users and a member's settings; registered under `/api/v2`. */
+/** Features and a member's settings; registered under `/api/v2`. */
 export const communityRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
   app.get(
     '/feature/',
@@ -58,20 +57,6 @@ export const communityRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = asyn
       const results = FEATURES.map((f) => ({ name: f.name, enabled: f.offered(app) }));
       return { count: results.length, next: null, previous: null, results };
     },
-  );
-
-  app.get(
-    '/user/hidden_users_id/',
-    {
-      config: { auth: 'required' },
-      schema: {
-        tags: ['users'],
-        summary: 'Ids of the users I have hidden',
-        operationId: 'getHiddenUsersId',
-        response: { 200: withExample(Type.Array(Type.Integer()), [5, 9]), ...errors },
-      },
-    },
-    async (request) => hiddenUserIds(viewerOf(request).id),
   );
 
   app.get(

@@ -1,0 +1,104 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { presentUser } from '../../contracts/user.js';
+import type { Database } from '../../db/database.js';
+import { toggleHide } from '../../services/connections.js';
+import { hiddenUserIds, isHidden, isHiddenBy, listHiddenUsers } from '../../services/hides.js';
+import { pageWindow, paginated } from '../pagination.js';
+import { modeOfRequest, viewerOf } from '../plugins/auth.js';
+import { errors, ID_SEGMENT, IdParams, Page, withExample } from '../schemas/common.js';
+import { examplePage, exampleUser } from '../schemas/examples.js';
+import { HiddenUsersQuery, IsHidden, IsHiddenBy } from '../schemas/hides.js';
+import { UserRef } from '../schemas/users.js';
+
+const tags = ['hides'];
+
+/** Hiding members (`user/show_hide_user.md` and the hidden checks and lists), in either mode, under /api/v2. */
+export const hideRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
+  app.post(
+    `/user/${ID_SEGMENT}/hide/`,
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Hide the user, or show them again when I already hide them (a toggle)',
+        operationId: 'showHideUser',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Hidden or shown again' }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await toggleHide(db, viewerOf(request).id, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    `/user/${ID_SEGMENT}/is_hidden/`,
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Whether I hide the user',
+        operationId: 'checkUserHidden',
+        params: IdParams,
+        response: { 200: withExample(IsHidden, { is_hidden: true }), ...errors },
+      },
+    },
+    async (request) => ({ is_hidden: await isHidden(db, viewerOf(request).id, request.params.id) }),
+  );
+
+  app.get(
+    `/user/${ID_SEGMENT}/is_hidden_by/`,
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Whether the user hides me',
+        operationId: 'checkUserHiddenBy',
+        params: IdParams,
+        response: { 200: withExample(IsHiddenBy, { is_hidden_by: false }), ...errors },
+      },
+    },
+    async (request) => ({ is_hidden_by: await isHiddenBy(db, viewerOf(request).id, request.params.id) }),
+  );
+
+  app.get(
+    '/user/hidden_users/',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'The users I hide, the last hidden first',
+        operationId: 'getHiddenUsers',
+        querystring: HiddenUsersQuery,
+        response: { 200: withExample(Page(UserRef), examplePage([exampleUser], 'user/hidden_users/')), ...errors },
+      },
+    },
+    async (request) => {
+      const window = pageWindow(request.query);
+      const mode = modeOfRequest(request);
+      const page = await listHiddenUsers(db, viewerOf(request).id, { ...request.query, ...window }, mode);
+      return paginated(
+        request,
+        window,
+        page.total,
+        page.items.map((u) => presentUser(u, u.connection_status, mode)),
+      );
+    },
+  );
+
+  app.get(
+    '/user/hidden_users_id/',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Ids of the users I hide',
+        operationId: 'getHiddenUsersId',
+        response: { 200: withExample(Type.Array(Type.Integer()), [5, 9]), ...errors },
+      },
+    },
+    async (request) => hiddenUserIds(db, viewerOf(request).id),
+  );
+};
