@@ -116,6 +116,7 @@ async function assertWithdrawn(
     staleJson: 0,
     wrongFollowCounters: 0,
     wrongFollowDays: 0,
+    wrongWithheld: 0,
   });
   for (const row of [await rowOf(center.id), ...(await Promise.all(Object.values(others).map((o) => rowOf(o.id))))]) {
     const counters = [
