@@ -44,8 +44,13 @@ describe('defaults', () => {
       allowPrivate: false,
       retrySchedule: [5, 25, 125, 625, 3125],
       disableAfter: 259_200,
+      timeout: 10,
+      concurrency: 16,
+      perEndpoint: 4,
       workerInServer: true,
     });
+    assert.deepEqual(config.retention, { eventsDays: 30, deliveriesDays: 30, notificationsDays: 30 });
+    assert.ok(Object.isFrozen(config.retention));
     assert.ok(Object.isFrozen(config));
     assert.ok(Object.isFrozen(config.webhooks));
     assert.ok(Object.isFrozen(config.webhooks.retrySchedule));
@@ -69,6 +74,12 @@ describe('defaults', () => {
       KITH_WEBHOOK_ALLOW_PRIVATE: 'true',
       KITH_WEBHOOK_RETRY_SCHEDULE: '1, 60,86400',
       KITH_WEBHOOK_DISABLE_AFTER: '600',
+      KITH_WEBHOOK_TIMEOUT: '3',
+      KITH_WEBHOOK_CONCURRENCY: '50',
+      KITH_WEBHOOK_ENDPOINT_CONCURRENCY: '1',
+      KITH_RETENTION_EVENTS_DAYS: '0',
+      KITH_RETENTION_DELIVERIES_DAYS: '7',
+      KITH_RETENTION_NOTIFICATIONS_DAYS: '90',
     });
     assert.equal(config.accessTokenTtl, 60);
     assert.equal(config.refreshTokenTtl, 120);
@@ -77,8 +88,12 @@ describe('defaults', () => {
       allowPrivate: true,
       retrySchedule: [1, 60, 86_400],
       disableAfter: 600,
+      timeout: 3,
+      concurrency: 50,
+      perEndpoint: 1,
       workerInServer: false,
     });
+    assert.deepEqual(config.retention, { eventsDays: 0, deliveriesDays: 7, notificationsDays: 90 });
   });
 
   test('valid values are read', () => {
@@ -278,6 +293,12 @@ describe('bad values stop the start with one ConfigError naming the variable', (
     ['KITH_WEBHOOK_RETRY_SCHEDULE', '0'],
     ['KITH_WEBHOOK_RETRY_SCHEDULE', Array(51).fill('1').join(',')],
     ['KITH_WEBHOOK_DISABLE_AFTER', '0'],
+    ['KITH_WEBHOOK_TIMEOUT', '0'],
+    ['KITH_WEBHOOK_CONCURRENCY', '0'],
+    ['KITH_WEBHOOK_ENDPOINT_CONCURRENCY', '1.5'],
+    ['KITH_RETENTION_EVENTS_DAYS', '-1'],
+    ['KITH_RETENTION_DELIVERIES_DAYS', '30d'],
+    ['KITH_RETENTION_NOTIFICATIONS_DAYS', '36501'],
     ['KITH_ACCESS_TOKEN_TTL', '1h'],
     ['KITH_REFRESH_TOKEN_TTL', '315360001'],
   ] as const) {
