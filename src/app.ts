@@ -25,6 +25,7 @@ import { connectionRoutes } from './http/routes/connections.js';
 import { followRoutes } from './http/routes/follows.js';
 import { healthRoutes } from './http/routes/health.js';
 import { notificationRoutes } from './http/routes/notifications.js';
+import { peopleRoutes } from './http/routes/people.js';
 import { preferenceRoutes } from './http/routes/preferences.js';
 import { userRoutes } from './http/routes/users.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
@@ -228,6 +229,7 @@ export async function buildApp({
   await app.register(userRoutes, api);
   await app.register(connectionRoutes, api);
   await app.register(followRoutes, api);
+  await app.register(peopleRoutes, api);
   await app.register(preferenceRoutes, api);
   await app.register(communityRoutes, api);
   await app.register(notificationRoutes, api);

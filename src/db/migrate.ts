@@ -11,6 +11,7 @@ import * as userJsonByApplication from './migrations/0008-user-json-by-applicati
 import * as follows from './migrations/0009-follows.js';
 import * as refreshFamilies from './migrations/0010-refresh-token-families.js';
 import * as userHides from './migrations/0011-user-hides.js';
+import * as search from './migrations/0012-search.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '0009-follows': follows,
   '0010-refresh-token-families': refreshFamilies,
   '0011-user-hides': userHides,
+  '0012-search': search,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
