@@ -29,6 +29,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     USING gin (kith_fold(username) gin_trgm_ops, kith_fold(real_name) gin_trgm_ops)`.execute(db);
   await sql`CREATE INDEX users_search_username_idx ON users ((kith_fold(username)) COLLATE "C", id)`.execute(db);
   await sql`CREATE INDEX users_search_real_name_idx ON users ((kith_fold(real_name)) COLLATE "C", id)`.execute(db);
+  // The planner's statistics of the new expressions: without them it guesses that a common prefix
+  // matches 0.5% of members and reads all of them (300,000 members: 7 s instead of 0.15 s for "mem").
+  await sql`ANALYZE users`.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

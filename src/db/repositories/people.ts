@@ -124,16 +124,17 @@ export async function matchUsernames(
 /**
  * How far suggestions look: the viewer's newest `FRIENDS` connections (followings in follow mode),
  * the newest `PER_FRIEND` of each of theirs, and the `NEWEST` members (for someone with no
- * connection yet): at most FRIENDS × PER_FRIEND + NEWEST candidates, whatever the viewer's graph.
+ * connection yet); of those, the `KEPT` best ranked before the exclusions are checked. So at most
+ * FRIENDS × PER_FRIEND index entries and KEPT candidates' checks, whatever the viewer's graph.
  */
-export const SUGGESTION_BOUNDS = { FRIENDS: 100, PER_FRIEND: 100, NEWEST: 50 } as const;
+export const SUGGESTION_BOUNDS = { FRIENDS: 100, PER_FRIEND: 100, NEWEST: 50, KEPT: 500 } as const;
 
 /**
- * A page of members to suggest to the viewer, and how many there are: friends of friends (followings
- * of followings) and the newest members, without the viewer, their connections (followings), anyone
- * with a request to or from them (pending or rejected), members they hide or who hide them, and
- * inactive or deleted members. Ranked by mutual connections (among those looked at), then the newest
- * member first. One statement.
+ * A page of members to suggest to the viewer, and how many there are (at most `KEPT`): friends of
+ * friends (followings of followings) and the newest members, without the viewer, their connections
+ * (followings), anyone with a request to or from them (pending or rejected), members they hide or
+ * who hide them, and inactive or deleted members. Ranked by mutual connections among those looked
+ * at, then the newest member first (ids are given in the order members join). One statement.
  */
 export async function suggestMembers(
   db: Executor,
@@ -141,7 +142,7 @@ export async function suggestMembers(
   window: { limit: number; offset: number },
   mode: GraphMode,
 ): Promise<{ total: number; items: UserRow[] }> {
-  const { FRIENDS, PER_FRIEND, NEWEST } = SUGGESTION_BOUNDS;
+  const { FRIENDS, PER_FRIEND, NEWEST, KEPT } = SUGGESTION_BOUNDS;
   // The one-hop and two-hop edges: connections both ways (a row per side), or follows outward.
   const [table, from, to, byDate] =
     mode === 'follow'
@@ -166,18 +167,21 @@ export async function suggestMembers(
         GROUP BY f.id
         UNION ALL
         (SELECT u.id, 0 FROM users u WHERE u.is_active AND NOT u.deleted ORDER BY u.id DESC LIMIT ${NEWEST})
-      ) x GROUP BY id
+      ) x
+      WHERE id <> ${viewerId}
+      GROUP BY id ORDER BY max(mutual) DESC, id DESC LIMIT ${KEPT}
     ), suggested AS MATERIALIZED (
-      SELECT c.id, c.mutual, u.date_joined FROM candidate c JOIN users u ON u.id = c.id
-      WHERE c.id <> ${viewerId} AND ${findable(viewerId)}
+      SELECT c.id, c.mutual FROM candidate c JOIN users u ON u.id = c.id
+      WHERE ${findable(viewerId)}
         AND NOT EXISTS (SELECT 1 FROM user_hides h WHERE h.hider_id = c.id AND h.hidden_id = ${viewerId})
         AND NOT ${related}
     )
     SELECT t.total, p.* FROM (SELECT count(*)::int AS total FROM suggested) t
     LEFT JOIN LATERAL (
-      SELECT u.* FROM suggested s JOIN users u ON u.id = s.id
-      ORDER BY s.mutual DESC, s.date_joined DESC, s.id DESC
-      LIMIT ${window.limit} OFFSET ${window.offset}
+      SELECT u.* FROM (
+        SELECT s.id, s.mutual FROM suggested s ORDER BY s.mutual DESC, s.id DESC LIMIT ${window.limit} OFFSET ${window.offset}
+      ) s JOIN users u ON u.id = s.id
+      ORDER BY s.mutual DESC, s.id DESC
     ) p ON true`.execute(db);
   return pageOf(rows);
 }

@@ -1,0 +1,13 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { searchMembers, suggestMembers } from './src/db/repositories/people.js';
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+let last: { sql: string; parameters: readonly unknown[] } | undefined;
+const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }), log: (e) => { last = e.query; } });
+const which = process.argv[2]!;
+const arg = process.argv[3]!;
+if (which === 'suggest') await suggestMembers(db, Number(arg), { limit: 20, offset: 0 }, (process.argv[4] as any) ?? 'friendship');
+else await searchMembers(db, 5, { terms: [{ field: 'both', term: arg }], ordering: null, exclude: [], limit: 20, offset: 0 }, 'friendship');
+const r = await pool.query(`EXPLAIN (ANALYZE, BUFFERS) ${last!.sql}`, last!.parameters as unknown[]);
+console.log(r.rows.map((x) => x['QUERY PLAN']).join('\n'));
+await pool.end();
