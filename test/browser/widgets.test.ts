@@ -11,18 +11,17 @@
  * Run with `npm run test:browser`. The screenshot goes to $KITH_SCREENSHOT (default .kith-test-browser/widgets.png).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { signAccessToken } from '../../src/services/tokens.js';
+import { CHROMIUM_ARGS, run, serveStatic } from '../helpers/browser.js';
 import { JWT_SECRET, openTestDatabase } from '../helpers/world.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -34,19 +33,6 @@ const ADMIN_PASSWORD = 'Admin-pass-1';
 const PASSWORD = 'Widgets-pass-1';
 /** kith as the browser sees it behind a reverse proxy on the standard port (see `--host-resolver-rules`). */
 const PROXIED = 'http://kith.test';
-
-// Headless, as root, and quiet: without the background-networking flags Chromium keeps calling hosts that a
-// machine with no network beyond the package registries refuses.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface Member {
   id: number;
@@ -61,49 +47,6 @@ let kith: string;
 let pageServer: Server;
 let pageOrigin: string;
 let browser: any;
-
-/** Runs a command to completion within `ms`, or fails the test with its output. */
-function run(command: string, args: string[], cwd: string, ms: number): Promise<void> {
-  return new Promise((done, fail) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) done();
-      else fail(new Error(`${command} ${args.join(' ')} ended with ${signal ?? code}:\n${output.slice(-4000)}`));
-    });
-  });
-}
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-  '.json': 'application/json',
-};
-
-/** Serves the built page (and index.html for any other path), nothing else: a community's own site. */
-function serveStatic(dir: string): Promise<Server> {
-  const server = createServer(async (request, response) => {
-    const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
-    let file = join(dir, path);
-    if (!file.startsWith(dir + sep) || !existsSync(file) || path.endsWith('/')) file = join(dir, 'index.html');
-    try {
-      const body = await readFile(file);
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-      response.end(body);
-    } catch {
-      response.writeHead(404).end();
-    }
-  });
-  return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
-}
 
 async function api(method: string, path: string, token?: string, body?: unknown) {
   const headers: Record<string, string> = { accept: 'application/json' };

@@ -6,7 +6,7 @@
 // else the sign-in form below (the OAuth password grant of kith's /oauth/token/).
 // What is shown: the signed-in member's connections, or with `?profile=<user id>` that member's profile, or
 // with `?follow=<user id>` (a community in follow mode) that member's followers and followings and a button
-// to follow them.
+// to follow them, or with `?people=1` the people suggested to the member and a picker that finds members by name.
 import { SCContextProvider, useSCFetchUser, useSCUser } from '@selfcommunity/react-core';
 import {
   FollowUserButton,
@@ -16,7 +16,9 @@ import {
   UserFollowedUsersWidget,
   UserFollowersWidget,
   UserInfo,
+  UserAutocomplete,
   UserProfileHeader,
+  UserSuggestionWidget,
 } from '@selfcommunity/react-ui';
 import React, { useCallback, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -95,13 +97,15 @@ const VIEWS = {
   profile: 'A member’s profile, seen by ',
   follow: 'Followers and followings, seen by ',
   connections: 'Connections of ',
+  people: 'People for ',
 };
 
 function Widgets({ onSignOut }) {
   const { user, loading, error } = useSCUser();
   const profileId = useMemo(() => idInAddress('profile'), []);
   const followId = useMemo(() => idInAddress('follow'), []);
-  const view = profileId ? 'profile' : followId ? 'follow' : 'connections';
+  const people = useMemo(() => new URLSearchParams(window.location.search).has('people'), []);
+  const view = profileId ? 'profile' : followId ? 'follow' : people ? 'people' : 'connections';
   if (!user) {
     return (
       <p data-testid="status" style={{ fontFamily: 'sans-serif', padding: 24 }}>
@@ -128,6 +132,7 @@ function Widgets({ onSignOut }) {
       {view === 'profile' && <Profile userId={profileId} />}
       {view === 'follow' && <Follows userId={followId} />}
       {view === 'connections' && <Connections user={user} />}
+      {view === 'people' && <People />}
     </main>
   );
 }
@@ -168,6 +173,22 @@ function Follows({ userId }) {
       </section>
       <section data-testid="followings">
         <UserFollowedUsersWidget userId={userId} limit={10} />
+      </section>
+    </div>
+  );
+}
+
+/** Finding people: whom kith suggests (mutual connections first), and a picker that searches members by name. */
+function People() {
+  const [picked, setPicked] = useState([]);
+  return (
+    <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(320px, 1fr))', gap: 16 }}>
+      <section data-testid="suggestions">
+        <UserSuggestionWidget limit={3} />
+      </section>
+      <section data-testid="autocomplete">
+        <UserAutocomplete onChange={setPicked} />
+        <p data-testid="picked">{picked.map((u) => (typeof u === 'object' ? u.username : u)).join(',')}</p>
       </section>
     </div>
   );

@@ -127,7 +127,7 @@ export async function matchUsernames(
  * connection yet); of those, the `KEPT` best ranked before the exclusions are checked. So at most
  * FRIENDS × PER_FRIEND index entries and KEPT candidates' checks, whatever the viewer's graph.
  */
-export const SUGGESTION_BOUNDS = { FRIENDS: 100, PER_FRIEND: 100, NEWEST: 50, KEPT: 500 } as const;
+export const SUGGESTION_BOUNDS = { FRIENDS: 100, PER_FRIEND: 100, NEWEST: 50, KEPT: 100 } as const;
 
 /**
  * A page of members to suggest to the viewer, and how many there are (at most `KEPT`): friends of
@@ -164,6 +164,8 @@ export async function suggestMembers(
         FROM mine m CROSS JOIN LATERAL (
           SELECT e.${to} AS id FROM ${table} e WHERE e.${from} = m.id ORDER BY ${byDate} LIMIT ${PER_FRIEND}
         ) f
+        -- My connections read above are most of the best-ranked candidates: gone before the cut.
+        WHERE f.id NOT IN (SELECT id FROM mine)
         GROUP BY f.id
         UNION ALL
         (SELECT u.id, 0 FROM users u WHERE u.is_active AND NOT u.deleted ORDER BY u.id DESC LIMIT ${NEWEST})
