@@ -24,6 +24,8 @@ export interface Dataset {
   celebrity: { id: number; pending: number };
   /** The member with the most followers (the seed's celebrity): cases 8, 9, 9b. */
   followed: { id: number; followers: number };
+  /** The member with the most connections: case suggest-hub. */
+  hub: { id: number; connections: number };
   /** The admin who switches the community's mode. */
   adminId: number;
   /** What `kith seed` printed, when this run seeded; null when the data was there already. */
@@ -111,6 +113,8 @@ export async function prepareDataset(
   const celebrity = celebRows[0]!;
   const { rows: followedRows } = await sql<{ id: number; followers: number }>`
     SELECT id, followers_count AS followers FROM users ORDER BY followers_count DESC, id LIMIT 1`.execute(db);
+  const { rows: hubRows } = await sql<{ id: number; connections: number }>`
+    SELECT id, connections_count AS connections FROM users ORDER BY connections_count DESC, id LIMIT 1`.execute(db);
   const { rows: adminRows } = await sql<{ id: number }>`
     SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id LIMIT 1`.execute(db);
   if (!adminRows[0]) throw new Error('no active admin to switch the community to follow mode');
@@ -132,6 +136,7 @@ export async function prepareDataset(
     stats: stats[0]!,
     celebrity,
     followed: followedRows[0]!,
+    hub: hubRows[0]!,
     adminId: adminRows[0].id,
     seeded,
     followsAdded,

@@ -43,6 +43,7 @@ log(`minting tokens (${typicalIds.length + 2 * freshPairs.length + 2})`);
 const tokens = await mintTokens(identity, [
   ...typicalIds,
   celebrity.id,
+  dataset.hub.id,
   dataset.adminId,
   ...friendPairs.map((p) => p.viewer),
   ...freshPairs.flatMap(({ a, b }) => [a, b]),

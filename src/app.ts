@@ -30,6 +30,7 @@ import { healthRoutes } from './http/routes/health.js';
 import { hideRoutes } from './http/routes/hides.js';
 import { moderationRoutes } from './http/routes/moderation.js';
 import { notificationRoutes } from './http/routes/notifications.js';
+import { peopleRoutes } from './http/routes/people.js';
 import { preferenceRoutes } from './http/routes/preferences.js';
 import { userRoutes } from './http/routes/users.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
@@ -252,6 +253,7 @@ export async function buildApp({
   });
   await app.register(followRoutes, api);
   await app.register(hideRoutes, api);
+  await app.register(peopleRoutes, api);
   await app.register(preferenceRoutes, api);
   await app.register(communityRoutes, api);
   await app.register(notificationRoutes, api);

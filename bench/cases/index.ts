@@ -5,6 +5,7 @@ import { celebrityWalk } from './celebrity-walk.js';
 import { followersDeepPage, followersFirstPage, followersWalk } from './followers.js';
 import { friendConnections } from './friend-connections.js';
 import { healthz } from './healthz.js';
+import { searchPrefix, searchSubstring, suggestHub, suggestTypical } from './people.js';
 import { receivedRequests } from './received-requests.js';
 import { statuses } from './statuses.js';
 import { writeMix } from './write-mix.js';
@@ -21,6 +22,11 @@ const CASES: Array<{ id: string; make: (world: CaseWorld) => LoadCase }> = [
   { id: '8', make: followersFirstPage },
   { id: '9', make: followersDeepPage },
   { id: '9b', make: followersWalk },
+  // Finding people and suggestions (friendship mode, as the dataset is left).
+  { id: 'search-prefix', make: searchPrefix },
+  { id: 'search-substring', make: searchSubstring },
+  { id: 'suggest', make: suggestTypical },
+  { id: 'suggest-hub', make: suggestHub },
   // Last: it writes (and then undoes its writes), so no read case runs against a changed dataset.
   { id: '7', make: writeMix },
 ];

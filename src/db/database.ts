@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
 import { Kysely, type LogEvent, PGliteDialect } from 'kysely';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
@@ -136,6 +138,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   try {
     pglite = await PGlite.create(dataDir ? `${dataDir}/pgdata` : undefined, {
       parsers: { [INT8]: parseInt8, [DATE]: keepText },
+      // Search (migration 0012) folds names with unaccent and indexes them with trigrams.
+      extensions: { pg_trgm, unaccent },
     });
   } catch (error) {
     lock?.release();

@@ -11,6 +11,7 @@ import * as userJsonByApplication from './migrations/0008-user-json-by-applicati
 import * as follows from './migrations/0009-follows.js';
 import * as refreshFamilies from './migrations/0010-refresh-token-families.js';
 import * as userHides from './migrations/0011-user-hides.js';
+import * as search from './migrations/0012-search.js';
 import * as withheldRequests from './migrations/0013-withheld-requests.js';
 import * as moderation from './migrations/0014-moderation.js';
 import * as retention from './migrations/0015-retention.js';
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '0009-follows': follows,
   '0010-refresh-token-families': refreshFamilies,
   '0011-user-hides': userHides,
+  '0012-search': search,
   '0013-withheld-requests': withheldRequests,
   '0014-moderation': moderation,
   '0015-retention': retention,

@@ -20,3 +20,7 @@ export const isSelfOrAdmin = (viewer: { id: number; role: string | null } | null
 /** The fields the user list may be ordered by. */
 export const USER_ORDER_FIELDS = ['id', 'username', 'date_joined'] as const;
 export type UserOrderField = (typeof USER_ORDER_FIELDS)[number];
+
+/** The fields search results may be ordered by (`ordering`); without it, they come by relevance. */
+export const SEARCH_ORDER_FIELDS = ['username', 'real_name'] as const;
+export type SearchOrderField = (typeof SEARCH_ORDER_FIELDS)[number];

@@ -77,6 +77,10 @@ const TABLE: Record<string, string> = {
   'POST /api/v2/webhook/endpoint/{id}/event/resend/': 'admin',
   'POST /api/v2/webhook/endpoint/{id}/event/resend/bulk/': 'admin',
   'GET /api/v2/moderation/user/': 'admin',
+  'GET /api/v2/user/search/': 'public',
+  'GET /api/v2/user/autocomplete/': 'member',
+  'POST /api/v2/user/match/': 'member',
+  'GET /api/v2/suggestion/user/': 'member',
   'PATCH /api/v2/moderation/user/{id}/': 'admin',
 };
 

@@ -6,7 +6,8 @@
 // else the sign-in form below (the OAuth password grant of kith's /oauth/token/).
 // What is shown: the signed-in member's connections, or with `?profile=<user id>` that member's profile, or
 // with `?follow=<user id>` (a community in follow mode) that member's followers and followings and a button
-// to follow them, or with `?block=<user id>` that member's action menu (Block / Unblock user) and blocked notice.
+// to follow them, or with `?block=<user id>` that member's action menu (Block / Unblock user) and blocked notice,
+// or with `?people=1` the people suggested to the member and a picker that finds members by name.
 import { SCContextProvider, useSCFetchUser, useSCUser } from '@selfcommunity/react-core';
 import {
   FollowUserButton,
@@ -17,8 +18,10 @@ import {
   UserActionIconButton,
   UserFollowersWidget,
   UserInfo,
+  UserAutocomplete,
   UserProfileBlocked,
   UserProfileHeader,
+  UserSuggestionWidget,
 } from '@selfcommunity/react-ui';
 import React, { useCallback, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -98,6 +101,7 @@ const VIEWS = {
   follow: 'Followers and followings, seen by ',
   block: 'Blocking a member, seen by ',
   connections: 'Connections of ',
+  people: 'People for ',
 };
 
 function Widgets({ onSignOut }) {
@@ -105,7 +109,8 @@ function Widgets({ onSignOut }) {
   const profileId = useMemo(() => idInAddress('profile'), []);
   const followId = useMemo(() => idInAddress('follow'), []);
   const blockId = useMemo(() => idInAddress('block'), []);
-  const view = profileId ? 'profile' : followId ? 'follow' : blockId ? 'block' : 'connections';
+  const people = useMemo(() => new URLSearchParams(window.location.search).has('people'), []);
+  const view = profileId ? 'profile' : followId ? 'follow' : blockId ? 'block' : people ? 'people' : 'connections';
   if (!user) {
     return (
       <p data-testid="status" style={{ fontFamily: 'sans-serif', padding: 24 }}>
@@ -133,6 +138,7 @@ function Widgets({ onSignOut }) {
       {view === 'follow' && <Follows userId={followId} />}
       {view === 'block' && <Block userId={blockId} />}
       {view === 'connections' && <Connections user={user} />}
+      {view === 'people' && <People />}
     </main>
   );
 }
@@ -194,6 +200,22 @@ function Block({ userId }) {
       </section>
       <section data-testid="blocked-notice">
         <UserProfileBlocked user={scUser} />
+      </section>
+    </div>
+  );
+}
+
+/** Finding people: whom kith suggests (mutual connections first), and a picker that searches members by name. */
+function People() {
+  const [picked, setPicked] = useState([]);
+  return (
+    <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(320px, 1fr))', gap: 16 }}>
+      <section data-testid="suggestions">
+        <UserSuggestionWidget limit={3} />
+      </section>
+      <section data-testid="autocomplete">
+        <UserAutocomplete onChange={setPicked} />
+        <p data-testid="picked">{picked.map((u) => (typeof u === 'object' ? u.username : u)).join(',')}</p>
       </section>
     </div>
   );

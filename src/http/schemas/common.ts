@@ -18,7 +18,7 @@ export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 export const IdParams = Type.Object({ id: Id });
 
 /**
- * The `:id` path segment: decimal digits only, so a word where an id goes (`/user/search/`,
+ * The `:id` path segment: decimal digits only, so a word where an id goes (`/user/abc/`,
  * `/user/12abc/…`) is a path kith does not have — 404, like any unknown path — instead of a 400 from
  * the id's schema. Digits that cannot name a row (0, 2147483648) still reach the schema: 400.
  */

@@ -1,0 +1,73 @@
+import { type CaseWorld, get, type LoadCase, rotate } from './case.js';
+
+/**
+ * Finding people and suggestions. The seed names every member `member_<id>` / `Member <id>`, so
+ * every name shares the trigrams of "member": the worst case for the trigram index's posting lists,
+ * which real names (spread over many trigrams) do not reach.
+ */
+
+/** A search case: the typical members in turn, each with the next term. */
+function searchCase({ dataset, tokens }: CaseWorld, id: string, title: string, term: (i: number) => string): LoadCase {
+  const viewers = dataset.typicalIds;
+  return {
+    id,
+    title: `${title}, limit 20 (${viewers.length} viewers)`,
+    requests: () => {
+      const next = rotate(viewers);
+      let i = 0;
+      return [
+        {
+          setupRequest: (req) => ({
+            ...req,
+            ...get(`/api/v2/user/search/?user=${term(i++)}&limit=20`, tokens.get(next())!),
+          }),
+        },
+      ];
+    },
+  };
+}
+
+/** search-prefix: a username prefix that matches about a hundred members (`member_1234` → member_1234, member_12340…). */
+export function searchPrefix(world: CaseWorld): LoadCase {
+  return searchCase(
+    world,
+    'search-prefix',
+    'search by prefix (user=member_NNNN, ~111 matches)',
+    (i) => `member_${1000 + ((i * 7919) % 9000)}`,
+  );
+}
+
+/** search-substring: five digits from the middle of a name (`34567` → member_34567, member_134567…). */
+export function searchSubstring(world: CaseWorld): LoadCase {
+  return searchCase(
+    world,
+    'search-substring',
+    'search by substring (user=NNNNN, a few matches)',
+    (i) => `${10000 + ((i * 7919) % 90000)}`,
+  );
+}
+
+/** suggest: the first page of suggestions of each of the typical members. */
+export function suggestTypical({ dataset, tokens }: CaseWorld): LoadCase {
+  const viewers = dataset.typicalIds;
+  return {
+    id: 'suggest',
+    title: `suggestions, first page, limit 20 (${viewers.length} members)`,
+    requests: () => {
+      const next = rotate(viewers);
+      return [
+        { setupRequest: (req) => ({ ...req, ...get('/api/v2/suggestion/user/?limit=20', tokens.get(next())!) }) },
+      ];
+    },
+  };
+}
+
+/** suggest-hub: the suggestions of the best-connected member. */
+export function suggestHub({ dataset, tokens }: CaseWorld): LoadCase {
+  const { hub } = dataset;
+  return {
+    id: 'suggest-hub',
+    title: `suggestions of the best-connected member (${hub.connections} connections), limit 20`,
+    requests: () => [get('/api/v2/suggestion/user/?limit=20', tokens.get(hub.id)!)],
+  };
+}
