@@ -65,10 +65,19 @@ export function rendererVersion(): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
 }
 
-/** Users whose stored list JSON differs from what the renderer prints for their row now (or is missing). */
-export async function countStaleUserJson(db: Executor): Promise<number> {
+/**
+ * Users whose stored list JSON differs from what the renderer prints for their row now (or is
+ * missing): how many, and the first `limit` ids. With `repair`, stores their JSON again as it
+ * goes (the caller's transaction keeps writers out).
+ */
+export async function findStaleUserJson(
+  db: Executor,
+  options: { limit?: number; repair?: boolean } = {},
+): Promise<{ total: number; ids: number[] }> {
+  const limit = options.limit ?? 0;
+  const ids: number[] = [];
   let after = 0;
-  let stale = 0;
+  let total = 0;
   for (;;) {
     const rows = await db
       .selectFrom('users as u')
@@ -79,18 +88,26 @@ export async function countStaleUserJson(db: Executor): Promise<number> {
       .orderBy('u.id')
       .limit(BATCH)
       .execute();
-    if (rows.length === 0) return stale;
-    for (const row of rows) {
+    if (rows.length === 0) return { total, ids };
+    const stale = rows.filter((row) => {
       const parts = storedUserParts(row);
-      const same =
-        row.head === parts.head &&
-        row.tail === parts.tail &&
-        row.follow_head === parts.follow_head &&
-        row.follow_tail === parts.follow_tail;
-      if (!same) stale += 1;
-    }
+      return (
+        row.head !== parts.head ||
+        row.tail !== parts.tail ||
+        row.follow_head !== parts.follow_head ||
+        row.follow_tail !== parts.follow_tail
+      );
+    });
+    total += stale.length;
+    ids.push(...stale.slice(0, Math.max(0, limit - ids.length)).map((row) => row.id));
+    if (options.repair) await storeUserJson(db, stale);
     after = rows.at(-1)!.id;
   }
+}
+
+/** How many users' stored list JSON differs from what the renderer prints for their row now (or is missing). */
+export async function countStaleUserJson(db: Executor): Promise<number> {
+  return (await findStaleUserJson(db)).total;
 }
 
 const META_KEY = 'user_json_renderer';
