@@ -215,6 +215,12 @@ export const SQL_INVARIANTS: readonly SqlInvariant[] = [
   },
 ];
 
+export function invariantNamed(name: string): SqlInvariant {
+  const invariant = SQL_INVARIANTS.find((i) => i.name === name);
+  if (!invariant) throw new Error(`no invariant ${name}`);
+  return invariant;
+}
+
 /** The first `limit` rows breaking the invariant, and how many there are in all. */
 export async function findViolations(
   db: Executor,
