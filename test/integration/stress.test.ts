@@ -26,7 +26,7 @@ before(async () => {
 after(() => world.close());
 
 test(`stress with a model: ${OPS} operations, ${CLIENTS} clients, ${MEMBERS} hot members`, {
-  timeout: 600_000,
+  timeout: Math.max(600_000, OPS * 30),
 }, async (t) => {
   t.diagnostic(`seed ${SEED} (replay: KITH_STRESS_SEED=${SEED})`);
   process.stderr.write(`stress seed ${SEED}\n`);
