@@ -15,11 +15,11 @@ import { insertMember, JWT_SECRET, throwawayDatabase } from '../helpers/world.js
 // writer owns one pair and knows its state from the answers it got; an action whose answer never
 // came (the kill) either happened or not. After each kill: every acknowledged change is in the
 // database, every pair has exactly one event per change that happened, kith check is clean.
-// 10 cycles on PostgreSQL, 3 on the embedded database (each open of it costs seconds);
+// 10 cycles on PostgreSQL, 2 on the embedded database (each start and open of it costs seconds);
 // KITH_CRASH_CYCLES=N or `npm run crash-loop -- --cycles N` for more. The seed is printed.
 
 const baseUrl = process.env.DATABASE_URL;
-const CYCLES = Number(process.env.KITH_CRASH_CYCLES ?? (baseUrl ? 10 : 3));
+const CYCLES = Number(process.env.KITH_CRASH_CYCLES ?? (baseUrl ? 10 : 2));
 const SEED = Number(process.env.KITH_STRESS_SEED ?? Math.floor(Math.random() * 1_000_000));
 const WRITERS = 16;
 const ACTIONS: ConnectionAction[] = ['request', 'accept', 'reject', 'cancel_reject', 'cancel_request', 'remove'];
