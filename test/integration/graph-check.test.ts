@@ -241,7 +241,9 @@ describe('kith check with the schema constraints dropped (as a bulk load or a ba
 
 describe(`the kith check command on ${process.env.DATABASE_URL ? 'PostgreSQL' : 'the embedded database'}`, () => {
   const tempDir = tempDirs('kith-check-');
-  test('names what fails and exits 1; --repair fixes derived data and still reports the rest; --json', async () => {
+  test('names what fails and exits 1; --repair fixes derived data and still reports the rest; --json', {
+    timeout: 300_000,
+  }, async () => {
     // On PostgreSQL the command opens the world's own throwaway database; embedded, a data directory.
     let env: NodeJS.ProcessEnv;
     let db: Db;
