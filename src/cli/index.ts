@@ -9,6 +9,7 @@ import { loadCommunity } from '../db/repositories/users.js';
 import { defaultCelebrityFollowers, existingMembers, SEED_PHASES, seedCommunity } from '../db/seed.js';
 import { AppError } from '../domain/errors.js';
 import { isRole, isUsername, ROLES, type Role } from '../domain/users.js';
+import { checkGraph, type GraphCheck, repairGraph } from '../services/graph-check.js';
 import * as members from '../services/member-admin.js';
 import { signAccessToken } from '../services/tokens.js';
 import { createUser, passwordProblem } from '../services/users.js';
@@ -37,6 +38,8 @@ Commands:
   seed --users N [--celebrity-requests M] [--celebrity-followers F] [--seed S] [--quiet]
                                            fill the database with a reproducible community and print
                                            a typical member and the celebrity as JSON
+  check [--repair] [--json] [--limit N]   verify every invariant of the stored graph and print each
+                                           violation; --repair recomputes derived data first
   help [command]                           show this help, or one command's usage
 
 Configuration comes from the environment (see the README): DATABASE_URL, KITH_DATA_DIR, JWT_SECRET, ...
@@ -112,6 +115,21 @@ min(N - 1, 150000)) follow it; the others follow about 5 members each, popular o
 celebrity as JSON; progress goes to stderr unless --quiet (on a terminal with the time elapsed and
 an estimate of the time left). It refuses a database that already holds members unless --append,
 and NODE_ENV=production unless --allow-production.
+`,
+  check: `Usage: kith check [--repair] [--json] [--limit N]
+
+Verifies every invariant of the stored graph in one snapshot and prints each one that fails with its
+first N offending rows (--limit, default 10): counters equal the rows they count, per-day counts
+equal the requests and follows, every member's stored list JSON is what the renderer prints now, no
+derived row of a missing member (all derived data); no row naming a missing member, no self-edge,
+no request between connected members, at most one request per pair, no one-sided connection, no
+edge of a deleted member. Exits 1 when any invariant fails, 0 when all hold.
+
+--repair first recomputes the derived data from the source rows, in one transaction that holds
+writers back meanwhile (readers go on), prints how many rows it changed, then checks. It never
+changes source rows: a violation of the others is reported for a person to resolve.
+--json prints one JSON object instead ({"repaired"?, "violations", "invariants": [...]}).
+It works beside a running server on PostgreSQL; the embedded database is the server's while it runs.
 `,
 } as const;
 
@@ -583,6 +601,31 @@ async function main(argv: string[]) {
       }
       return;
     }
+    case 'check': {
+      const parsed = parseCommand('check', rest, {
+        repair: { type: 'boolean' },
+        json: { type: 'boolean' },
+        limit: { type: 'string' },
+      });
+      if (!parsed) return;
+      const { values } = parsed;
+      const limit = whole('limit', values.limit, 10, 0);
+      const { repaired, check } = await withDatabase(
+        async ({ db }) => {
+          const pending = (await migrationStatus(db)).filter((m) => !m.appliedAt);
+          if (pending.length > 0) {
+            throw new UsageError(`the database has ${pending.length} pending migrations; run kith migrate first`);
+          }
+          const repaired = values.repair ? await repairGraph(db) : undefined;
+          return { repaired, check: await checkGraph(db, { limit }) };
+        },
+        { prepare: false },
+      );
+      if (values.json) process.stdout.write(`${JSON.stringify({ ...(repaired ? { repaired } : {}), ...check })}\n`);
+      else process.stdout.write(describeCheck(check, repaired));
+      if (check.violations > 0) process.exitCode = 1;
+      return;
+    }
     case 'worker': {
       if (!parseCommand('worker', rest, {})) return;
       const config = loadConfig();
@@ -610,6 +653,31 @@ async function main(argv: string[]) {
     default:
       throw new UsageError(`unknown command "${command}"; see kith --help`);
   }
+}
+
+/** `kith check`'s text: what a repair changed, then one line per invariant and its examples. */
+function describeCheck(check: GraphCheck, repaired: Record<string, number> | undefined): string {
+  const lines: string[] = [];
+  for (const [name, rows] of Object.entries(repaired ?? {})) {
+    if (rows > 0) lines.push(`repaired ${name}: ${rows} row${rows === 1 ? '' : 's'}`);
+  }
+  if (repaired && lines.length === 0) lines.push('repaired nothing: the derived data was right');
+  for (const invariant of check.invariants) {
+    if (invariant.violations === 0) {
+      lines.push(`ok    ${invariant.name}`);
+      continue;
+    }
+    const fix = invariant.derived ? 'derived: kith check --repair recomputes it' : 'not derived: resolve by hand';
+    lines.push(`FAIL  ${invariant.name}: ${invariant.violations} violations (${invariant.description}; ${fix})`);
+    for (const row of invariant.examples) lines.push(`      ${JSON.stringify(row)}`);
+  }
+  const failed = check.invariants.filter((i) => i.violations > 0).length;
+  lines.push(
+    failed === 0
+      ? `kith check: all ${check.invariants.length} invariants hold`
+      : `kith check: ${failed} of ${check.invariants.length} invariants fail, ${check.violations} violations`,
+  );
+  return `${lines.join('\n')}\n`;
 }
 
 function isCommand(name: string): name is CommandName {

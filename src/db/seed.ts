@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { countViolations, invariantNamed } from './repositories/graph-invariants.js';
 import { countStaleUserJson, renderStoredUsers } from './repositories/user-json.js';
 import type { DB } from './schema.js';
 
@@ -17,7 +18,7 @@ export interface SeedOptions {
 }
 
 export interface SeedCheck {
-  /** Users whose stored counters differ from the rows. */
+  /** Stored connection and request counters that differ from the rows. */
   wrongCounters: number;
   /** Pairs that hold both a request and a connection. */
   overlaps: number;
@@ -25,7 +26,7 @@ export interface SeedCheck {
   wrongDays: number;
   /** Users whose stored JSON differs from their row. */
   staleJson: number;
-  /** Users whose followers or followings counter differs from the follows rows. */
+  /** Stored followers and followings counters that differ from the follows rows. */
   wrongFollowCounters: number;
   /** (user, day) follower counts that differ from the follows rows. */
   wrongFollowDays: number;
@@ -431,48 +432,22 @@ async function typicalUser(db: Executor, base: number, celebrityId: number) {
 }
 
 /**
- * Recomputes every counter, the per-day pending and follower counts, the stored JSON, the
- * no-overlap rule and the withheld flags (hiding) from the rows. A request withheld from its
- * recipient (they hide its sender) counts for its sender only.
+ * Recomputes every counter, the per-day pending and follower counts, the stored JSON and the
+ * no-overlap rule from the rows: the invariant queries `kith check` runs (graph-invariants.ts).
  */
 export async function checkCommunity(db: Executor): Promise<SeedCheck> {
-  const { rows } = await sql<Omit<SeedCheck, 'staleJson'>>`
-    WITH c AS (SELECT user_id AS id, count(*) AS n FROM connections GROUP BY 1),
-         s AS (SELECT from_user_id AS id, count(*) AS n FROM connection_requests GROUP BY 1),
-         r AS (SELECT to_user_id AS id, count(*) AS n FROM connection_requests
-               WHERE rejected IS NULL AND NOT withheld GROUP BY 1),
-         d AS (SELECT to_user_id, kith_request_day(created) AS day, count(*) AS n
-               FROM connection_requests WHERE rejected IS NULL AND NOT withheld GROUP BY 1, 2),
-         fe AS (SELECT followed_id AS id, count(*) AS n FROM follows GROUP BY 1),
-         fi AS (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1),
-         fd AS (SELECT followed_id, kith_request_day(created) AS day, count(*) AS n FROM follows GROUP BY 1, 2)
-    SELECT
-      (SELECT count(*) FROM users u LEFT JOIN c ON c.id = u.id LEFT JOIN s ON s.id = u.id LEFT JOIN r ON r.id = u.id
-       WHERE u.connections_count <> coalesce(c.n, 0) OR u.requests_sent_count <> coalesce(s.n, 0)
-          OR u.requests_received_count <> coalesce(r.n, 0))::int AS "wrongCounters",
-      (SELECT count(*) FROM connection_requests q JOIN connections k
-         ON k.user_id = q.from_user_id AND k.friend_id = q.to_user_id)::int AS overlaps,
-      (SELECT count(*) FROM d FULL JOIN (SELECT * FROM connection_request_days WHERE pending > 0) x
-         ON x.to_user_id = d.to_user_id AND x.day = d.day
-       WHERE x.pending IS DISTINCT FROM d.n)::int AS "wrongDays",
-      (SELECT count(*) FROM users u LEFT JOIN fe ON fe.id = u.id LEFT JOIN fi ON fi.id = u.id
-       WHERE u.followers_count <> coalesce(fe.n, 0) OR u.followings_count <> coalesce(fi.n, 0))::int AS "wrongFollowCounters",
-      (SELECT count(*) FROM fd FULL JOIN (SELECT * FROM follow_days WHERE followers > 0) y
-         ON y.followed_id = fd.followed_id AND y.day = fd.day
-       WHERE y.followers IS DISTINCT FROM fd.n)::int AS "wrongFollowDays",
-      (SELECT count(*) FROM connection_requests q
-       WHERE q.rejected IS NULL AND q.withheld <> EXISTS (
-         SELECT 1 FROM user_hides h WHERE h.hider_id = q.to_user_id AND h.hidden_id = q.from_user_id))::int
-        AS "wrongWithheld"`.execute(db);
-  const { wrongCounters, overlaps, wrongDays, wrongFollowCounters, wrongFollowDays, wrongWithheld } = rows[0]!;
+  const n = (name: string) => countViolations(db, invariantNamed(name));
   return {
-    wrongCounters,
-    overlaps,
-    wrongDays,
+    wrongCounters:
+      (await n('users.connections_count')) +
+      (await n('users.requests_sent_count')) +
+      (await n('users.requests_received_count')),
+    overlaps: await n('request_between_connected'),
+    wrongDays: await n('connection_request_days'),
     staleJson: await countStaleUserJson(db),
-    wrongFollowCounters,
-    wrongFollowDays,
-    wrongWithheld,
+    wrongFollowCounters: (await n('users.followers_count')) + (await n('users.followings_count')),
+    wrongFollowDays: await n('follow_days'),
+    wrongWithheld: await n('connection_requests.withheld'),
   };
 }
 

@@ -45,6 +45,9 @@ export interface PairHides {
   byThem: boolean;
 }
 
+/** A pair where nobody hides anybody. */
+export const NO_HIDES: PairHides = Object.freeze({ byMe: false, byThem: false });
+
 const to = (next: PairState): Transition => ({ ok: true, next });
 const refuse = (reason: string): Transition => ({ ok: false, reason });
 

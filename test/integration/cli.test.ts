@@ -37,6 +37,7 @@ describe('arguments', () => {
       ['worker', '--help'],
       ['seed', '-h'],
       ['help', 'seed'],
+      ['check', '--help'],
     ];
     const results = await Promise.all(cases.map((args) => kith(dataDir, ...args)));
     for (const [i, result] of results.entries()) {
@@ -51,7 +52,7 @@ describe('arguments', () => {
 
     const overall = await kith(dataDir, '--help');
     assert.equal(overall.status, 0);
-    for (const command of ['migrate', 'user create', 'token', 'worker', 'seed', '--version']) {
+    for (const command of ['migrate', 'user create', 'token', 'worker', 'seed', 'check', '--version']) {
       assert.ok(overall.stdout.includes(command), command);
     }
   });

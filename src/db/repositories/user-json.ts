@@ -65,32 +65,55 @@ export function rendererVersion(): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
 }
 
-/** Users whose stored list JSON differs from what the renderer prints for their row now (or is missing). */
-export async function countStaleUserJson(db: Executor): Promise<number> {
+const SCAN_BATCH = 20_000;
+
+/** The md5 of the stored parts as `findStaleUserJson`'s query computes it. */
+function digestOf(parts: ReturnType<typeof storedUserParts>): string {
+  return createHash('md5')
+    .update(`${parts.head}\n${parts.tail}\n${parts.follow_head}\n${parts.follow_tail}`)
+    .digest('hex');
+}
+
+/**
+ * Users whose stored list JSON differs from what the renderer prints for their row now (or is
+ * missing): how many, and the first `limit` ids. With `repair`, stores their JSON again as it
+ * goes (the caller's transaction keeps writers out).
+ */
+export async function findStaleUserJson(
+  db: Executor,
+  options: { limit?: number; repair?: boolean } = {},
+): Promise<{ total: number; ids: number[] }> {
+  const limit = options.limit ?? 0;
+  const ids: number[] = [];
   let after = 0;
-  let stale = 0;
+  let total = 0;
   for (;;) {
     const rows = await db
       .selectFrom('users as u')
       .leftJoin('user_json as j', 'j.user_id', 'u.id')
       .select(USER_COLUMNS.map((c) => `u.${c}` as const))
-      .select(['j.head', 'j.tail', 'j.follow_head', 'j.follow_tail'])
+      // A digest instead of the text: a tenth of the bytes to send (JSON text never holds a raw newline).
+      .select(
+        sql<string | null>`md5(j.head || E'\n' || j.tail || E'\n' || j.follow_head || E'\n' || j.follow_tail)`.as(
+          'digest',
+        ),
+      )
       .where('u.id', '>', after)
       .orderBy('u.id')
-      .limit(BATCH)
+      .limit(SCAN_BATCH)
       .execute();
-    if (rows.length === 0) return stale;
-    for (const row of rows) {
-      const parts = storedUserParts(row);
-      const same =
-        row.head === parts.head &&
-        row.tail === parts.tail &&
-        row.follow_head === parts.follow_head &&
-        row.follow_tail === parts.follow_tail;
-      if (!same) stale += 1;
-    }
+    if (rows.length === 0) return { total, ids };
+    const stale = rows.filter((row) => row.digest !== digestOf(storedUserParts(row)));
+    total += stale.length;
+    ids.push(...stale.slice(0, Math.max(0, limit - ids.length)).map((row) => row.id));
+    if (options.repair) await storeUserJson(db, stale);
     after = rows.at(-1)!.id;
   }
+}
+
+/** How many users' stored list JSON differs from what the renderer prints for their row now (or is missing). */
+export async function countStaleUserJson(db: Executor): Promise<number> {
+  return (await findStaleUserJson(db)).total;
 }
 
 const META_KEY = 'user_json_renderer';
