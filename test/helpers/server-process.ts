@@ -108,7 +108,9 @@ export class ServerProcess {
   /** Spawns src/main.ts with `options.env` on a free port and waits until /readyz answers 200. */
   static async spawn(options: ServerOptions): Promise<ServerProcess> {
     const port = await freePort();
-    const child = spawnSource(SERVER_SCRIPT, [], {
+    // --stop-with-parent: a server whose test file was killed (a timeout) stops too, instead of living on
+    // orphaned and holding the test runner's pipes open.
+    const child = spawnSource(SERVER_SCRIPT, ['--stop-with-parent'], {
       env: { ...options.env, PORT: String(port) },
       stdio: ['ignore', 'ignore', options.stderr === 'inherit' ? 'inherit' : 'pipe'],
     });
