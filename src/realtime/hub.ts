@@ -62,6 +62,11 @@ export class Hub {
     }
   }
 
+  /** Closes every open socket of the user (their account was withdrawn). */
+  closeUser(userId: number, code: number, reason: string) {
+    for (const socket of this.#sockets.get(userId) ?? []) socket.close(code, reason);
+  }
+
   #sweep() {
     for (const set of this.#sockets.values()) {
       for (const socket of set) {

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CHANNEL_NOTIFICATIONS } from '../contracts/channels.js';
+import { CHANNEL_NOTIFICATIONS, sessionsClosed } from '../contracts/channels.js';
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { listen } from '../db/listen.js';
 import { findActiveViewer } from '../db/repositories/users.js';
@@ -70,8 +70,12 @@ export async function registerRealtime(app: FastifyInstance, options: RealtimeOp
     options.databaseUrl,
     CHANNEL_NOTIFICATIONS,
     (payload) => {
-      const [user, notification] = payload.split(':').map(Number);
-      if (!user || !notification || !hub.has(user)) return;
+      const [first, second] = payload.split(':');
+      const user = Number(first);
+      if (!user || !hub.has(user)) return;
+      if (payload === sessionsClosed(user)) return hub.closeUser(user, 1008, 'account inactive');
+      const notification = Number(second);
+      if (!notification) return;
       // One member's messages are built and sent in the order their notifications were made.
       const previous = queues.get(user) ?? Promise.resolve();
       const next = previous

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { HEARTBEAT } from '../../src/realtime/hub.js';
+import { setActive } from '../../src/services/member-admin.js';
 import { SocketClient } from '../helpers/socket.js';
 import { World } from '../helpers/world.js';
 
@@ -90,4 +91,28 @@ test('a client that never reads its socket is dropped', async () => {
   } finally {
     socket.destroy();
   }
+});
+
+test("a blocked, deactivated or deleted member's open sockets are closed at once (1008), others' stay open", async () => {
+  const admin = await world.adminToken();
+  const bystander = await world.user();
+  const watching = await SocketClient.open(world.baseUrl, bystander.token);
+  const withdrawals: Array<[string, (id: number) => Promise<unknown>]> = [
+    ['block', (id) => world.request('PATCH', `/api/v2/moderation/user/${id}/`, { token: admin, body: { status: 'b' } })],
+    ['delete', (id) => world.request('DELETE', `/api/v2/user/${id}/`, { token: admin })],
+    ['deactivate', (id) => setActive(world.db, { id }, false)],
+  ];
+  for (const [name, withdraw] of withdrawals) {
+    const member = await world.user();
+    const sockets = [await SocketClient.open(world.baseUrl, member.token), await SocketClient.open(world.baseUrl, member.token)];
+    const closed = sockets.map(closeCode);
+    const answer = (await withdraw(member.id)) as { status?: number } | undefined;
+    if (answer?.status !== undefined) assert.ok(answer.status < 300, `${name}: ${answer.status}`);
+    assert.deepEqual(await Promise.all(closed), [1008, 1008], name);
+  }
+  // The bystander's socket was left alone: it still answers the heartbeat.
+  watching.socket.send(HEARTBEAT);
+  await watching.waitFor(1);
+  assert.deepEqual(watching.messages, [HEARTBEAT]);
+  watching.socket.close();
 });
