@@ -1,6 +1,6 @@
+import { CHANNEL_NOTIFICATIONS, sessionsClosed } from '../contracts/channels.js';
 import { modeOf } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
-import { CHANNEL_NOTIFICATIONS, sessionsClosed } from '../contracts/channels.js';
 import * as connections from '../db/repositories/connections.js';
 import { notifyOnCommit } from '../db/repositories/events.js';
 import { isFollowing } from '../db/repositories/follows.js';

@@ -98,13 +98,19 @@ test("a blocked, deactivated or deleted member's open sockets are closed at once
   const bystander = await world.user();
   const watching = await SocketClient.open(world.baseUrl, bystander.token);
   const withdrawals: Array<[string, (id: number) => Promise<unknown>]> = [
-    ['block', (id) => world.request('PATCH', `/api/v2/moderation/user/${id}/`, { token: admin, body: { status: 'b' } })],
+    [
+      'block',
+      (id) => world.request('PATCH', `/api/v2/moderation/user/${id}/`, { token: admin, body: { status: 'b' } }),
+    ],
     ['delete', (id) => world.request('DELETE', `/api/v2/user/${id}/`, { token: admin })],
     ['deactivate', (id) => setActive(world.db, { id }, false)],
   ];
   for (const [name, withdraw] of withdrawals) {
     const member = await world.user();
-    const sockets = [await SocketClient.open(world.baseUrl, member.token), await SocketClient.open(world.baseUrl, member.token)];
+    const sockets = [
+      await SocketClient.open(world.baseUrl, member.token),
+      await SocketClient.open(world.baseUrl, member.token),
+    ];
     const closed = sockets.map(closeCode);
     const answer = (await withdraw(member.id)) as { status?: number } | undefined;
     if (answer?.status !== undefined) assert.ok(answer.status < 300, `${name}: ${answer.status}`);
