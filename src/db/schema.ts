@@ -40,6 +40,8 @@ export interface UsersTable {
   /** How many days the block lasts and when it ends; both null for a block for ever. */
   days_blocked: Generated<number | null>;
   block_expires_at: Generated<Date | null>;
+  /** Access tokens issued (`iat`) before this second (Unix time) are refused: set when the member is withdrawn (migration 0019). */
+  tokens_not_before: Generated<number>;
 }
 
 export interface ConnectionRequestsTable {

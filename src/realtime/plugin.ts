@@ -5,7 +5,7 @@ import { CHANNEL_NOTIFICATIONS, sessionsClosed } from '../contracts/channels.js'
 import type { Database, DatabaseHandle } from '../db/database.js';
 import { listen } from '../db/listen.js';
 import { findActiveViewer } from '../db/repositories/users.js';
-import type { TokenVerifier } from '../services/tokens.js';
+import { type TokenVerifier, tokenCurrent } from '../services/tokens.js';
 import { HEARTBEAT, Hub, type HubOptions } from './hub.js';
 import { interactionMessage } from './notifications.js';
 
@@ -115,7 +115,8 @@ export async function registerRealtime(app: FastifyInstance, options: RealtimeOp
         const verified = protocol ? await options.tokens.verify(protocol.slice(2)) : undefined;
         let viewer: Awaited<ReturnType<typeof findActiveViewer>>;
         try {
-          viewer = verified?.ok ? await findActiveViewer(db, verified.userId) : undefined;
+          const found = verified?.ok ? await findActiveViewer(db, verified.userId) : undefined;
+          viewer = found && verified?.ok && tokenCurrent(found, verified.issuedAt) ? found : undefined;
         } catch (error) {
           request.log.warn({ err: error }, 'realtime: cannot load the member of a handshake');
           return refuseUpgrade(request, reply, 503, {

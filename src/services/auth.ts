@@ -55,7 +55,13 @@ export async function grant(db: Database, settings: TokenSettings, body: TokenRe
 }
 
 /** Stores a fresh refresh token for the user (in the caller's transaction, in `family` or a new one) and answers both tokens. */
-async function issue(db: Database, settings: TokenSettings, userId: number, family?: string): Promise<TokenResponse> {
+async function issue(
+  db: Database,
+  settings: TokenSettings,
+  user: { id: number; tokens_not_before: number },
+  family?: string,
+): Promise<TokenResponse> {
+  const userId = user.id;
   const refresh = newRefreshToken();
   await tokens.insertRefreshToken(db, {
     hash: refresh.hash,
@@ -64,7 +70,7 @@ async function issue(db: Database, settings: TokenSettings, userId: number, fami
     family,
   });
   return {
-    access_token: await signAccessToken(settings.secret, userId, settings.accessTtl),
+    access_token: await signAccessToken(settings.secret, userId, settings.accessTtl, user.tokens_not_before),
     token_type: 'Bearer',
     expires_in: settings.accessTtl,
     refresh_token: refresh.token,
@@ -79,7 +85,7 @@ export async function passwordGrant(db: Database, settings: TokenSettings, usern
   // same time whether the username exists or not (no enumeration by timing).
   const matches = await checkPassword(user?.password_hash ? user : { password_hash: await standInHash() }, password);
   if (!user?.is_active || !user.password_hash || !matches) throw invalidGrant('Invalid credentials given.');
-  return issue(db, settings, user.id);
+  return issue(db, settings, user);
 }
 
 let standIn: Promise<string> | undefined;
@@ -107,7 +113,7 @@ export async function refreshGrant(db: Database, settings: TokenSettings, refres
     if (used.expires.getTime() <= Date.now()) return undefined;
     const user = await users.findById(tx, used.userId);
     if (!user?.is_active) return undefined;
-    return issue(tx, settings, user.id, used.family);
+    return issue(tx, settings, user, used.family);
   });
   if (!issued) throw invalidGrant('Invalid refresh token.');
   return issued;

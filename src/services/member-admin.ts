@@ -229,8 +229,9 @@ export async function deleteMember(db: Database, ref: MemberRef, by?: number): P
  * Withdraws a member from the graph, in the caller's transaction, before they are deactivated,
  * blocked or deleted: every relation dissolved through the domain's plans (their counters, per-day
  * counts, stored JSON and an event each, nobody notified), every notification they received or
- * caused deleted, their refresh tokens gone, their open sockets closed on commit. Their access tokens stop working at the next request
- * once the caller makes them inactive (the gate admits active members only). A 404 for nobody; a
+ * caused deleted, their refresh tokens gone, their open sockets closed on commit. Their access tokens
+ * stop working at the next request once the caller makes them inactive (the gate admits active
+ * members only), and never work again, even once they are back (`cutOffTokens`). A 404 for nobody; a
  * 400 for the last active administrator (`last_active_admin`). Returns their row, locked, afterwards.
  */
 async function withdraw(tx: Transaction, ref: MemberRef): Promise<UserRow> {
@@ -257,6 +258,7 @@ async function withdraw(tx: Transaction, ref: MemberRef): Promise<UserRow> {
   for (const other of related) await dissolve(tx, id, other);
   await deleteNotificationsOf(tx, id);
   await deleteRefreshTokensOf(tx, id);
+  await users.cutOffTokens(tx, id);
   await notifyOnCommit(tx, [{ channel: CHANNEL_NOTIFICATIONS, payload: sessionsClosed(id) }]);
   const after = await users.findMember(tx, { id });
   if (!after) throw notFound(`No user with ${describe(ref)}.`);

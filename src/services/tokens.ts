@@ -5,22 +5,33 @@ export interface AccessClaims {
   user_id: number;
 }
 
-/** Signs an access token as the SelfCommunity JWT page describes (HS256, user_id, token_type, jti, iat, exp). */
-export async function signAccessToken(secret: string, userId: number, ttlSeconds: number): Promise<string> {
+/**
+ * Signs an access token as the SelfCommunity JWT page describes (HS256, user_id, token_type, jti,
+ * iat, exp). `notBefore`: the member's `tokens_not_before`; a token issued in the very second of a
+ * withdrawal says it was issued in the next one (within the verifier's leeway), so it works.
+ */
+export async function signAccessToken(
+  secret: string,
+  userId: number,
+  ttlSeconds: number,
+  notBefore = 0,
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ user_id: userId, token_type: 'access' })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setJti(randomUUID())
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    .setIssuedAt(Math.max(now, notBefore))
+    .setExpirationTime(now + ttlSeconds)
     .sign(new TextEncoder().encode(secret));
 }
 
-export type VerifyResult = { ok: true; userId: number } | { ok: false; reason: string };
+/** `issuedAt`: the token's `iat`, which the gate compares with its member's `tokens_not_before`. */
+export type VerifyResult = { ok: true; userId: number; issuedAt: number } | { ok: false; reason: string };
 
 /** Verifies signature, algorithm (HS256 only) and every required claim, without a cache. Never throws. */
 export async function verifyAccessToken(secret: string, token: string): Promise<VerifyResult> {
   const result = await verifyUncached(new TextEncoder().encode(secret), token);
-  return result.ok ? { ok: true, userId: result.userId } : result;
+  return result.ok ? { ok: true, userId: result.userId, issuedAt: result.issuedAt } : result;
 }
 
 /**
@@ -31,7 +42,7 @@ export async function verifyAccessToken(secret: string, token: string): Promise<
  */
 export class TokenVerifier {
   readonly #key: Uint8Array;
-  readonly #verified = new Map<string, { userId: number; exp: number }>();
+  readonly #verified = new Map<string, { userId: number; issuedAt: number; exp: number }>();
 
   constructor(
     secret: string,
@@ -44,16 +55,23 @@ export class TokenVerifier {
   async verify(token: string): Promise<VerifyResult> {
     const hit = this.#verified.get(token);
     if (hit) {
-      if (Date.now() / 1000 < hit.exp) return { ok: true, userId: hit.userId };
+      if (Date.now() / 1000 < hit.exp) return { ok: true, userId: hit.userId, issuedAt: hit.issuedAt };
       this.#verified.delete(token);
     }
     const result = await verifyUncached(this.#key, token);
     if (!result.ok) return result;
     if (this.#verified.size >= this.capacity) this.#verified.delete(this.#verified.keys().next().value!);
-    this.#verified.set(token, { userId: result.userId, exp: result.exp });
-    return { ok: true, userId: result.userId };
+    this.#verified.set(token, { userId: result.userId, issuedAt: result.issuedAt, exp: result.exp });
+    return { ok: true, userId: result.userId, issuedAt: result.issuedAt };
   }
 }
+
+/**
+ * Whether a token issued at `issuedAt` still speaks for its member: not if it predates the member's
+ * last withdrawal (blocked, deactivated, deleted), even once they are back.
+ */
+export const tokenCurrent = (member: { tokens_not_before: number }, issuedAt: number) =>
+  issuedAt >= member.tokens_not_before;
 
 const IAT_LEEWAY_SECONDS = 60;
 /** The largest id a member can have (users.id is a PostgreSQL integer). */
@@ -62,7 +80,7 @@ const MAX_MEMBER_ID = 2_147_483_647;
 async function verifyUncached(
   key: Uint8Array,
   token: string,
-): Promise<{ ok: true; userId: number; exp: number } | { ok: false; reason: string }> {
+): Promise<{ ok: true; userId: number; issuedAt: number; exp: number } | { ok: false; reason: string }> {
   try {
     const { payload, protectedHeader } = await jwtVerify(token, key, {
       algorithms: ['HS256'],
@@ -82,7 +100,7 @@ async function verifyUncached(
     if (typeof userId !== 'number' || !Number.isSafeInteger(userId) || userId < 1 || userId > MAX_MEMBER_ID) {
       return { ok: false, reason: 'Token has no valid user_id.' };
     }
-    return { ok: true, userId, exp: payload.exp as number };
+    return { ok: true, userId, issuedAt: payload.iat, exp: payload.exp as number };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'Token has expired.' };
     return { ok: false, reason: 'Token is invalid.' };

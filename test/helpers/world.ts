@@ -179,6 +179,16 @@ export class World {
     return signAccessToken(JWT_SECRET, 1, 3600);
   }
 
+  /** An access token for the member as the token endpoint would issue it now (after their `tokens_not_before`). */
+  async tokenFor(id: number) {
+    const row = await this.db
+      .selectFrom('users')
+      .select('tokens_not_before')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    return signAccessToken(JWT_SECRET, id, 3600, row.tokens_not_before);
+  }
+
   async request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;

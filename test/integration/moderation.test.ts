@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { checkCommunity } from '../../src/db/seed.js';
 import { AppError } from '../../src/domain/errors.js';
-import { blockMember, liftExpiredBlocks, setActive } from '../../src/services/member-admin.js';
+import { blockMember, liftExpiredBlocks, setActive, setPassword } from '../../src/services/member-admin.js';
+import { SocketClient } from '../helpers/socket.js';
 import { type ApiResponse, type Member, ok, World } from '../helpers/world.js';
 
 // Moderating members (GET/PATCH /api/v2/moderation/user/, kith user deactivate): a blocked or
@@ -185,7 +186,15 @@ describe('PATCH /api/v2/moderation/user/{id}/', () => {
       events.map((e) => [e.type, e.data.status]),
       [['user.updated', 'a']],
     );
-    await ok(world.get('/api/v2/user/me/', center.token));
+    // The account is back, the tokens issued before the block are not: on a route the gate loads the
+    // member for, on a list whose statement loads them, on the realtime handshake.
+    assertError(await world.get('/api/v2/user/me/', center.token), 401, 'authentication_failed');
+    assertError(await world.get('/api/v2/user/connection/requests/', center.token), 401, 'authentication_failed');
+    await assert.rejects(SocketClient.open(world.baseUrl, center.token));
+    const fresh = await world.tokenFor(center.id);
+    await ok(world.get('/api/v2/user/me/', fresh));
+    await ok(world.get('/api/v2/user/connection/requests/', fresh));
+    (await SocketClient.open(world.baseUrl, fresh)).socket.close();
     assert.equal(
       (await ok(world.get(`/api/v2/user/${others.friend.id}/connections/`, others.friend.token))).body.count,
       0,
@@ -194,6 +203,21 @@ describe('PATCH /api/v2/moderation/user/{id}/', () => {
     // Unblocking an active member changes nothing and records nothing.
     await ok(moderate(center.id, { status: 'a' }));
     assert.equal(await lastId('events'), events.at(-1)?.id);
+  });
+
+  test('a member unblocked this very second signs in at once: the token endpoint issues past the cut-off', async () => {
+    const member = await world.user();
+    await setPassword(world.db, { id: member.id }, 'Correct-horse-7');
+    await ok(moderate(member.id, { status: 'b' }));
+    await ok(moderate(member.id, { status: 'a' }));
+    const granted = await world.post('/oauth/token/', null, {
+      grant_type: 'password',
+      username: member.username,
+      password: 'Correct-horse-7',
+    });
+    assert.equal(granted.status, 200, granted.text);
+    await ok(world.get('/api/v2/user/me/', granted.body.access_token));
+    assertError(await world.get('/api/v2/user/me/', member.token), 401, 'authentication_failed');
   });
 
   test('blocking a blocked member starts a new block from now', async () => {
@@ -285,7 +309,8 @@ describe('deactivation and blocking stay distinct', () => {
     const shown = (await ok(list(`?search=${center.username}`))).body.results[0];
     assert.deepEqual([shown.status, shown.blocked_at], ['b', null]);
     assert.equal((await setActive(world.db, { id: center.id }, true)).changed, true);
-    await ok(world.get('/api/v2/user/me/', center.token));
+    assertError(await world.get('/api/v2/user/me/', center.token), 401, 'authentication_failed');
+    await ok(world.get('/api/v2/user/me/', await world.tokenFor(center.id)));
   });
 
   test('a blocked member is unblocked, not activated or deactivated', async () => {
@@ -329,7 +354,7 @@ describe('the end of a block', () => {
       [(await rowOf(timed.id)).is_active, (await rowOf(forever.id)).is_active, (await rowOf(notYet.id)).is_active],
       [true, false, false],
     );
-    await ok(world.get('/api/v2/user/me/', timed.token));
+    await ok(world.get('/api/v2/user/me/', await world.tokenFor(timed.id)));
     assert.deepEqual(await liftExpiredBlocks(world.db), []);
   });
 });

@@ -38,6 +38,8 @@ export interface RequestPageQuery {
 /** A page of a request list with its viewer's standing: the community settings, read in the same statement. */
 export interface ViewerPage extends JsonPage {
   community: Community;
+  /** The viewer's `tokens_not_before`, for the gate to refuse a token that predates their last withdrawal. */
+  tokens_not_before: number;
 }
 
 /** Below this offset a plain index walk is as cheap as the per-day counts. */
@@ -48,6 +50,7 @@ type PageRow = {
   count: number;
   items: string | null;
   last: string | null;
+  tokens_not_before: number;
   pref_follow_enabled: unknown;
   pref_content_availability: unknown;
 };
@@ -99,7 +102,8 @@ function pageStatement(list: RequestList, shape: Shape): PageStatement {
 
   const text = `
     WITH page AS MATERIALIZED (${page}),
-         v AS (SELECT j.head || 'null' || j.tail AS json, v.requests_received_count, v.requests_sent_count
+         v AS (SELECT j.head || 'null' || j.tail AS json, v.requests_received_count, v.requests_sent_count,
+                      v.tokens_not_before
                FROM users v JOIN user_json j ON j.user_id = v.id WHERE v.id = ${viewer} AND v.is_active)
     SELECT ${count} AS count,
       (SELECT string_agg('{"id":' || r.id || ',"from_user":' || ${fromUser} || ',"to_user":' || ${toUser}
@@ -108,6 +112,7 @@ function pageStatement(list: RequestList, shape: Shape): PageStatement {
        FROM page r JOIN user_json o ON o.user_id = r.other_id) AS items,
       (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.id
        FROM page p ORDER BY p.created, p.id LIMIT 1) AS last,
+      v.tokens_not_before,
       ${COMMUNITY_COLUMNS}
     FROM v`;
   return { name: `kith_page_${list}_${shape}`, text, slots };
@@ -158,7 +163,13 @@ export async function requestPage(
   };
   const row = await runPageStatement<keyof Params, PageRow>(db, statement, params);
   if (!row) return undefined;
-  return { count: row.count, items: row.items ?? '', last: parseRowCursor(row.last), community: readCommunity(row) };
+  return {
+    count: row.count,
+    items: row.items ?? '',
+    last: parseRowCursor(row.last),
+    community: readCommunity(row),
+    tokens_not_before: row.tokens_not_before,
+  };
 }
 
 /** Reads the "micros.id" form the page statement returns (and cursors carry); null when malformed. */

@@ -33,6 +33,15 @@ export function readCommunity(row: { pref_follow_enabled?: unknown; pref_content
   };
 }
 
+/**
+ * Refuses every access token issued so far to the member, for good (`tokens_not_before`: the second
+ * after now), whatever becomes of the account: tokens issued from the next second on work again.
+ */
+export async function cutOffTokens(db: Executor, id: number): Promise<void> {
+  await sql`UPDATE users SET tokens_not_before = floor(extract(epoch FROM clock_timestamp()))::int + 1
+            WHERE id = ${id}`.execute(db);
+}
+
 /** Loads an active user (without secrets) and the community settings in one statement. */
 export async function findActiveViewer(db: Executor, id: number): Promise<Viewer | undefined> {
   type Row = UserRow & { pref_follow_enabled: unknown; pref_content_availability: unknown };

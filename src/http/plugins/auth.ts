@@ -3,7 +3,7 @@ import { type GraphMode, modeOf } from '../../contracts/user.js';
 import type { ReadRouter, Reads } from '../../db/replicas.js';
 import { type Community, findActiveViewer, loadCommunity, type Viewer } from '../../db/repositories/users.js';
 import { AppError } from '../../domain/errors.js';
-import type { TokenVerifier } from '../../services/tokens.js';
+import { type TokenVerifier, tokenCurrent } from '../../services/tokens.js';
 
 /**
  * The gate: who may call a route is declared on the route and decided here, by one function
@@ -42,6 +42,8 @@ declare module 'fastify' {
     viewer: Viewer | null;
     /** The verified token's member (not yet known to exist or be active). */
     tokenUserId: number | null;
+    /** The verified token's `iat` (Unix seconds): refused when before its member's `tokens_not_before`. */
+    tokenIssuedAt: number;
     community: Community | null;
     /** Bad input found before validation (see errors.ts); answered after the gate, as validation errors are. */
     inputError: AppError | null;
@@ -107,11 +109,12 @@ export function tokenUserOf(request: FastifyRequest): number {
  * On a `memberInStatement` route: decides on what the route's statement found of the token's
  * member (undefined when missing or inactive), as the gate decides on other routes.
  */
-export function admitFound<T extends { community: Community }>(
+export function admitFound<T extends { community: Community; tokens_not_before: number }>(
   request: FastifyRequest,
   found: T | undefined,
 ): asserts found is T {
-  decide(request, { member: found ? { role: null } : 'missing', community: found?.community ?? null });
+  const current = found !== undefined && tokenCurrent(found, request.tokenIssuedAt);
+  decide(request, { member: current ? { role: null } : 'missing', community: found?.community ?? null });
   request.community = found?.community ?? null;
 }
 
@@ -120,6 +123,7 @@ export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: T
   app.decorateRequest('viewer', null);
   app.decorateRequest('community', null);
   app.decorateRequest('tokenUserId', null);
+  app.decorateRequest('tokenIssuedAt', 0);
   app.decorateRequest('inputError', null);
 
   app.addHook('onRoute', (route) => {
@@ -136,7 +140,8 @@ export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: T
     let member: Found['member'] = null;
     if (request.tokenUserId !== null) {
       const id = request.tokenUserId;
-      const viewer = await request.reads.run((db) => findActiveViewer(db, id));
+      const found = await request.reads.run((db) => findActiveViewer(db, id));
+      const viewer = found && tokenCurrent(found, request.tokenIssuedAt) ? found : undefined;
       member = viewer ?? 'missing';
       request.viewer = viewer ?? null;
       request.community = viewer?.community ?? null;
@@ -159,6 +164,7 @@ export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: T
       const verified = await tokens.verify(match[2]);
       if (!verified.ok) throw failed(verified.reason);
       request.tokenUserId = verified.userId;
+      request.tokenIssuedAt = verified.issuedAt;
     } else if (auth === 'required' || auth === 'admin') {
       throw notAuthenticated();
     }
