@@ -51,19 +51,75 @@ function matches(field: SearchField | 'both', pattern: RawBuilder<string>, prefi
 /** Whether a term matches a name's start only (short terms) or anywhere in it. */
 const isShort = (term: string) => [...term.normalize('NFC')].length < SUBSTRING_MIN;
 
-/** The condition one term puts on a member. */
-function termCondition({ field, term }: SearchFilter['terms'][number]): RawBuilder<boolean> {
+/**
+ * Words so common among the names that a trigram scan for them reads most of the index: a term's
+ * leading or trailing common words are left out of what the trigram index is asked (the whole term
+ * is still checked on every row it returns). Taken from the planner's own sample of the folded names
+ * (the histograms ANALYZE keeps for the two name indexes): a word that is part of at least a fifth
+ * of the sampled names. Read at most every ten minutes per database; no histogram (a small or fresh
+ * database), no common words.
+ */
+const COMMON_SHARE = 0.2;
+const COMMON_TTL_MS = 10 * 60_000;
+const samples = new WeakMap<object, { names: string[]; at: number }>();
+
+async function sampledNames(db: Executor): Promise<string[]> {
+  const cached = samples.get(db);
+  if (cached && Date.now() - cached.at < COMMON_TTL_MS) return cached.names;
+  const { rows } = await sql<{ names: string[] | null }>`
+    SELECT histogram_bounds::text::text[] AS names FROM pg_stats
+    WHERE schemaname = current_schema()
+      AND tablename IN ('users_search_username_idx', 'users_search_real_name_idx')`.execute(db);
+  const names = rows.flatMap((r) => r.names ?? []);
+  samples.set(db, { names, at: Date.now() });
+  return names;
+}
+
+/** Lower case without accents, as `kith_fold` folds (close enough to tell common words). */
+const fold = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+
+/**
+ * The part of a term the trigram index is asked for: the term without its leading and trailing
+ * words that most names contain (`member_1234` → `_1234` when most names contain "member"), the
+ * separators next to what is kept staying, so the word boundaries still narrow the scan. The whole
+ * term when nothing is common or nothing else would remain.
+ */
+export function distinctivePart(term: string, names: string[]): string {
+  if (names.length === 0) return term;
+  const common = (word: string) =>
+    names.filter((name) => name.includes(fold(word))).length >= COMMON_SHARE * names.length;
+  const tokens = term.match(/[\p{L}\p{N}]+|[^\p{L}\p{N}]+/gu) ?? [];
+  const isWord = (token: string | undefined) => token !== undefined && /[\p{L}\p{N}]/u.test(token);
+  let start = 0;
+  let end = tokens.length;
+  while (start < end && isWord(tokens[start]) && common(tokens[start]!)) start++;
+  while (end > start && isWord(tokens[end - 1]) && common(tokens[end - 1]!)) end--;
+  const kept = tokens.slice(start, end);
+  return kept.some(isWord) ? kept.join('') : term;
+}
+
+/** The condition one term puts on a member; `indexed`: what of it the trigram index is asked for. */
+function termCondition({ field, term }: SearchFilter['terms'][number], indexed = term): RawBuilder<boolean> {
   const escaped = escapeLike(term);
   if (isShort(term)) return matches(field, sql<string>`kith_fold(${escaped}) || '%'`, true);
-  return matches(field, sql<string>`'%' || kith_fold(${escaped}) || '%'`, false);
+  const whole = sql<string>`'%' || kith_fold(${escaped}) || '%'`;
+  if (indexed === term) return matches(field, whole, false);
+  // The narrower pattern goes to the index; the whole term is checked on what it returns, on an
+  // expression the index does not have (so the planner does not hand it the common trigrams too).
+  const unindexed = (f: SearchField) => sql<boolean>`(${folded(f)} || '') LIKE ${whole}`;
+  const exact =
+    field === 'both' ? sql<boolean>`(${unindexed('username')} OR ${unindexed('real_name')})` : unindexed(field);
+  return sql<boolean>`${matches(field, sql<string>`'%' || kith_fold(${escapeLike(indexed)}) || '%'`, false)} AND ${exact}`;
 }
 
 /**
  * A page of members matching every term, and how many match (at most `SEARCH_CAP`), in one
- * statement. The candidates come from two index reads of at most `SEARCH_CAP + 1` rows each: the
- * members whose folded name starts with the first term, in name order (the btree index: so the best
- * matches of a common term are always among them), and the members matching every term, in id order
- * (the trigram index, or the prefix indexes for short terms). Only those are ranked.
+ * statement. By relevance (no `ordering`, the first term in both names or the username: the search
+ * box and autocomplete), see `searchByRelevance`; otherwise the candidates come from two index reads
+ * of at most `SEARCH_CAP + 1` rows each: the members whose folded name starts with the first term, in
+ * name order (the btree index: so the best matches of a common term are always among them), and
+ * the members matching every term, in id order (the trigram index, or the prefix indexes for short
+ * terms). Only those are ranked.
  */
 export async function searchMembers(
   db: Executor,
@@ -71,10 +127,17 @@ export async function searchMembers(
   filter: SearchFilter,
   mode: GraphMode,
 ): Promise<{ total: number; items: UserWithStatus[] }> {
-  const conditions = [findable(viewerId), ...filter.terms.map(termCondition)];
-  if (filter.exclude.length > 0) conditions.push(sql<boolean>`u.id <> ALL(${filter.exclude}::int[])`);
-  const where = sql.join(conditions, sql` AND `);
   const first = filter.terms[0];
+  const names = first && !isShort(first.term) ? await sampledNames(db) : [];
+  const conditions = [
+    findable(viewerId),
+    ...filter.terms.map((t, i) => (i === 0 ? termCondition(t, distinctivePart(t.term, names)) : termCondition(t))),
+  ];
+  if (filter.exclude.length > 0) conditions.push(sql<boolean>`u.id <> ALL(${filter.exclude}::int[])`);
+  if (first && first.field !== 'real_name' && filter.ordering === null) {
+    return searchByRelevance(db, viewerId, filter, conditions, first.term, mode);
+  }
+  const where = sql.join(conditions, sql` AND `);
   const prefixField: SearchField = first?.field === 'real_name' ? 'real_name' : 'username';
   const prefixPattern = sql<string>`kith_fold(${escapeLike(first?.term ?? '')}) || '%'`;
   const candidates = sql`
@@ -101,6 +164,61 @@ export async function searchMembers(
       FROM hit JOIN users u ON u.id = hit.id
       ORDER BY ${order}
       LIMIT ${limit} OFFSET ${filter.offset}
+    ) p ON true`.execute(db);
+  return pageOf(rows);
+}
+
+/**
+ * The search box's order: the exact username first, then usernames starting with the term (in name
+ * order), then real names with a word starting with it, then other matches; each group in username
+ * order. The members whose username starts with the term are read from the byte-order btree in
+ * that very order (`prefixed`, at most `SEARCH_CAP + 1`: an exact match sorts first among them), so
+ * they are already ranked; only when they are fewer than the cap are the other matches looked for
+ * (`others`, the trigram index, at most `SEARCH_CAP + 1` in id order) and ranked. A common term
+ * thus costs one range scan of the btree, whatever the size of the community.
+ */
+async function searchByRelevance(
+  db: Executor,
+  viewerId: number | null,
+  filter: SearchFilter,
+  conditions: RawBuilder<boolean>[],
+  firstTerm: string,
+  mode: GraphMode,
+): Promise<{ total: number; items: UserWithStatus[] }> {
+  // Starting with the first term implies matching it: the first term's own condition is left out.
+  const prefixed = sql.join([conditions[0]!, ...conditions.slice(2)], sql` AND `);
+  const every = sql.join(conditions, sql` AND `);
+  const term = sql<string>`kith_fold(${firstTerm})`;
+  const prefixPattern = sql<string>`kith_fold(${escapeLike(firstTerm)}) || '%'`;
+  const limit = Math.max(0, Math.min(filter.limit, SEARCH_CAP - filter.offset));
+  const { rows } = await sql<UserWithStatus & { total: number }>`
+    WITH prefixed AS MATERIALIZED (
+      SELECT p.id, row_number() OVER () AS pos FROM (
+        SELECT u.id FROM users u WHERE ${prefixed} AND ${foldedC('username')} LIKE ${prefixPattern}
+        ORDER BY ${foldedC('username')}, u.id LIMIT ${SEARCH_CAP + 1}) p
+    ), others AS MATERIALIZED (
+      SELECT o.id FROM (
+        SELECT u.id FROM users u
+        WHERE (SELECT count(*) FROM prefixed) <= ${SEARCH_CAP} AND ${every}
+        ORDER BY u.id LIMIT ${SEARCH_CAP + 1}) o
+      WHERE NOT EXISTS (SELECT 1 FROM prefixed x WHERE x.id = o.id)
+    ), ranked AS (
+      SELECT id, 0 AS rank, pos, NULL::text AS name FROM prefixed
+      UNION ALL
+      SELECT u.id,
+        CASE WHEN starts_with(f.real_name, ${term}) OR strpos(f.real_name, ' ' || ${term}) > 0 THEN 2 ELSE 3 END,
+        0, f.username
+      FROM others o JOIN users u ON u.id = o.id
+      CROSS JOIN LATERAL (SELECT ${folded('real_name')} AS real_name, ${folded('username')} AS username OFFSET 0) f
+    )
+    SELECT t.total, p.* FROM (
+      SELECT least((SELECT count(*) FROM prefixed) + (SELECT count(*) FROM others), ${SEARCH_CAP})::int AS total
+    ) t
+    LEFT JOIN LATERAL (
+      SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`, mode)} AS connection_status
+      FROM (SELECT * FROM ranked r ORDER BY r.rank, r.pos, r.name COLLATE "C", r.id LIMIT ${limit} OFFSET ${filter.offset}) r
+      JOIN users u ON u.id = r.id
+      ORDER BY r.rank, r.pos, r.name COLLATE "C", r.id
     ) p ON true`.execute(db);
   return pageOf(rows);
 }
