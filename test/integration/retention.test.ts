@@ -149,3 +149,38 @@ test('a running worker prunes on its period', async () => {
   await worker.stop();
   assert.deepEqual(await rowsOf(id), { event: 0, notifications: 0, deliveries: 0, attempts: 0 });
 });
+
+test('a resend racing the pruning of its event is a 404 naming it, never a 500', {
+  skip: process.env.DATABASE_URL ? false : 'two transactions at once need PostgreSQL',
+}, async () => {
+  const receiver = await Receiver.start();
+  const res = await world.post('/api/v2/webhook/endpoint/', admin, {
+    target: receiver.url,
+    events: [{ type: 'connection_request.created' }],
+  });
+  assert.equal(res.status, 201, res.text);
+  const eventId = await requestEvent();
+  await sql`DELETE FROM notifications WHERE event_id = ${eventId}`.execute(world.db);
+  await sql`DELETE FROM webhook_deliveries WHERE event_id = ${eventId}`.execute(world.db);
+
+  // The pruning's transaction: the event locked and deleted, not yet committed.
+  let deleted!: () => void;
+  let commit!: () => void;
+  const isDeleted = new Promise<void>((resolve) => (deleted = resolve));
+  const committing = new Promise<void>((resolve) => (commit = resolve));
+  const pruning = world.db.transaction().execute(async (tx) => {
+    await sql`SELECT id FROM events WHERE id = ${eventId} FOR UPDATE`.execute(tx);
+    await sql`DELETE FROM events WHERE id = ${eventId}`.execute(tx);
+    deleted();
+    await committing;
+  });
+  await isDeleted;
+  const resend = world.post(`/api/v2/webhook/endpoint/${res.body.id}/event/resend/`, admin, { event: eventId });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  commit();
+  await pruning;
+  const answer = await resend;
+  await receiver.stop();
+  assert.equal(answer.status, 404, answer.text);
+  assert.match(answer.body.detail, new RegExp(`${eventId}`));
+});

@@ -155,7 +155,9 @@ export type AttemptRow = Awaited<ReturnType<typeof listAttempts>>['rows'][number
 /** Queues (again) the events for an endpoint: a fresh delivery, due now. Returns the ids that exist. */
 export async function requeue(db: Executor, endpointId: number, eventIds: number[], now: Date) {
   if (eventIds.length === 0) return [];
-  const existing = await db.selectFrom('events').select('id').where('id', 'in', eventIds).execute();
+  // KEY SHARE: the pruning (retention) cannot delete them between this look and the insert, and one
+  // it deleted first is not found (a 404 naming it, not a foreign-key error).
+  const existing = await db.selectFrom('events').select('id').where('id', 'in', eventIds).forKeyShare().execute();
   const ids = existing.map((e) => e.id);
   if (ids.length === 0) return [];
   await db
