@@ -190,6 +190,9 @@ describe('PATCH /api/v2/moderation/user/{id}/', () => {
     // member for, on a list whose statement loads them, on the realtime handshake.
     assertError(await world.get('/api/v2/user/me/', center.token), 401, 'authentication_failed');
     assertError(await world.get('/api/v2/user/connection/requests/', center.token), 401, 'authentication_failed');
+    const stranger = await world.user();
+    const move = (token: string) => world.post(`/api/v2/user/${stranger.id}/connection/request/`, token);
+    assertError(await move(center.token), 401, 'authentication_failed');
     await assert.rejects(SocketClient.open(world.baseUrl, center.token));
     const fresh = await world.tokenFor(center.id);
     await ok(world.get('/api/v2/user/me/', fresh));
@@ -203,6 +206,8 @@ describe('PATCH /api/v2/moderation/user/{id}/', () => {
     // Unblocking an active member changes nothing and records nothing.
     await ok(moderate(center.id, { status: 'a' }));
     assert.equal(await lastId('events'), events.at(-1)?.id);
+    // A write with the fresh token goes through (with the old one it was refused above).
+    await ok(move(fresh));
   });
 
   test('a member unblocked this very second signs in at once: the token endpoint issues past the cut-off', async () => {
