@@ -117,9 +117,9 @@ function termCondition({ field, term }: SearchFilter['terms'][number], indexed =
  * statement. By relevance (no `ordering`, the first term in both names or the username: the search
  * box and autocomplete), see `searchByRelevance`; otherwise the candidates come from two index reads
  * of at most `SEARCH_CAP + 1` rows each: the members whose folded name starts with the first term, in
- * name order (the btree index: so the best matches of a common term are always among them), and
- * the members matching every term, in id order (the trigram index, or the prefix indexes for short
- * terms). Only those are ranked.
+ * name order (the btree index: so the best matches of a common term are always among them), and,
+ * only when those are not already more than the cap, the members matching every term, in id order
+ * (the trigram index, or the prefix indexes for short terms). Only those are ranked.
  */
 export async function searchMembers(
   db: Executor,
@@ -138,12 +138,20 @@ export async function searchMembers(
     return searchByRelevance(db, viewerId, filter, conditions, first.term, mode);
   }
   const where = sql.join(conditions, sql` AND `);
+  // Starting with the first term implies matching it: its own condition is left out of the prefix
+  // read, so the planner walks the btree in order and stops at the cap.
+  const prefixWhere = sql.join([conditions[0]!, ...conditions.slice(2)], sql` AND `);
   const prefixField: SearchField = first?.field === 'real_name' ? 'real_name' : 'username';
   const prefixPattern = sql<string>`kith_fold(${escapeLike(first?.term ?? '')}) || '%'`;
+  const others = sql`
+    UNION SELECT o.id FROM (
+      SELECT u.id FROM users u WHERE (SELECT count(*) FROM prefixed) <= ${SEARCH_CAP} AND ${where}
+      ORDER BY u.id LIMIT ${SEARCH_CAP + 1}) o`;
   const candidates = sql`
-    (SELECT u.id FROM users u WHERE ${where} AND ${foldedC(prefixField)} LIKE ${prefixPattern}
-     ORDER BY ${foldedC(prefixField)}, u.id LIMIT ${SEARCH_CAP + 1})
-    ${first ? sql`UNION (SELECT u.id FROM users u WHERE ${where} ORDER BY u.id LIMIT ${SEARCH_CAP + 1})` : sql``}`;
+    WITH prefixed AS MATERIALIZED (
+      SELECT u.id FROM users u WHERE ${prefixWhere} AND ${foldedC(prefixField)} LIKE ${prefixPattern}
+      ORDER BY ${foldedC(prefixField)}, u.id LIMIT ${SEARCH_CAP + 1})
+    SELECT id FROM prefixed ${first ? others : sql``}`;
 
   const term = first ? sql<string>`kith_fold(${first.term})` : sql<string>`NULL::text`;
   const rank = sql<number>`CASE
