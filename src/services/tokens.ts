@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { createVerifier, TokenError } from 'fast-jwt';
+import { SignJWT } from 'jose';
 
 export interface AccessClaims {
   user_id: number;
@@ -30,7 +31,7 @@ export type VerifyResult = { ok: true; userId: number; issuedAt: number } | { ok
 
 /** Verifies signature, algorithm (HS256 only) and every required claim, without a cache. Never throws. */
 export async function verifyAccessToken(secret: string, token: string): Promise<VerifyResult> {
-  const result = await verifyUncached(new TextEncoder().encode(secret), token);
+  const result = verifyUncached(secret, token);
   return result.ok ? { ok: true, userId: result.userId, issuedAt: result.issuedAt } : result;
 }
 
@@ -41,14 +42,14 @@ export async function verifyAccessToken(secret: string, token: string): Promise<
  * until its own `exp`. One per app, shared by the HTTP gate and the realtime handshake.
  */
 export class TokenVerifier {
-  readonly #key: Uint8Array;
+  readonly #key: string;
   readonly #verified = new Map<string, { userId: number; issuedAt: number; exp: number }>();
 
   constructor(
     secret: string,
     private readonly capacity = 10_000,
   ) {
-    this.#key = new TextEncoder().encode(secret);
+    this.#key = secret;
   }
 
   /** Verifies signature, algorithm and claims (see `verifyAccessToken`). Never throws. */
@@ -58,7 +59,7 @@ export class TokenVerifier {
       if (Date.now() / 1000 < hit.exp) return { ok: true, userId: hit.userId, issuedAt: hit.issuedAt };
       this.#verified.delete(token);
     }
-    const result = await verifyUncached(this.#key, token);
+    const result = verifyUncached(this.#key, token);
     if (!result.ok) return result;
     if (this.#verified.size >= this.capacity) this.#verified.delete(this.#verified.keys().next().value!);
     this.#verified.set(token, { userId: result.userId, issuedAt: result.issuedAt, exp: result.exp });
@@ -77,34 +78,62 @@ const IAT_LEEWAY_SECONDS = 60;
 /** The largest id a member can have (users.id is a PostgreSQL integer). */
 const MAX_MEMBER_ID = 2_147_483_647;
 
-async function verifyUncached(
-  key: Uint8Array,
-  token: string,
-): Promise<{ ok: true; userId: number; issuedAt: number; exp: number } | { ok: false; reason: string }> {
-  try {
-    const { payload, protectedHeader } = await jwtVerify(token, key, {
+const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'user_id', 'token_type'];
+
+type Verified = { ok: true; userId: number; issuedAt: number; exp: number } | { ok: false; reason: string };
+
+/**
+ * HS256 only, every required claim present, `exp`/`nbf` checked, `crit` refused unless understood
+ * (none is): fast-jwt's verifier, which runs node:crypto synchronously (a few µs; WebCrypto's
+ * `jwtVerify` cost about 200 µs of the server's CPU and a hop to the thread pool per token not yet
+ * remembered). What kith adds: explicit typing, `token_type`, the `jti` forms, `iat` not in the
+ * future, a member id in range. test/integration/forged-tokens.test.ts is the catalogue it answers.
+ */
+const verifiers = new Map<
+  string,
+  (token: string) => { header: Record<string, unknown>; payload: Record<string, unknown> }
+>();
+
+function verifierFor(key: string) {
+  let verify = verifiers.get(key);
+  if (!verify) {
+    verify = createVerifier({
+      key,
       algorithms: ['HS256'],
-      requiredClaims: ['exp', 'iat', 'jti', 'user_id', 'token_type'],
+      complete: true,
+      requiredClaims: REQUIRED_CLAIMS,
+      cache: false,
     });
-    if (!accessTokenType(protectedHeader.typ)) return { ok: false, reason: 'Token is not an access token.' };
-    if (payload.token_type !== 'access') return { ok: false, reason: 'Token is not an access token.' };
-    if (!validJti(payload.jti)) return { ok: false, reason: 'Token has no valid jti.' };
-    if (typeof payload.iat !== 'number') return { ok: false, reason: 'Token has no valid iat.' };
-    // A token cannot have been issued in the future (RFC 8725 §3.10); a minute allows for clock skew.
-    if (payload.iat > Date.now() / 1000 + IAT_LEEWAY_SECONDS) {
-      return { ok: false, reason: 'Token was issued in the future.' };
-    }
-    const userId = payload.user_id;
-    // Member ids are PostgreSQL integers: a larger one names nobody (and the lookup would fail with
-    // "out of range" instead of finding no one).
-    if (typeof userId !== 'number' || !Number.isSafeInteger(userId) || userId < 1 || userId > MAX_MEMBER_ID) {
-      return { ok: false, reason: 'Token has no valid user_id.' };
-    }
-    return { ok: true, userId, issuedAt: payload.iat, exp: payload.exp as number };
+    verifiers.set(key, verify);
+  }
+  return verify;
+}
+
+function verifyUncached(key: string, token: string): Verified {
+  let header: Record<string, unknown>;
+  let payload: Record<string, unknown>;
+  try {
+    ({ header, payload } = verifierFor(key)(token));
   } catch (error) {
-    if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'Token has expired.' };
+    if (error instanceof TokenError && error.code === TokenError.codes.expired)
+      return { ok: false, reason: 'Token has expired.' };
     return { ok: false, reason: 'Token is invalid.' };
   }
+  if (!accessTokenType(header.typ)) return { ok: false, reason: 'Token is not an access token.' };
+  if (payload.token_type !== 'access') return { ok: false, reason: 'Token is not an access token.' };
+  if (!validJti(payload.jti)) return { ok: false, reason: 'Token has no valid jti.' };
+  const { iat, exp } = payload;
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return { ok: false, reason: 'Token has no valid iat.' };
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return { ok: false, reason: 'Token is invalid.' };
+  // A token cannot have been issued in the future (RFC 8725 §3.10); a minute allows for clock skew.
+  if (iat > Date.now() / 1000 + IAT_LEEWAY_SECONDS) return { ok: false, reason: 'Token was issued in the future.' };
+  const userId = payload.user_id;
+  // Member ids are PostgreSQL integers: a larger one names nobody (and the lookup would fail with
+  // "out of range" instead of finding no one).
+  if (typeof userId !== 'number' || !Number.isSafeInteger(userId) || userId < 1 || userId > MAX_MEMBER_ID) {
+    return { ok: false, reason: 'Token has no valid user_id.' };
+  }
+  return { ok: true, userId, issuedAt: iat, exp };
 }
 
 /**
@@ -112,8 +141,9 @@ async function verifyUncached(
  * `dpop+jwt`, …) is not an access token, even when signed with the secret. An untyped token, `JWT`
  * (what SelfCommunity's sample mints) and `at+jwt` (RFC 9068) are.
  */
-function accessTokenType(typ: string | undefined): boolean {
+function accessTokenType(typ: unknown): boolean {
   if (typ === undefined) return true;
+  if (typeof typ !== 'string') return false;
   const type = typ.toLowerCase().replace(/^application\//, '');
   return type === 'jwt' || type === 'at+jwt';
 }
