@@ -40,6 +40,8 @@ export interface UsersTable {
   /** How many days the block lasts and when it ends; both null for a block for ever. */
   days_blocked: Generated<number | null>;
   block_expires_at: Generated<Date | null>;
+  /** Bumped (one global sequence) by every change that can alter the member's lists or the statuses they see (migration 0016). */
+  graph_version: Generated<string>;
 }
 
 export interface ConnectionRequestsTable {
@@ -157,6 +159,8 @@ export interface UserJsonTable {
   tail: string;
   follow_head: string;
   follow_tail: string;
+  /** A new value of the same sequence whenever the stored text changes (migration 0016). */
+  json_version: Generated<string>;
 }
 
 export interface FollowsTable {

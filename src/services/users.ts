@@ -131,6 +131,33 @@ export async function listUsers(
   );
 }
 
+/** What the page `listUsers` would answer derives from: its total and its users' ids and graph versions. */
+export async function listUserVersions(
+  db: Database,
+  query: {
+    search?: string | undefined;
+    username?: string | undefined;
+    ordering?: Ordering<UserOrderField> | undefined;
+    limit: number;
+    offset: number;
+  },
+) {
+  return users.listUserVersions(db, {
+    search: query.search,
+    username: query.username,
+    ordering: parseOrdering(query.ordering ?? 'id'),
+    limit: query.limit,
+    offset: query.offset,
+  });
+}
+
+/** The graph version of an active user (their profile, and any status towards them); 404 otherwise. */
+export async function userVersion(db: Database, id: number): Promise<string> {
+  const version = await users.findUserVersion(db, id);
+  if (version === undefined) throw missingUser();
+  return version;
+}
+
 /** An active user with the viewer's connection status towards them (none for anonymous viewers); 404 otherwise. */
 export async function getUser(
   db: Database,

@@ -44,6 +44,7 @@ const row = (id: number, username: string, real_name: string): UserRow => ({
   blocked_at: null,
   days_blocked: null,
   block_expires_at: null,
+  graph_version: '1',
 });
 
 /** The user of most examples. */
