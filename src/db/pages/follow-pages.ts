@@ -83,8 +83,12 @@ function pageStatement(list: FollowList, shape: Shape, filter: Filter, tagOnly =
   const owner = `x AS (SELECT followers_count, followings_count, graph_version FROM users WHERE id = ${user} AND is_active)`;
   if (tagOnly) {
     // The viewer is a parameter of every statement of a list (the statuses); named here too, so it has a type.
-    const text = `WITH page AS MATERIALIZED (${page}), ${owner}
-      SELECT ${count} AS count, ${versions}, ${slot('viewer', '::int')} AS viewer FROM x`;
+    // A subquery, not a materialized CTE: about 40 µs of PostgreSQL CPU less (see request-pages.ts).
+    const text = `
+      SELECT ${count} AS count, x.graph_version AS owner_version,
+        (SELECT max(o.json_version) FROM (${page}) p JOIN user_json o ON o.user_id = p.other_id) AS items_version,
+        ${slot('viewer', '::int')} AS viewer
+      FROM users x WHERE x.id = ${user} AND x.is_active`;
     return { name: `kith_tag_${list}_${shape}_${filter}`, text, slots };
   }
   const text = `

@@ -166,12 +166,13 @@ function tagStatement(list: RequestList, shape: Shape): PageStatement {
   const { slots, slot } = parameterSlots<keyof Params>();
   const viewer = slot('viewer');
   const { filter, page } = listRows(list, shape, slot);
+  // No CTE here: a materialized CTE costs about 40 µs of PostgreSQL CPU more per statement than the
+  // same walk as a subquery (pgbench -M prepared, 56 vs 100 µs per statement on the bench dataset).
   const text = `
-    WITH page AS MATERIALIZED (${page}),
-         v AS (SELECT v.requests_received_count, v.requests_sent_count, v.graph_version
-               FROM users v WHERE v.id = ${viewer} AND v.is_active)
-    SELECT ${countSql(list, filter)} AS count, ${TAG_COLUMNS}, ${COMMUNITY_COLUMNS}
-    FROM v`;
+    SELECT ${countSql(list, filter)} AS count, v.graph_version AS owner_version,
+      (SELECT max(o.json_version) FROM (${page}) r JOIN user_json o ON o.user_id = r.other_id) AS items_version,
+      ${COMMUNITY_COLUMNS}
+    FROM users v WHERE v.id = ${viewer} AND v.is_active`;
   return { name: `kith_tag_${list}_${shape}`, text, slots };
 }
 
