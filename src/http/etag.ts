@@ -101,3 +101,44 @@ export function maxVersion(versions: Iterable<string | null | undefined>): strin
   }
   return max;
 }
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route answers with an ETag and honours If-None-Match (documented by `documentTagged`). */
+    etag?: boolean;
+  }
+}
+
+/**
+ * A tagged route's OpenAPI schema: the If-None-Match header it reads, the ETag and Cache-Control
+ * its 200 carries, and its 304. Documentation only: the header is never validated.
+ */
+export function documentTagged<S extends { headers?: unknown; response?: unknown }>(schema: S): S {
+  const response = (schema.response ?? {}) as Record<string, Record<string, unknown>>;
+  const ok = response['200'];
+  return {
+    ...schema,
+    headers: {
+      type: 'object',
+      properties: {
+        'if-none-match': {
+          type: 'string',
+          description: 'The ETag of an earlier answer: 304 when the answer has not changed since',
+        },
+      },
+    },
+    response: {
+      ...response,
+      ...(ok && {
+        200: {
+          ...ok,
+          headers: {
+            ETag: { type: 'string', description: 'Strong; derived from what the answer depends on' },
+            'Cache-Control': { type: 'string', description: '`private, no-cache`' },
+          },
+        },
+      }),
+      304: { description: 'Not Modified: the If-None-Match tag is current; no body', type: 'null' },
+    },
+  };
+}

@@ -102,6 +102,35 @@ describe('headers', () => {
   });
 });
 
+test('the OpenAPI document shows If-None-Match, the ETag and the 304 on exactly the tagged routes', async () => {
+  const document = (await ok(world.get('/api/v2/openapi.json'))).body;
+  const tagged: string[] = [];
+  for (const [path, operations] of Object.entries<Record<string, any>>(document.paths)) {
+    for (const [method, operation] of Object.entries<any>(operations)) {
+      if (!operation.responses?.['304']) continue;
+      tagged.push(`${method.toUpperCase()} ${path}`);
+      assert.ok(operation.responses['200'].headers.ETag, path);
+      assert.ok(
+        operation.parameters.some((p: { in: string; name: string }) => p.in === 'header' && p.name === 'if-none-match'),
+        path,
+      );
+    }
+  }
+  assert.deepEqual(tagged.sort(), [
+    'GET /api/v2/user/',
+    'GET /api/v2/user/connection/requests/',
+    'GET /api/v2/user/connection/requests_sent/',
+    'GET /api/v2/user/connection_requests/',
+    'GET /api/v2/user/hidden_users/',
+    'GET /api/v2/user/me/',
+    'GET /api/v2/user/{id}/',
+    'GET /api/v2/user/{id}/connection_status/',
+    'GET /api/v2/user/{id}/connections/',
+    'GET /api/v2/user/{id}/followers/',
+    'GET /api/v2/user/{id}/followings/',
+  ]);
+});
+
 /** A read's answer as the tag was taken: its status, body and tag. */
 interface Snapshot {
   token: string;

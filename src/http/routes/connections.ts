@@ -126,7 +126,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   );
 
   const receivedRoute = (operationId: string) => ({
-    config: { auth: 'required' as const, friendship: true, memberInStatement: true, replica: true },
+    config: { auth: 'required' as const, friendship: true, memberInStatement: true, replica: true, etag: true },
     schema: {
       tags,
       summary: 'Connection requests I received, newest first',
@@ -169,7 +169,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.get(
     '/user/connection/requests_sent/',
     {
-      config: { auth: 'required', friendship: true, memberInStatement: true, replica: true },
+      config: { auth: 'required', friendship: true, memberInStatement: true, replica: true, etag: true },
       schema: {
         tags,
         summary: 'Connection requests I sent that still wait, newest first',
@@ -204,7 +204,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.get(
     `/user/${ID_SEGMENT}/connections/`,
     {
-      config: { auth: 'public', friendship: true, replica: true },
+      config: { auth: 'public', friendship: true, replica: true, etag: true },
       schema: {
         tags,
         summary: "A user's connections: shared ones first, then the others, newest first",
@@ -257,7 +257,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.get(
     `/user/${ID_SEGMENT}/connection_status/`,
     {
-      config: { auth: 'required', replica: true },
+      config: { auth: 'required', replica: true, etag: true },
       schema: {
         tags,
         summary: 'My connection status towards the user',

@@ -53,7 +53,7 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
     app.get(
       `/user/${ID_SEGMENT}/${list}/`,
       {
-        config: { auth: 'public', follow: true, replica: true },
+        config: { auth: 'public', follow: true, replica: true, etag: true },
         schema: {
           tags,
           summary,

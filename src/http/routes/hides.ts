@@ -67,7 +67,7 @@ export const hideRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     '/user/hidden_users/',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', etag: true },
       schema: {
         tags,
         summary: 'The users I hide, the last hidden first',

@@ -43,7 +43,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     '/user/me/',
     {
-      config: { auth: 'required', replica: true },
+      config: { auth: 'required', replica: true, etag: true },
       schema: {
         tags,
         summary: 'The authenticated user',
@@ -64,7 +64,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     '/user/',
     {
-      config: { auth: 'required', replica: true },
+      config: { auth: 'required', replica: true, etag: true },
       schema: {
         tags,
         summary: 'All users',
@@ -96,7 +96,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     `/user/${ID_SEGMENT}/`,
     {
-      config: { auth: 'public', replica: true },
+      config: { auth: 'public', replica: true, etag: true },
       schema: {
         tags,
         summary: 'A user',
