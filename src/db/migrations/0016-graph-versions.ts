@@ -11,7 +11,9 @@ import { type Kysely, sql } from 'kysely';
  *   follows, hides) bump both members by statement-level triggers, for the changes that touch no
  *   counter (a request marked viewed, a rejected request cancelled, a hide with no request): one
  *   UPDATE per statement, whatever the number of rows (a withdrawal, the retention job), the rows
- *   locked in id order as every writer locks pairs.
+ *   locked in id order as every writer locks pairs. A bulk load of members written in the same
+ *   load (the seed) sets `kith.bulk_load` for its transaction instead: their rows are new or their
+ *   counters change, which the users trigger sees.
  * - `user_json.json_version`: a new version whenever the stored list JSON changes text (a counter it
  *   shows, the profile, a renderer upgrade). A member who connects changes every list that holds
  *   them, and those lists see it as a higher max(json_version) over their page: no fan-out write.
@@ -57,6 +59,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     await sql`
       CREATE FUNCTION ${sql.raw(`kith_bump_${table}`)}() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
+        IF current_setting('kith.bulk_load', true) = 'on' THEN
+          RETURN NULL;
+        END IF;
         UPDATE users SET graph_version = nextval('kith_graph_version')
         WHERE id IN (SELECT l.id FROM users l
                      WHERE l.id IN (SELECT ${sql.raw(a)} FROM changed UNION SELECT ${sql.raw(b)} FROM changed)
