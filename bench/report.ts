@@ -62,6 +62,16 @@ function targetsOf({ results, floor, memory }: RunOutcome): Target[] {
     const v = c.p99 / c8.p99;
     targets.push({ target: `case ${id} (${what}) p99 ≤ 1.5 × case 8 p99`, value: `${v.toFixed(2)}×`, met: v <= 1.5 });
   }
+  // Free re-reads: a 304 costs at most a quarter of the full page's CPU (server + PostgreSQL).
+  for (const [id, full] of [
+    ['2-304', '2'],
+    ['5-304', '5'],
+  ] as const) {
+    const [c, f] = [by(id)?.cpuUs, by(full)?.cpuUs];
+    if (!(c && f)) continue;
+    const v = (c.server + c.postgres) / (f.server + f.postgres);
+    targets.push({ target: `case ${id} CPU ≤ 25% of case ${full}`, value: `${(v * 100).toFixed(0)}%`, met: v <= 0.25 });
+  }
   const bad = results.reduce((n, r) => n + r.errors + r.non2xx, 0);
   targets.push({ target: 'zero errors and non-2xx', value: String(bad), met: bad === 0 });
   targets.push({

@@ -53,14 +53,15 @@ function securityOf(auth: AuthMode | undefined): Array<Record<string, string[]>>
 function documentedResponses(response: unknown) {
   if (!response || typeof response !== 'object') return response;
   const entries = Object.entries(response as Record<string, Record<string, unknown>>).map(([status, body]) => {
-    const { $ref, examples, description, ...rest } = body;
+    const { $ref, examples, description, headers, ...rest } = body;
     if (typeof $ref !== 'string' || !Array.isArray(examples)) return [status, body];
     const media = { schema: { $ref, ...rest }, example: examples[0] };
-    return [status, { description, content: { 'application/json': media } }];
+    return [status, { description, ...(headers !== undefined && { headers }), content: { 'application/json': media } }];
   });
   return Object.fromEntries(entries);
 }
 
+import { documentTagged } from './http/etag.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -229,8 +230,9 @@ export async function buildApp({
     transform: ({ schema, url, route }) => {
       if (!schema) return { schema, url };
       const security = securityOf(route.config?.auth);
+      const documented = route.config?.etag ? documentTagged(schema) : schema;
       return {
-        schema: { ...schema, ...(security && { security }), response: documentedResponses(schema.response) },
+        schema: { ...documented, ...(security && { security }), response: documentedResponses(documented.response) },
         url,
       };
     },

@@ -8,6 +8,8 @@ import type { Dataset } from '../dataset.js';
 export interface LoadCase {
   id: string;
   title: string;
+  /** The status every answer should have (default: any 2xx); others count as non-2xx do. */
+  expectStatus?: number;
   /** A fresh request list for one autocannon run (the warm-up and the measured run each get one). */
   requests(): autocannon.Request[];
   /** Runs before the warm-up. */

@@ -7,16 +7,19 @@ import { friendConnections } from './friend-connections.js';
 import { healthz } from './healthz.js';
 import { searchPrefix, searchSubstring, suggestHub, suggestTypical } from './people.js';
 import { receivedRequests } from './received-requests.js';
+import { friendConnectionsNotModified, receivedRequestsNotModified } from './revalidate.js';
 import { statuses } from './statuses.js';
 import { writeMix } from './write-mix.js';
 
 const CASES: Array<{ id: string; make: (world: CaseWorld) => LoadCase }> = [
   { id: '1', make: healthz },
   { id: '2', make: receivedRequests },
+  { id: '2-304', make: receivedRequestsNotModified },
   { id: '3', make: celebrityFirstPage },
   { id: '4', make: celebrityDeepPage },
   { id: '4b', make: celebrityWalk },
   { id: '5', make: friendConnections },
+  { id: '5-304', make: friendConnectionsNotModified },
   { id: '6', make: statuses },
   // In follow mode, each switching it on and back (the follow lists answer only there).
   { id: '8', make: followersFirstPage },

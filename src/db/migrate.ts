@@ -15,6 +15,7 @@ import * as search from './migrations/0012-search.js';
 import * as withheldRequests from './migrations/0013-withheld-requests.js';
 import * as moderation from './migrations/0014-moderation.js';
 import * as retention from './migrations/0015-retention.js';
+import * as graphVersions from './migrations/0016-graph-versions.js';
 import * as tokenCutoff from './migrations/0019-token-cutoff.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   '0013-withheld-requests': withheldRequests,
   '0014-moderation': moderation,
   '0015-retention': retention,
+  '0016-graph-versions': graphVersions,
   '0019-token-cutoff': tokenCutoff,
 };
 

@@ -42,6 +42,8 @@ export interface UsersTable {
   block_expires_at: Generated<Date | null>;
   /** Access tokens issued (`iat`) before this second (Unix time) are refused: set when the member is withdrawn (migration 0019). */
   tokens_not_before: Generated<number>;
+  /** Bumped (one global sequence) by every change that can alter the member's lists or the statuses they see (migration 0016). */
+  graph_version: Generated<string>;
 }
 
 export interface ConnectionRequestsTable {
@@ -159,6 +161,8 @@ export interface UserJsonTable {
   tail: string;
   follow_head: string;
   follow_tail: string;
+  /** A new value of the same sequence whenever the stored text changes (migration 0016). */
+  json_version: Generated<string>;
 }
 
 export interface FollowsTable {

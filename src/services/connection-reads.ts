@@ -1,7 +1,15 @@
 import type { GraphMode } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
-import { connectionsPage } from '../db/pages/connection-pages.js';
-import { type JsonPage, type RequestPageQuery, requestPage, type ViewerPage } from '../db/pages/request-pages.js';
+import { connectionsPage, connectionsPageVersions } from '../db/pages/connection-pages.js';
+import {
+  type JsonPage,
+  type PageVersions,
+  type RequestPageQuery,
+  requestPage,
+  requestPageVersions,
+  type ViewerPage,
+  type ViewerPageVersions,
+} from '../db/pages/request-pages.js';
 import * as repo from '../db/repositories/connections.js';
 import { findUserWithStatus } from '../db/repositories/users.js';
 import type { ConnectionStatus } from '../domain/connection-state.js';
@@ -25,6 +33,27 @@ export function requestList(db: Database, memberId: number, query: RequestPageQu
   return requestPage(db, memberId, query);
 }
 
+/** What the page `requestList` would answer is derived from (its ETag inputs), without building it; undefined as there. */
+export function requestListVersions(
+  db: Database,
+  memberId: number,
+  query: RequestPageQuery,
+): Promise<ViewerPageVersions | undefined> {
+  return requestPageVersions(db, memberId, query);
+}
+
+/** What the page `connectionsOf` would answer is derived from, without building it; 404 for an unknown member. */
+export async function connectionsVersions(
+  db: Database,
+  viewerId: number | null,
+  userId: number,
+  window: { mutual: boolean | undefined; limit: number; offset: number },
+): Promise<PageVersions> {
+  const versions = await connectionsPageVersions(db, viewerId, userId, window);
+  if (!versions) throw notFound('User not found.');
+  return versions;
+}
+
 /** A page of a member's connections as the viewer sees them (shared ones first); 404 for an unknown member. */
 export async function connectionsOf(
   db: Database,
@@ -44,11 +73,19 @@ export async function isConnection(db: Database, viewerId: number, userId: numbe
   return false;
 }
 
-/** My status towards a member, in the community's mode's vocabulary; 404 when they are unknown or inactive. */
-export async function statusTowards(db: Database, viewerId: number, userId: number, mode: GraphMode): Promise<Status> {
+/**
+ * My status towards a member, in the community's mode's vocabulary, and their graph version (the
+ * answer's ETag input); 404 when they are unknown or inactive.
+ */
+export async function statusTowards(
+  db: Database,
+  viewerId: number,
+  userId: number,
+  mode: GraphMode,
+): Promise<{ status: Status; version: string }> {
   const user = await findUserWithStatus(db, viewerId, userId, mode);
   if (!user) throw notFound('User not found.');
-  return user.connection_status as Status;
+  return { status: user.connection_status as Status, version: user.graph_version };
 }
 
 /** My status towards each of these members, by id; ids that name no active member are left out. */

@@ -41,21 +41,25 @@ export interface HiddenListQuery extends Partial<Record<repo.HiddenFilterField, 
  * hidden first unless `ordering` names a user field.
  */
 export function listHiddenUsers(db: Database, me: number, query: HiddenListQuery, mode: GraphMode) {
+  return repo.listHidden(db, me, hiddenFilter(query), mode);
+}
+
+/** What the page `listHiddenUsers` would answer derives from: its total and its users' ids and graph versions. */
+export function listHiddenVersions(db: Database, me: number, query: HiddenListQuery) {
+  return repo.listHiddenVersions(db, me, hiddenFilter(query));
+}
+
+function hiddenFilter(query: HiddenListQuery): repo.HiddenListFilter {
   const fields: Partial<Record<repo.HiddenFilterField, string>> = {};
   for (const field of repo.HIDDEN_FILTER_FIELDS) {
     const value = query[field];
     if (value !== undefined) fields[field] = value;
   }
-  return repo.listHidden(
-    db,
-    me,
-    {
-      search: query.search,
-      fields,
-      ordering: query.ordering ? parseOrdering(query.ordering) : { column: 'hidden_at', descending: true },
-      limit: query.limit,
-      offset: query.offset,
-    },
-    mode,
-  );
+  return {
+    search: query.search,
+    fields,
+    ordering: query.ordering ? parseOrdering(query.ordering) : { column: 'hidden_at', descending: true },
+    limit: query.limit,
+    offset: query.offset,
+  };
 }

@@ -104,31 +104,40 @@ export async function getMe(db: Database, viewer: Viewer) {
   return { user: viewer, unseenNotifications: await countUnseen(db, viewer.id) };
 }
 
+/** The user list's filter, order and window, as the route reads them. */
+export interface UserListQuery {
+  search?: string | undefined;
+  username?: string | undefined;
+  ordering?: Ordering<UserOrderField> | undefined;
+  limit: number;
+  offset: number;
+}
+
 /** A page of active users, each with the viewer's connection status towards them. */
-export async function listUsers(
-  db: Database,
-  viewerId: number,
-  query: {
-    search?: string | undefined;
-    username?: string | undefined;
-    ordering?: Ordering<UserOrderField> | undefined;
-    limit: number;
-    offset: number;
-  },
-  mode: GraphMode,
-) {
-  return users.listUsers(
-    db,
-    viewerId,
-    {
-      search: query.search,
-      username: query.username,
-      ordering: parseOrdering(query.ordering ?? 'id'),
-      limit: query.limit,
-      offset: query.offset,
-    },
-    mode,
-  );
+export async function listUsers(db: Database, viewerId: number, query: UserListQuery, mode: GraphMode) {
+  return users.listUsers(db, viewerId, userListFilter(query), mode);
+}
+
+/** What the page `listUsers` would answer derives from: its total and its users' ids and graph versions. */
+export async function listUserVersions(db: Database, query: UserListQuery) {
+  return users.listUserVersions(db, userListFilter(query));
+}
+
+function userListFilter(query: UserListQuery): users.UserListFilter {
+  return {
+    search: query.search,
+    username: query.username,
+    ordering: parseOrdering(query.ordering ?? 'id'),
+    limit: query.limit,
+    offset: query.offset,
+  };
+}
+
+/** The graph version of an active user (their profile, and any status towards them); 404 otherwise. */
+export async function userVersion(db: Database, id: number): Promise<string> {
+  const version = await users.findUserVersion(db, id);
+  if (version === undefined) throw missingUser();
+  return version;
 }
 
 /** An active user with the viewer's connection status towards them (none for anonymous viewers); 404 otherwise. */

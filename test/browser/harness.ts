@@ -58,6 +58,11 @@ let handle: Awaited<ReturnType<typeof openTestDatabase>>;
 let app: FastifyInstance;
 /** kith's own address (set by `startBrowserHarness`). */
 export let kith: string;
+/**
+ * kith's answers as it sent them (`304 GET /api/v2/user/me/`), in order: what went over the wire,
+ * which a page's own view of a response revalidated from its cache does not show.
+ */
+export const kithAnswers: string[] = [];
 let pageServer: Server;
 let pageOrigin: string;
 let browser: any;
@@ -183,6 +188,9 @@ export async function startBrowserHarness() {
     realtime: { handle, databaseUrl: handle.databaseUrl },
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
+  app.server.on('request', (req, res) =>
+    res.on('finish', () => kithAnswers.push(`${res.statusCode} ${req.method} ${(req.url ?? '').split('?')[0]}`)),
+  );
   const port = (app.server.address() as AddressInfo).port;
   kith = `http://127.0.0.1:${port}`;
 

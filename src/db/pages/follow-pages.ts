@@ -7,7 +7,7 @@ import {
   runPageStatement,
   type Shape,
 } from './page-shapes.js';
-import { type JsonPage, parseRowCursor, type RowCursor } from './request-pages.js';
+import { type JsonPage, type PageVersions, parseRowCursor, type RowCursor } from './request-pages.js';
 
 /** Whose list: the members who follow X, or the members X follows. */
 export type FollowList = 'followers' | 'followings';
@@ -38,7 +38,8 @@ type Params = {
   micros: string | null;
   afterId: number | null;
 };
-type PageRow = { count: number; items: string | null; last: string | null };
+type TagRow = { count: number; owner_version: string; items_version: string | null };
+type PageRow = TagRow & { items: string | null; last: string | null };
 
 type PageStatement = FixedPageStatement<keyof Params>;
 
@@ -48,7 +49,7 @@ type PageStatement = FixedPageStatement<keyof Params>;
  * in (`followed` when the viewer follows them), the total from the member's counter when nothing
  * is filtered. No row when the member is missing or inactive.
  */
-function pageStatement(list: FollowList, shape: Shape, filter: Filter): PageStatement {
+function pageStatement(list: FollowList, shape: Shape, filter: Filter, tagOnly = false): PageStatement {
   const { slots, slot } = parameterSlots<keyof Params>();
   const user = slot('user');
   const [whose, other] = list === 'followers' ? ['f.followed_id', 'f.follower_id'] : ['f.follower_id', 'f.followed_id'];
@@ -75,10 +76,25 @@ function pageStatement(list: FollowList, shape: Shape, filter: Filter): PageStat
     filter === 'all'
       ? `x.${list === 'followers' ? 'followers_count' : 'followings_count'}`
       : `(SELECT count(*) FROM follows f WHERE ${where})::int`;
+  // ETag inputs (http/etag.ts, migration 0016): the owner's graph version and the newest stored
+  // JSON on the page; the route adds the viewer's. The tag statement reads only these.
+  const versions = `x.graph_version AS owner_version,
+      (SELECT max(o.json_version) FROM page p JOIN user_json o ON o.user_id = p.other_id) AS items_version`;
+  const owner = `x AS (SELECT followers_count, followings_count, graph_version FROM users WHERE id = ${user} AND is_active)`;
+  if (tagOnly) {
+    // The viewer is a parameter of every statement of a list (the statuses); named here too, so it has a type.
+    // A subquery, not a materialized CTE: about 40 µs of PostgreSQL CPU less (see request-pages.ts).
+    const text = `
+      SELECT ${count} AS count, x.graph_version AS owner_version,
+        (SELECT max(o.json_version) FROM (${page}) p JOIN user_json o ON o.user_id = p.other_id) AS items_version,
+        ${slot('viewer', '::int')} AS viewer
+      FROM users x WHERE x.id = ${user} AND x.is_active`;
+    return { name: `kith_tag_${list}_${shape}_${filter}`, text, slots };
+  }
   const text = `
     WITH page AS MATERIALIZED (${page}),
-         x AS (SELECT followers_count, followings_count FROM users WHERE id = ${user} AND is_active)
-    SELECT ${count} AS count,
+         ${owner}
+    SELECT ${count} AS count, ${versions},
       (SELECT string_agg(o.follow_head || ${status} || o.follow_tail, ',' ORDER BY p.created DESC, p.other_id DESC)
        FROM page p JOIN user_json o ON o.user_id = p.other_id) AS items,
       (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.other_id
@@ -89,7 +105,7 @@ function pageStatement(list: FollowList, shape: Shape, filter: Filter): PageStat
 
 const statements = new Map<string, PageStatement>();
 
-function statementFor(query: FollowPageQuery): PageStatement {
+function statementFor(query: FollowPageQuery, tagOnly = false): PageStatement {
   const filter: Filter = query.mutual === undefined ? 'all' : query.mutual ? 'mutual' : 'other';
   const shape: Shape =
     query.after && filter === 'all'
@@ -97,10 +113,10 @@ function statementFor(query: FollowPageQuery): PageStatement {
       : query.list === 'followers' && filter === 'all' && query.offset >= DAYS_FROM_OFFSET
         ? 'by_day'
         : 'from_start';
-  const key = `${query.list}/${shape}/${filter}`;
+  const key = `${query.list}/${shape}/${filter}/${tagOnly}`;
   let statement = statements.get(key);
   if (!statement) {
-    statement = pageStatement(query.list, shape, filter);
+    statement = pageStatement(query.list, shape, filter, tagOnly);
     statements.set(key, statement);
   }
   return statement;
@@ -119,8 +135,34 @@ export function followPageStatement(query: FollowPageQuery): { sql: string; slot
  * from the per-day counts.
  */
 export async function followPage(db: Kysely<DB>, query: FollowPageQuery): Promise<JsonPage | null> {
-  const statement = statementFor(query);
-  const params: Params = {
+  const row = await runPageStatement<keyof Params, PageRow>(db, statementFor(query), paramsOf(query));
+  if (!row) return null;
+  const seekable = query.mutual === undefined;
+  return {
+    count: row.count,
+    items: row.items ?? '',
+    last: seekable ? parseRowCursor(row.last) : null,
+    versions: versionsOf(row),
+  };
+}
+
+/**
+ * The ETag inputs of the page `followPage` would answer, in one small named statement on the same
+ * index rows (no JSON built or sent); null when the member is missing or inactive.
+ */
+export async function followPageVersions(db: Kysely<DB>, query: FollowPageQuery): Promise<PageVersions | null> {
+  const row = await runPageStatement<keyof Params, TagRow>(db, statementFor(query, true), paramsOf(query));
+  return row ? versionsOf(row) : null;
+}
+
+const versionsOf = (row: TagRow): PageVersions => ({
+  owner: row.owner_version,
+  count: row.count,
+  items: row.items_version,
+});
+
+function paramsOf(query: FollowPageQuery): Params {
+  return {
     user: query.userId,
     viewer: query.viewerId,
     limit: query.limit,
@@ -128,8 +170,4 @@ export async function followPage(db: Kysely<DB>, query: FollowPageQuery): Promis
     micros: query.after?.micros ?? null,
     afterId: query.after?.id ?? null,
   };
-  const row = await runPageStatement<keyof Params, PageRow>(db, statement, params);
-  if (!row) return null;
-  const seekable = query.mutual === undefined;
-  return { count: row.count, items: row.items ?? '', last: seekable ? parseRowCursor(row.last) : null };
 }

@@ -57,6 +57,34 @@ export interface HiddenListFilter {
  * and any offset agree.
  */
 export async function listHidden(db: Executor, hider: number, filter: HiddenListFilter, mode: GraphMode) {
+  const { where, order } = hiddenListSql(hider, filter);
+  const { rows } = await sql<UserWithStatus & { total: number }>`
+    SELECT t.total, p.* FROM (
+      SELECT count(*)::int AS total FROM user_hides h JOIN users u ON u.id = h.hidden_id WHERE ${where}
+    ) t
+    LEFT JOIN LATERAL (
+      SELECT u.*, ${connectionStatusSql(hider, sql`u.id`, mode)} AS connection_status
+      FROM user_hides h JOIN users u ON u.id = h.hidden_id WHERE ${where} ${order}
+      LIMIT ${filter.limit} OFFSET ${filter.offset}
+    ) p ON true`.execute(db);
+  return pageOf(rows);
+}
+
+/** The page `listHidden` would answer as ids and graph versions only (its ETag inputs), and the total. */
+export async function listHiddenVersions(db: Executor, hider: number, filter: HiddenListFilter) {
+  const { where, order } = hiddenListSql(hider, filter);
+  const { rows } = await sql<{ total: number; id: number | null; graph_version: string }>`
+    SELECT t.total, p.* FROM (
+      SELECT count(*)::int AS total FROM user_hides h JOIN users u ON u.id = h.hidden_id WHERE ${where}
+    ) t
+    LEFT JOIN LATERAL (
+      SELECT u.id, u.graph_version FROM user_hides h JOIN users u ON u.id = h.hidden_id WHERE ${where} ${order}
+      LIMIT ${filter.limit} OFFSET ${filter.offset}
+    ) p ON true`.execute(db);
+  return pageOf(rows);
+}
+
+function hiddenListSql(hider: number, filter: HiddenListFilter) {
   const conditions = [sql`h.hider_id = ${hider}`, sql`u.is_active`];
   for (const field of HIDDEN_FILTER_FIELDS) {
     const value = filter.fields[field];
@@ -69,17 +97,7 @@ export async function listHidden(db: Executor, hider: number, filter: HiddenList
   const where = sql.join(conditions, sql` AND `);
   const direction = filter.ordering.descending ? sql`DESC` : sql`ASC`;
   const column = filter.ordering.column === 'hidden_at' ? sql`h.created_at` : sql.ref(`u.${filter.ordering.column}`);
-  const { rows } = await sql<UserWithStatus & { total: number }>`
-    SELECT t.total, p.* FROM (
-      SELECT count(*)::int AS total FROM user_hides h JOIN users u ON u.id = h.hidden_id WHERE ${where}
-    ) t
-    LEFT JOIN LATERAL (
-      SELECT u.*, ${connectionStatusSql(hider, sql`u.id`, mode)} AS connection_status
-      FROM user_hides h JOIN users u ON u.id = h.hidden_id WHERE ${where}
-      ORDER BY ${column} ${direction}, u.id ${direction}
-      LIMIT ${filter.limit} OFFSET ${filter.offset}
-    ) p ON true`.execute(db);
-  return pageOf(rows);
+  return { where, order: sql`ORDER BY ${column} ${direction}, u.id ${direction}` };
 }
 
 /** Every hide a member made or is the object of (a deleted member's). */

@@ -92,6 +92,13 @@ export function connectionStatusSql(
 
 export type UserWithStatus = UserRow & { connection_status: string | null };
 
+/** The graph version of an active user (what their profile and their status towards anyone derive from); undefined otherwise. */
+export async function findUserVersion(db: Executor, id: number): Promise<string | undefined> {
+  const query = sql<{ graph_version: string }>`SELECT graph_version FROM users WHERE id = ${id} AND is_active`;
+  const { rows } = await db.executeQuery<{ graph_version: string }>(prepared(query.compile(db)));
+  return rows[0]?.graph_version;
+}
+
 export async function findUserWithStatus(db: Executor, viewerId: number | null, id: number, mode: GraphMode) {
   const { rows } = await sql<UserWithStatus>`
     SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`, mode)} AS connection_status
@@ -177,8 +184,8 @@ export interface UserListFilter {
   offset: number;
 }
 
-/** A page of active users and their total, in one statement. */
-export async function listUsers(db: Executor, viewerId: number | null, filter: UserListFilter, mode: GraphMode) {
+/** The user list's condition and order for a filter. */
+function userListSql(filter: UserListFilter) {
   const conditions = [sql`u.is_active`];
   if (filter.username !== undefined) conditions.push(sql`lower(u.username) = ${filter.username.toLowerCase()}`);
   if (filter.search) {
@@ -187,12 +194,30 @@ export async function listUsers(db: Executor, viewerId: number | null, filter: U
   }
   const where = sql.join(conditions, sql` AND `);
   const direction = filter.ordering.descending ? sql`DESC` : sql`ASC`;
+  const order = sql`ORDER BY ${sql.ref(`u.${filter.ordering.column}`)} ${direction}, u.id ${direction}`;
+  return { where, order };
+}
+
+/** A page of active users and their total, in one statement. */
+export async function listUsers(db: Executor, viewerId: number | null, filter: UserListFilter, mode: GraphMode) {
+  const { where, order } = userListSql(filter);
   const { rows } = await sql<UserWithStatus & { total: number }>`
     SELECT t.total, p.* FROM (SELECT count(*) AS total FROM users u WHERE ${where}) t
     LEFT JOIN LATERAL (
       SELECT u.*, ${connectionStatusSql(viewerId, sql`u.id`, mode)} AS connection_status
-      FROM users u WHERE ${where}
-      ORDER BY ${sql.ref(`u.${filter.ordering.column}`)} ${direction}, u.id ${direction}
+      FROM users u WHERE ${where} ${order}
+      LIMIT ${filter.limit} OFFSET ${filter.offset}
+    ) p ON true`.execute(db);
+  return pageOf(rows);
+}
+
+/** The page `listUsers` would answer as ids and graph versions only (its ETag inputs), and the total. */
+export async function listUserVersions(db: Executor, filter: UserListFilter) {
+  const { where, order } = userListSql(filter);
+  const { rows } = await sql<{ total: number; id: number | null; graph_version: string }>`
+    SELECT t.total, p.* FROM (SELECT count(*) AS total FROM users u WHERE ${where}) t
+    LEFT JOIN LATERAL (
+      SELECT u.id, u.graph_version FROM users u WHERE ${where} ${order}
       LIMIT ${filter.limit} OFFSET ${filter.offset}
     ) p ON true`.execute(db);
   return pageOf(rows);

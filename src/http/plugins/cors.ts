@@ -12,6 +12,8 @@ export async function registerCors(app: FastifyInstance, origins: readonly strin
   await app.register(cors, {
     origin: origins.includes('*') ? '*' : [...origins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    // Lists and users carry an ETag (http/etag.ts); a widget may read it to revalidate by itself.
+    exposedHeaders: ['ETag'],
     credentials: false,
     maxAge: 600,
     strictPreflight: true,

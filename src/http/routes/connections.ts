@@ -2,15 +2,20 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { type Static, Type } from 'typebox';
 import type { Database } from '../../db/database.js';
+import type { RequestList } from '../../db/pages/request-pages.js';
 import type { ConnectionAction } from '../../domain/connection-state.js';
 import {
   connectionsOf,
+  connectionsVersions,
   isConnection,
   requestList,
+  requestListVersions,
   statusesTowards,
   statusTowards,
 } from '../../services/connection-reads.js';
 import { type ActLimits, act } from '../../services/connections.js';
+import { userVersion } from '../../services/users.js';
+import { entityTag, isConditional, pageTagParts, sentNotModified, tagged } from '../etag.js';
 import { CursorParam, cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
 import { admitFound, modeOfRequest, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { bySender } from '../plugins/rate-limits.js';
@@ -121,7 +126,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   );
 
   const receivedRoute = (operationId: string) => ({
-    config: { auth: 'required' as const, friendship: true, memberInStatement: true, replica: true },
+    config: { auth: 'required' as const, friendship: true, memberInStatement: true, replica: true, etag: true },
     schema: {
       tags,
       summary: 'Connection requests I received, newest first',
@@ -144,11 +149,19 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   ] as const) {
     app.get(url, receivedRoute(operationId), async (request, reply) => {
       const window = pageWindow(request.query);
-      const list = request.query.rejected === true ? 'rejected' : 'pending';
+      const list: RequestList = request.query.rejected === true ? 'rejected' : 'pending';
       const scope = `${list}:${tokenUserOf(request)}`;
       const after = await cursorAfterGate(request, request.query.cursor, { list: scope, window });
-      const page = await request.reads.run((db) => requestList(db, tokenUserOf(request), { list, ...window, after }));
+      const query = { list, ...window, after };
+      // The viewer owns the list: their version is the page's owner version.
+      if (isConditional(request)) {
+        const found = await request.reads.run((db) => requestListVersions(db, tokenUserOf(request), query));
+        admitFound(request, found);
+        if (sentNotModified(request, reply, pageTagParts(null, found))) return reply;
+      }
+      const page = await request.reads.run((db) => requestList(db, tokenUserOf(request), query));
       admitFound(request, page);
+      tagged(reply, entityTag(request, pageTagParts(null, page.versions)));
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     });
   }
@@ -156,7 +169,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.get(
     '/user/connection/requests_sent/',
     {
-      config: { auth: 'required', friendship: true, memberInStatement: true, replica: true },
+      config: { auth: 'required', friendship: true, memberInStatement: true, replica: true, etag: true },
       schema: {
         tags,
         summary: 'Connection requests I sent that still wait, newest first',
@@ -175,10 +188,15 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       const window = pageWindow(request.query);
       const scope = `sent:${tokenUserOf(request)}`;
       const after = await cursorAfterGate(request, request.query.cursor, { list: scope, window });
-      const page = await request.reads.run((db) =>
-        requestList(db, tokenUserOf(request), { list: 'sent', ...window, after }),
-      );
+      const query = { list: 'sent' as const, ...window, after };
+      if (isConditional(request)) {
+        const found = await request.reads.run((db) => requestListVersions(db, tokenUserOf(request), query));
+        admitFound(request, found);
+        if (sentNotModified(request, reply, pageTagParts(null, found))) return reply;
+      }
+      const page = await request.reads.run((db) => requestList(db, tokenUserOf(request), query));
       admitFound(request, page);
+      tagged(reply, entityTag(request, pageTagParts(null, page.versions)));
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
     },
   );
@@ -186,7 +204,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.get(
     `/user/${ID_SEGMENT}/connections/`,
     {
-      config: { auth: 'public', friendship: true, replica: true },
+      config: { auth: 'public', friendship: true, replica: true, etag: true },
       schema: {
         tags,
         summary: "A user's connections: shared ones first, then the others, newest first",
@@ -200,9 +218,18 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       const window = pageWindow(request.query);
       const mutual = request.query.mutual === undefined ? undefined : request.query.mutual === 1;
       const viewerId = request.viewer?.id ?? null;
+      // The viewer's version (from the gate's row) covers the statuses and the mutual order.
+      const viewerVersion = request.viewer?.graph_version ?? null;
+      if (isConditional(request)) {
+        const versions = await request.reads.run((db) =>
+          connectionsVersions(db, viewerId, request.params.id, { mutual, ...window }),
+        );
+        if (sentNotModified(request, reply, pageTagParts(viewerVersion, versions))) return reply;
+      }
       const page = await request.reads.run((db) =>
         connectionsOf(db, viewerId, request.params.id, { mutual, ...window }),
       );
+      tagged(reply, entityTag(request, pageTagParts(viewerVersion, page.versions)));
       return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
     },
   );
@@ -230,7 +257,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.get(
     `/user/${ID_SEGMENT}/connection_status/`,
     {
-      config: { auth: 'required', replica: true },
+      config: { auth: 'required', replica: true, etag: true },
       schema: {
         tags,
         summary: 'My connection status towards the user',
@@ -240,11 +267,19 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
         response: { 200: withExample(StatusBody, { connection_status: 'sent_connection_request' }), ...errors },
       },
     },
-    async (request) => ({
-      connection_status: await request.reads.run((db) =>
-        statusTowards(db, viewerOf(request).id, request.params.id, modeOfRequest(request)),
-      ),
-    }),
+    async (request, reply) => {
+      // The pair's rows bump the viewer's version; the other's version says they are still there.
+      const viewer = viewerOf(request);
+      if (isConditional(request)) {
+        const version = await request.reads.run((db) => userVersion(db, request.params.id));
+        if (sentNotModified(request, reply, [viewer.graph_version, version])) return reply;
+      }
+      const found = await request.reads.run((db) =>
+        statusTowards(db, viewer.id, request.params.id, modeOfRequest(request)),
+      );
+      tagged(reply, entityTag(request, [viewer.graph_version, found.version]));
+      return { connection_status: found.status };
+    },
   );
 
   app.post(

@@ -3,8 +3,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../../db/database.js';
 import type { FollowList } from '../../db/pages/follow-pages.js';
-import { followList } from '../../services/follow-reads.js';
+import { followList, followListVersions } from '../../services/follow-reads.js';
 import { followedBy, follows, toggleFollow } from '../../services/follows.js';
+import { entityTag, isConditional, pageTagParts, sentNotModified, tagged } from '../etag.js';
 import { cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
 import { viewerOf } from '../plugins/auth.js';
 import { bySender } from '../plugins/rate-limits.js';
@@ -52,7 +53,7 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
     app.get(
       `/user/${ID_SEGMENT}/${list}/`,
       {
-        config: { auth: 'public', follow: true, replica: true },
+        config: { auth: 'public', follow: true, replica: true, etag: true },
         schema: {
           tags,
           summary,
@@ -69,9 +70,16 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
         const scope = mutual === undefined ? `${list}:${request.params.id}` : undefined;
         const after = scope ? await cursorAfterGate(request, request.query.cursor, { list: scope, window }) : undefined;
         const viewerId = request.viewer?.id ?? null;
-        const page = await request.reads.run((db) =>
-          followList(db, list, viewerId, request.params.id, { mutual, ...window, after }),
-        );
+        const viewerVersion = request.viewer?.graph_version ?? null;
+        const query = { mutual, ...window, after };
+        if (isConditional(request)) {
+          const versions = await request.reads.run((db) =>
+            followListVersions(db, list, viewerId, request.params.id, query),
+          );
+          if (sentNotModified(request, reply, pageTagParts(viewerVersion, versions))) return reply;
+        }
+        const page = await request.reads.run((db) => followList(db, list, viewerId, request.params.id, query));
+        tagged(reply, entityTag(request, pageTagParts(viewerVersion, page.versions)));
         return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
       },
     );

@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { presentUser } from '../../contracts/user.js';
 import type { Database } from '../../db/database.js';
 import { toggleHide } from '../../services/connections.js';
-import { hiddenUserIds, isHidden, isHiddenBy, listHiddenUsers } from '../../services/hides.js';
+import { hiddenUserIds, isHidden, isHiddenBy, listHiddenUsers, listHiddenVersions } from '../../services/hides.js';
+import { entityTag, isConditional, rowsTagParts, sentNotModified, tagged } from '../etag.js';
 import { pageWindow, paginated } from '../pagination.js';
 import { modeOfRequest, viewerOf } from '../plugins/auth.js';
 import { errors, ID_SEGMENT, IdParams, Page, withExample } from '../schemas/common.js';
@@ -66,7 +67,7 @@ export const hideRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     '/user/hidden_users/',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', etag: true },
       schema: {
         tags,
         summary: 'The users I hide, the last hidden first',
@@ -75,10 +76,17 @@ export const hideRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
         response: { 200: withExample(Page(UserRef), examplePage([exampleUser], 'user/hidden_users/')), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const window = pageWindow(request.query);
       const mode = modeOfRequest(request);
-      const page = await listHiddenUsers(db, viewerOf(request).id, { ...request.query, ...window }, mode);
+      const viewer = viewerOf(request);
+      const query = { ...request.query, ...window };
+      if (isConditional(request)) {
+        const found = await listHiddenVersions(db, viewer.id, query);
+        if (sentNotModified(request, reply, rowsTagParts(viewer.graph_version, found.total, found.items))) return reply;
+      }
+      const page = await listHiddenUsers(db, viewer.id, query, mode);
+      tagged(reply, entityTag(request, rowsTagParts(viewer.graph_version, page.total, page.items)));
       return paginated(
         request,
         window,

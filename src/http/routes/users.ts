@@ -3,7 +3,17 @@ import { Type } from 'typebox';
 import { presentMe, presentUser } from '../../contracts/user.js';
 import type { Database } from '../../db/database.js';
 import { deleteMember } from '../../services/member-admin.js';
-import { createUser, getCounters, getMe, getUser, listUsers, updateProfile } from '../../services/users.js';
+import {
+  createUser,
+  getCounters,
+  getMe,
+  getUser,
+  listUsers,
+  listUserVersions,
+  updateProfile,
+  userVersion,
+} from '../../services/users.js';
+import { entityTag, isConditional, rowsTagParts, sentNotModified, tagged } from '../etag.js';
 import { pageWindow, paginated } from '../pagination.js';
 import { modeOfRequest, viewerOf } from '../plugins/auth.js';
 import { presentCounters, presentSignup } from '../presenters/users.js';
@@ -33,7 +43,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     '/user/me/',
     {
-      config: { auth: 'required', replica: true },
+      config: { auth: 'required', replica: true, etag: true },
       schema: {
         tags,
         summary: 'The authenticated user',
@@ -41,8 +51,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
         response: { 200: withExample(Type.Ref('Me'), exampleMe), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const me = await request.reads.run((db) => getMe(db, viewerOf(request)));
+      // Their row (any change bumps its version) and the unread count are all it shows.
+      const parts = [me.user.graph_version, me.unseenNotifications];
+      if (sentNotModified(request, reply, parts)) return reply;
+      tagged(reply, entityTag(request, parts));
       return presentMe(me.user, modeOfRequest(request), me.unseenNotifications);
     },
   );
@@ -50,7 +64,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     '/user/',
     {
-      config: { auth: 'required', replica: true },
+      config: { auth: 'required', replica: true, etag: true },
       schema: {
         tags,
         summary: 'All users',
@@ -59,11 +73,17 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
         response: { 200: withExample(Page(UserRef), examplePage([exampleUser], 'user/')), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const window = pageWindow(request.query);
       const mode = modeOfRequest(request);
       const query = { ...request.query, ...window };
-      const page = await request.reads.run((db) => listUsers(db, viewerOf(request).id, query, mode));
+      const viewer = viewerOf(request);
+      if (isConditional(request)) {
+        const found = await request.reads.run((db) => listUserVersions(db, query));
+        if (sentNotModified(request, reply, rowsTagParts(viewer.graph_version, found.total, found.items))) return reply;
+      }
+      const page = await request.reads.run((db) => listUsers(db, viewer.id, query, mode));
+      tagged(reply, entityTag(request, rowsTagParts(viewer.graph_version, page.total, page.items)));
       return paginated(
         request,
         window,
@@ -76,7 +96,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.get(
     `/user/${ID_SEGMENT}/`,
     {
-      config: { auth: 'public', replica: true },
+      config: { auth: 'public', replica: true, etag: true },
       schema: {
         tags,
         summary: 'A user',
@@ -85,10 +105,17 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
         response: { 200: withExample(UserRef, exampleUser), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const mode = modeOfRequest(request);
       const viewerId = request.viewer?.id ?? null;
+      // Their row (the profile) and the viewer's (the status) are all it shows.
+      const viewerVersion = request.viewer?.graph_version ?? null;
+      if (isConditional(request)) {
+        const version = await request.reads.run((db) => userVersion(db, request.params.id));
+        if (sentNotModified(request, reply, [viewerVersion, version])) return reply;
+      }
       const user = await request.reads.run((db) => getUser(db, viewerId, request.params.id, mode));
+      tagged(reply, entityTag(request, [viewerVersion, user.graph_version]));
       return presentUser(user, user.connection_status, mode);
     },
   );

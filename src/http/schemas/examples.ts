@@ -45,6 +45,7 @@ const row = (id: number, username: string, real_name: string): UserRow => ({
   days_blocked: null,
   block_expires_at: null,
   tokens_not_before: 0,
+  graph_version: '1',
 });
 
 /** The user of most examples. */
