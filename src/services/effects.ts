@@ -1,4 +1,4 @@
-import { storedUserParts } from '../contracts/user.js';
+import { storedUserParts, USER_COLUMNS } from '../contracts/user.js';
 import { applyPairWrites, type LockedPair, type MemberCounters, type PairWrites } from '../db/repositories/pairs.js';
 import type { UserRow } from '../db/schema.js';
 import type { Effect, UserCounterDelta } from '../domain/effects.js';
@@ -30,8 +30,9 @@ function withCounters(row: UserRow, delta: UserCounterDelta): UserRow {
   return after;
 }
 
-const sameJson = (a: ReturnType<typeof storedUserParts>, b: ReturnType<typeof storedUserParts>) =>
-  a.head === b.head && a.tail === b.tail && a.follow_head === b.follow_head && a.follow_tail === b.follow_tail;
+/** Whether the User rendered from `after` may differ from `before`'s: a column it is rendered from changed. */
+const shownChanged = (before: UserRow, after: UserRow) =>
+  USER_COLUMNS.some((column) => before[column] !== after[column]);
 
 /**
  * What a plan's effects (connection-state.ts, follow-state.ts) come to as rows: the one switch over
@@ -127,12 +128,8 @@ export function pairWrites(effects: readonly Effect[], { me, them, locked }: Eff
     if (!before) throw new Error(`a move of member ${id}, who is not locked`);
     const row = withCounters(before, deltas.get(id) ?? {});
     after.set(id, row);
-    const json = storedUserParts(row);
-    members.push({
-      id,
-      counters: row,
-      json: deltas.has(id) && !sameJson(json, storedUserParts(before)) ? json : undefined,
-    });
+    // The request counters are not shown in lists: a request leaves both members' JSON as it was.
+    members.push({ id, counters: row, json: shownChanged(before, row) ? storedUserParts(row) : undefined });
   }
   const request =
     writes.request?.kind === 'insert' ? 'inserted' : writes.request?.kind === 'delete' ? undefined : locked.request?.id;
