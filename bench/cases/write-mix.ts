@@ -20,6 +20,10 @@ interface Fingerprint {
   members: string;
   events: number;
   notifications: number;
+  deliveries: number;
+  /** The newest event and notification ids: what the case adds comes after them. */
+  lastEvent: number;
+  lastNotification: number;
 }
 
 const COMPARED = [
@@ -30,6 +34,9 @@ const COMPARED = [
   'receivedCount',
   'pendingByDay',
   'members',
+  'events',
+  'notifications',
+  'deliveries',
 ] as const;
 
 async function fingerprint(db: Kysely<DB>, members: number[]): Promise<Fingerprint> {
@@ -44,7 +51,10 @@ async function fingerprint(db: Kysely<DB>, members: number[]): Promise<Fingerpri
                                 j.head, j.tail), ',' ORDER BY u.id)), '')
             FROM users u LEFT JOIN user_json j ON j.user_id = u.id WHERE u.id = ANY(${members})) AS members,
            (SELECT count(*) FROM events)::int AS events,
-           (SELECT count(*) FROM notifications)::int AS notifications
+           (SELECT count(*) FROM notifications)::int AS notifications,
+           (SELECT count(*) FROM webhook_deliveries)::int AS deliveries,
+           (SELECT coalesce(max(id), 0) FROM events)::int AS "lastEvent",
+           (SELECT coalesce(max(id), 0) FROM notifications)::int AS "lastNotification"
     FROM (SELECT sum(connections_count) AS connections_count, sum(requests_sent_count) AS sent,
                  sum(requests_received_count) AS received FROM users) s`.execute(db);
   return rows[0]!;
@@ -62,11 +72,23 @@ async function leftovers(db: Kysely<DB>, pairs: Pair[]) {
 }
 
 /**
+ * The history the case and its undo wrote, deleted: events, their deliveries and notifications
+ * (none is a derived value, no case reads them), so the next run finds these tables as this one did.
+ */
+async function forgetHistory(db: Kysely<DB>, before: Fingerprint) {
+  await sql`
+    WITH d AS (DELETE FROM webhook_deliveries WHERE event_id > ${before.lastEvent}),
+         n AS (DELETE FROM notifications WHERE id > ${before.lastNotification} OR event_id > ${before.lastEvent})
+    SELECT 1`.execute(db);
+  await sql`DELETE FROM events WHERE id > ${before.lastEvent}`.execute(db);
+}
+
+/**
  * Case 7, the write mix: A requests B, then B accepts, each pair fresh. Afterwards every used pair
  * is taken back to "no relation" through the API, as its members (remove, or cancel_request for a
  * request the run left waiting), so the server's own code puts counters, per-day counts and stored
- * JSON back, and the next run finds the same dataset. The events and notifications of the case and
- * of its undo stay: they are history, and no case reads them.
+ * JSON back; then the history the case wrote (events, deliveries, notifications) is deleted, and the
+ * next run finds the same dataset.
  */
 export function writeMix({ dataset, tokens, base, connections, db }: CaseWorld): LoadCase {
   const { freshPairs } = dataset;
@@ -141,16 +163,18 @@ export function writeMix({ dataset, tokens, base, connections, db }: CaseWorld):
       log(`case 7: undoing ${usedPairs.length} pairs through the API`);
       const done = await undo(usedPairs);
       const left = (await leftovers(db, usedPairs)).length;
+      const written = await fingerprint(db, members);
+      await forgetHistory(db, before!);
       const after = await fingerprint(db, members);
       const changed = COMPARED.filter((k) => before![k] !== after[k]);
       const restored = changed.length === 0 && left === 0 && done.failed === 0;
       const state = restored
-        ? `yes (${after.connections} connection rows, ${after.requests} requests, counters Σ ${after.connectionsCount} connections / ${after.sentCount} sent / ${after.receivedCount} received, per-day pending Σ ${after.pendingByDay}, the ${members.length} members' counters and stored JSON unchanged)`
+        ? `yes (${after.connections} connection rows, ${after.requests} requests, counters Σ ${after.connectionsCount} connections / ${after.sentCount} sent / ${after.receivedCount} received, per-day pending Σ ${after.pendingByDay}, the ${members.length} members' counters and stored JSON unchanged, ${after.events} events, ${after.notifications} notifications, ${after.deliveries} deliveries)`
         : `NO (${[...changed.map((k) => `${k} ${before![k]} → ${after[k]}`), `${left} pairs left`, `${done.failed} undo calls failed`].join(', ')})`;
       if (!restored) log(`case 7: dataset NOT restored: ${state}`);
       return [
         `${usedPairs.length} of ${freshPairs.length} fresh pairs used${used > freshPairs.length ? ' (then reused: idempotent)' : ''}`,
-        `undone through the API: ${done.removed} connections removed, ${done.cancelled} requests cancelled (${after.events - before!.events} events and ${after.notifications - before!.notifications} notifications kept as history)`,
+        `undone through the API: ${done.removed} connections removed, ${done.cancelled} requests cancelled (then the ${written.events - before!.events} events and ${written.notifications - before!.notifications} notifications written deleted)`,
         `dataset restored: ${state}`,
       ].join('; ');
     },

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
-import { Kysely, type LogEvent, PGliteDialect } from 'kysely';
+import { type Driver, Kysely, type LogEvent, PGliteDialect } from 'kysely';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import { PgDialect } from './pg-driver.js';
@@ -36,9 +36,33 @@ const DATE = 1082;
 const parseInt8 = (value: string) => Number(value);
 const keepText = (value: string) => value;
 
-function onQuery(_event: LogEvent) {
+function countStatement() {
   const scope = queryCounter.getStore();
   if (scope) scope.count += 1;
+}
+
+const onQuery = (_event: LogEvent) => countStatement();
+
+/**
+ * Kysely's PGlite dialect, with a transaction's BEGIN and COMMIT (or ROLLBACK) counted as statements:
+ * PGlite's own transaction sends them past Kysely's log, while on PostgreSQL they are statements
+ * like any other (pg-driver.ts), so a count means the same on both.
+ */
+class CountingPGliteDialect extends PGliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const counted = <A extends unknown[]>(step: (...args: A) => Promise<void>) => {
+      const run = step.bind(driver);
+      return async (...args: A) => {
+        countStatement();
+        await run(...args);
+      };
+    };
+    driver.beginTransaction = counted(driver.beginTransaction);
+    driver.commitTransaction = counted(driver.commitTransaction);
+    driver.rollbackTransaction = counted(driver.rollbackTransaction);
+    return driver;
+  }
 }
 
 /** Lets a server-side statement timeout answer first; the client-side one only ends a silent socket. */
@@ -148,7 +172,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   // PGlite is one connection, and a query sent while a transaction is open would run inside it:
   // Kysely's PGlite adapter declares one connection, so Kysely lets one caller at a time use it
   // (test/integration/database-driver.test.ts shows both).
-  const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }), log: onQuery });
+  const db = new Kysely<DB>({ dialect: new CountingPGliteDialect({ pglite }), log: onQuery });
   return {
     db,
     kind: 'pglite',

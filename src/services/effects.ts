@@ -1,83 +1,143 @@
-import * as connections from '../db/repositories/connections.js';
-import * as follows from '../db/repositories/follows.js';
-import * as hides from '../db/repositories/hides.js';
-import { deleteRequestNotification, deleteUnreadFollowNotification } from '../db/repositories/notifications.js';
-import type { Effect } from '../domain/effects.js';
-import { recordEvent } from '../events/outbox.js';
+import { storedUserParts, USER_COLUMNS } from '../contracts/user.js';
+import { applyPairWrites, type LockedPair, type MemberCounters, type PairWrites } from '../db/repositories/pairs.js';
+import type { UserRow } from '../db/schema.js';
+import type { Effect, UserCounterDelta } from '../domain/effects.js';
+import type { GraphEvent } from '../domain/events.js';
+import { graphEventWrite } from '../events/outbox.js';
 import type { Transaction } from './transaction.js';
 
-/** The pair a plan's effects act on; `requestId` is the pair's connection request as it stands. */
+/** The pair a plan's effects act on, as `lockPair` loaded it under both members' locks. */
 export interface EffectPair {
   me: number;
   them: number;
-  requestId: number | undefined;
+  locked: LockedPair;
 }
+
+const COUNTERS = {
+  connections: 'connections_count',
+  sent: 'requests_sent_count',
+  received: 'requests_received_count',
+  followers: 'followers_count',
+  followings: 'followings_count',
+} as const satisfies Record<keyof UserCounterDelta, keyof MemberCounters>;
+
+/** A member's row after adding a delta to its counters. */
+function withCounters(row: UserRow, delta: UserCounterDelta): UserRow {
+  const after = { ...row };
+  for (const [name, column] of Object.entries(COUNTERS) as Array<[keyof UserCounterDelta, keyof MemberCounters]>) {
+    after[column] += delta[name] ?? 0;
+  }
+  return after;
+}
+
+/** Whether the User rendered from `after` may differ from `before`'s: a column it is rendered from changed. */
+const shownChanged = (before: UserRow, after: UserRow) =>
+  USER_COLUMNS.some((column) => before[column] !== after[column]);
 
 /**
- * Executes one effect of a plan (connection-state.ts, follow-state.ts), in the caller's
- * transaction; returns the pair's request id as it is afterwards. The one switch over effect
- * kinds: services run plans through it and know nothing about states.
+ * What a plan's effects (connection-state.ts, follow-state.ts) come to as rows: the one switch over
+ * effect kinds. Several effects on the pair's request row become one write of it; the counters
+ * become both members' counters after the move and their list JSON, rendered by `contracts/user.ts`
+ * when it changed; the event is rendered with the members as the move leaves them. No rule of the
+ * state machine is here: only the translation of its effects into values.
  */
-export async function executeEffect(tx: Transaction, effect: Effect, pair: EffectPair): Promise<number | undefined> {
-  const { me, them, requestId } = pair;
-  const request = () => {
+export function pairWrites(effects: readonly Effect[], { me, them, locked }: EffectPair): PairWrites {
+  const writes: Omit<PairWrites, 'members'> = { me, them };
+  const deltas = new Map<number, UserCounterDelta>();
+  let event: GraphEvent | undefined;
+  const requestId = () => {
     // The plan asks for the request only in states that have one (locked and loaded before).
-    if (requestId === undefined) throw new Error(`effect ${effect.kind} without the pair's request`);
-    return requestId;
+    if (!locked.request) throw new Error("an effect on the pair's request without one");
+    return locked.request.id;
   };
-  switch (effect.kind) {
-    case 'insert_request':
-      return (await connections.insertRequest(tx, me, them, effect.withheld)).id;
-    case 'delete_request':
-      await connections.deleteRequest(tx, request());
-      return requestId;
-    case 'set_rejected':
-      await connections.setRejected(tx, request(), effect.rejected);
-      return requestId;
-    case 'set_withheld':
-      await connections.setWithheld(tx, request(), effect.withheld);
-      return requestId;
-    case 'insert_hide':
-      await hides.insertHide(tx, me, them);
-      return requestId;
-    case 'delete_hide':
-      await hides.deleteHide(tx, me, them);
-      return requestId;
-    case 'mark_viewed':
-      await connections.markViewed(tx, request());
-      return requestId;
-    case 'insert_connection':
-      await connections.insertConnection(tx, me, them);
-      return requestId;
-    case 'delete_connection':
-      await connections.deleteConnection(tx, me, them);
-      return requestId;
-    case 'withdraw_request_notification':
-      await deleteRequestNotification(tx, request());
-      return requestId;
-    case 'insert_follow':
-      await follows.insertFollow(tx, me, them);
-      return requestId;
-    case 'delete_follow':
-      await follows.deleteFollow(tx, me, them);
-      return requestId;
-    case 'withdraw_follow_notification':
-      await deleteUnreadFollowNotification(tx, them, me);
-      return requestId;
-    case 'counters':
-      await connections.addToCounters(tx, [
-        { userId: me, delta: effect.me },
-        { userId: them, delta: effect.them },
-      ]);
-      return requestId;
-    case 'event':
-      await recordEvent(tx, effect.event, requestId);
-      return requestId;
+  const update = (change: { rejected?: boolean; withheld?: boolean; viewed?: true }) => {
+    const now = writes.request;
+    if (now && now.kind !== 'update') throw new Error(`a plan that updates a request it ${now.kind}s`);
+    writes.request = { ...(now ?? { kind: 'update', id: requestId() }), ...change };
+  };
+  const once = <K extends 'request' | 'connection' | 'hide' | 'follow'>(key: K, value: PairWrites[K]) => {
+    if (writes[key] !== undefined) throw new Error(`a plan that writes the pair's ${key} twice`);
+    writes[key] = value;
+  };
+  for (const effect of effects) {
+    switch (effect.kind) {
+      case 'insert_request':
+        once('request', { kind: 'insert', withheld: effect.withheld });
+        break;
+      case 'delete_request':
+        once('request', { kind: 'delete', id: requestId() });
+        break;
+      case 'set_rejected':
+        update({ rejected: effect.rejected });
+        break;
+      case 'set_withheld':
+        update({ withheld: effect.withheld });
+        break;
+      case 'mark_viewed':
+        update({ viewed: true });
+        break;
+      case 'insert_connection':
+        once('connection', 'insert');
+        break;
+      case 'delete_connection':
+        once('connection', 'delete');
+        break;
+      case 'insert_hide':
+        once('hide', 'insert');
+        break;
+      case 'delete_hide':
+        once('hide', 'delete');
+        break;
+      case 'insert_follow':
+        once('follow', 'insert');
+        break;
+      case 'delete_follow':
+        once('follow', 'delete');
+        break;
+      case 'withdraw_request_notification':
+        writes.withdrawRequestNotification = requestId();
+        break;
+      case 'withdraw_follow_notification':
+        writes.withdrawFollowNotification = true;
+        break;
+      case 'counters':
+        for (const [id, delta] of [
+          [me, effect.me],
+          [them, effect.them],
+        ] as const) {
+          const sum = { ...deltas.get(id) };
+          for (const name of Object.keys(COUNTERS) as Array<keyof UserCounterDelta>) {
+            sum[name] = (sum[name] ?? 0) + (delta[name] ?? 0);
+          }
+          deltas.set(id, sum);
+        }
+        break;
+      case 'event':
+        if (event) throw new Error('a plan with two events');
+        event = effect.event;
+        break;
+    }
   }
+
+  // Both members' rows are written by every move that writes anything: a move that waited for their
+  // locks sees that another changed the pair (see `lockPair`), and both rows carry the counters.
+  const after = new Map<number, UserRow>();
+  const members: Array<PairWrites['members'][number]> = [];
+  for (const id of [me, them]) {
+    const before = locked.members.get(id);
+    if (!before) throw new Error(`a move of member ${id}, who is not locked`);
+    const row = withCounters(before, deltas.get(id) ?? {});
+    after.set(id, row);
+    // The request counters are not shown in lists: a request leaves both members' JSON as it was.
+    members.push({ id, counters: row, json: shownChanged(before, row) ? storedUserParts(row) : undefined });
+  }
+  const request =
+    writes.request?.kind === 'insert' ? 'inserted' : writes.request?.kind === 'delete' ? undefined : locked.request?.id;
+  return { ...writes, members, ...(event && { event: graphEventWrite(event, after, request) }) };
 }
 
-/** Executes a plan's effects in order. */
-export async function executePlan(tx: Transaction, effects: readonly Effect[], pair: EffectPair) {
-  let requestId = pair.requestId;
-  for (const effect of effects) requestId = await executeEffect(tx, effect, { ...pair, requestId });
+/** Executes a plan's effects in one statement (`applyPairWrites`); a plan without effects writes nothing. */
+export async function executePlan(tx: Transaction, effects: readonly Effect[], pair: EffectPair): Promise<void> {
+  if (effects.length === 0) return;
+  await applyPairWrites(tx, pairWrites(effects, pair));
 }

@@ -1,27 +1,24 @@
 import type { Database } from '../db/database.js';
-import { lockPair } from '../db/repositories/connections.js';
 import * as repo from '../db/repositories/follows.js';
 import { findUserWithStatus } from '../db/repositories/users.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { type FollowStatus, planFollow } from '../domain/follow-state.js';
+import { type Admit, movePair } from './connections.js';
 import { executePlan } from './effects.js';
 
 const missingUser = () => notFound('User not found.');
 
 /**
  * Follows `them`, or unfollows them when `me` already does (the contract's toggle), in one
- * transaction: both users' rows locked in id order (the lock order of every pair change), the
- * follow plan executed (the row, both counters, the event and its notification).
+ * transaction of four round trips, as every move of a pair (`movePair`): both members locked in id
+ * order and the pair loaded, the follow plan written in one statement (the row, both counters, the
+ * event and its notification).
  */
-export async function toggleFollow(db: Database, me: number, them: number): Promise<FollowStatus> {
-  if (me === them) throw new AppError(400, 'self_connection', 'You cannot do this with yourself.');
-  return db.transaction().execute(async (tx) => {
-    const active = await lockPair(tx, me, them);
-    if (!active.has(them)) throw missingUser();
-    const state = (await repo.isFollowing(tx, me, them)) ? 'following' : 'none';
-    const decided = planFollow(state, 'follow', { me, them });
+export function toggleFollow(db: Database, me: number, them: number, admit: Admit): Promise<FollowStatus> {
+  return movePair(db, me, them, admit, async (tx, locked) => {
+    const decided = planFollow(locked.follows.byMe ? 'following' : 'none', 'follow', { me, them });
     if (!decided.ok) throw new AppError(400, 'invalid_connection_action', decided.reason);
-    await executePlan(tx, decided.effects, { me, them, requestId: undefined });
+    await executePlan(tx, decided.effects, { me, them, locked });
     return decided.status;
   });
 }

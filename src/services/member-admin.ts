@@ -3,9 +3,9 @@ import { modeOf } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
 import * as connections from '../db/repositories/connections.js';
 import { notifyOnCommit } from '../db/repositories/events.js';
-import { isFollowing } from '../db/repositories/follows.js';
 import { deleteHidesOf } from '../db/repositories/hides.js';
 import { countUnseen, deleteNotificationsOf } from '../db/repositories/notifications.js';
+import { lockPair } from '../db/repositories/pairs.js';
 import { deleteRefreshTokensOf } from '../db/repositories/tokens.js';
 import * as settings from '../db/repositories/user-settings.js';
 import type { MemberRef } from '../db/repositories/users.js';
@@ -267,24 +267,28 @@ async function withdraw(tx: Transaction, ref: MemberRef): Promise<UserRow> {
 
 /** Dissolves whatever holds between a withdrawn member and another: each move the plan a member would make. */
 async function dissolve(tx: Transaction, deleted: number, other: number) {
-  const run = (effects: readonly Effect[], me: number, them: number, requestId?: number) =>
-    executePlan(tx, withoutNotifications(effects), { me, them, requestId });
-  const rows = await connections.loadPair(tx, deleted, other);
-  const state = pairStateOf(deleted, rows);
+  // Both are locked already (withdraw): loading the pair waits for nobody. Each move changes the
+  // counters the next one starts from, so the pair is loaded again after each.
+  let locked = await lockPair(tx, deleted, other);
+  const run = async (effects: readonly Effect[], me: number, them: number) => {
+    await executePlan(tx, withoutNotifications(effects), { me, them, locked });
+    locked = await lockPair(tx, deleted, other);
+  };
+  const state = pairStateOf(deleted, locked);
   const move = dissolution(state);
   if (move) {
     // A request to the deleted member is withdrawn by its sender; the rest is the deleted member's move.
     const [me, them] = move.by === 'deleted' ? [deleted, other] : [other, deleted];
-    const hides = move.by === 'deleted' ? rows.hides : { byMe: rows.hides.byThem, byThem: rows.hides.byMe };
+    const hides = move.by === 'deleted' ? locked.hides : { byMe: locked.hides.byThem, byThem: locked.hides.byMe };
     const decided = plan(move.by === 'deleted' ? state : mirror(state), move.action, { me, them }, hides);
     if (!decided.ok) throw new Error(`cannot dissolve ${state}: ${decided.reason}`);
-    await run(decided.effects, me, them, rows.request?.id);
+    await run(decided.effects, me, them);
   }
   for (const [follower, followed] of [
     [deleted, other],
     [other, deleted],
   ] as const) {
-    if (!(await isFollowing(tx, follower, followed))) continue;
+    if (!(follower === deleted ? locked.follows.byMe : locked.follows.byThem)) continue;
     const unfollow = planFollow('following', 'follow', { me: follower, them: followed });
     if (!unfollow.ok) throw new Error(`cannot unfollow: ${unfollow.reason}`);
     await run(unfollow.effects, follower, followed);

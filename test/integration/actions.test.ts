@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { findUserWithStatus } from '../../src/db/repositories/users.js';
 import { mirror, PAIR_STATES, type PairState, statusOf } from '../../src/domain/connection-state.js';
+import { act } from '../../src/services/connections.js';
 import { type Member, ok, World } from '../helpers/world.js';
 
 let world: World;
@@ -524,6 +525,44 @@ describe('concurrency', () => {
       assert.deepEqual(await countersOf(a), [1, 0, 0]);
       assert.deepEqual(await countersOf(b), [1, 0, 0]);
     }
+  });
+
+  test('a move that waited for the locks of a move that then committed reads the pair as that move left it', async () => {
+    // The lock statement's snapshot predates its wait: without reading the pair again, B's request
+    // would not see A's, and would insert a second request for the pair (a unique violation, a 500).
+    const [a, b] = [await world.user(), await world.user()];
+    let holding!: () => void;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = act(world.db, a.id, b.id, 'request', { maxPendingRequests: 0 }, async () => {
+      holding();
+      await released;
+    });
+    await held;
+    const second = world.act(b.token, a.id, 'request');
+    if (world.handle.kind === 'postgres') {
+      // Until B's move waits for the locks A's holds.
+      const waiting = async () => {
+        const { rows } = await sql<{ n: number }>`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(world.db);
+        return rows[0]!.n;
+      };
+      for (let i = 0; i < 200 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await waiting(), 1, "B's move waits for the pair's locks");
+    }
+    release();
+    assert.equal(await first, 'sent_connection_request');
+    const answer = await second;
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.body.connection_status, 'connected');
+    assert.deepEqual(await countersOf(a), [1, 0, 0]);
+    assert.deepEqual(await countersOf(b), [1, 0, 0]);
   });
 
   test('many concurrent random actions over a few users keep every counter equal to the true counts', async () => {

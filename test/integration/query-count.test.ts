@@ -112,3 +112,71 @@ test('follow mode: the follow lists and checks issue at most 2 statements', asyn
     await world.setPreferences({ follow_enabled: false });
   }
 });
+
+/** Sends one write over HTTP, checks its status, and returns how many SQL statements serving it issued. */
+async function writeStatements(url: string, token: string, status: number) {
+  const response = await world.request('POST', url, {
+    token,
+    headers: { 'content-type': 'application/json' },
+    raw: '',
+  });
+  assert.equal(response.status, status, `POST ${url}: ${response.text}`);
+  const scope = scopes.at(-1)!;
+  assert.equal(scope.url, url);
+  return scope.count;
+}
+
+test('every connection action and every hide move costs at most 4 statements: BEGIN, lock and load, write, COMMIT', async () => {
+  const [a, b, c, d] = [await world.user(), await world.user(), await world.user(), await world.user()];
+  const action = (actor: typeof a, other: typeof a, name: string) =>
+    writeStatements(`/api/v2/user/${other.id}/connection/${name}/`, actor.token, 200);
+  const hide = (actor: typeof a, other: typeof a) =>
+    writeStatements(`/api/v2/user/${other.id}/hide/`, actor.token, 204);
+  const counts: Array<[string, number]> = [
+    ['request', await action(a, b, 'request')],
+    ['mark_seen', await writeStatements(`/api/v2/user/${a.id}/connection_requests/mark_seen/`, b.token, 204)],
+    ['reject', await action(b, a, 'reject')],
+    ['cancel_reject', await action(b, a, 'cancel_reject')],
+    ['accept', await action(b, a, 'accept')],
+    ['accept again (no change)', await action(b, a, 'accept')],
+    ['remove', await action(a, b, 'remove')],
+    ['request (to cancel)', await action(a, c, 'request')],
+    ['cancel_request', await action(a, c, 'cancel_request')],
+    ['request (then hidden)', await action(d, a, 'request')],
+    // Hiding a member whose request waits takes it out of sight: the request row moves too.
+    ['hide', await hide(a, d)],
+    ['unhide', await hide(a, d)],
+    ['hide (nothing waiting)', await hide(a, c)],
+    ['request to a member who hides me (withheld)', await action(c, a, 'request')],
+    ['unhide (a withheld request shown)', await hide(a, c)],
+  ];
+  // A move that changes something is the four; one that changes nothing writes nothing (three).
+  for (const [name, count] of counts) {
+    const expected = name.endsWith('(no change)') ? 3 : 4;
+    assert.equal(count, expected, `${name}: ${count} statements (${JSON.stringify(counts)})`);
+  }
+
+  // The moves did what they say: the statements counted are the ones that wrote.
+  const status = async (viewer: typeof a, other: typeof a) =>
+    (await world.request('GET', `/api/v2/user/${other.id}/connection_status/`, { token: viewer.token })).body
+      .connection_status;
+  assert.equal(await status(a, b), null);
+  assert.equal(await status(a, c), 'received_connection_request');
+  assert.equal(await status(a, d), 'received_connection_request');
+});
+
+test('follow mode: a follow and an unfollow cost at most 4 statements each', async () => {
+  const [fan, star] = [await world.user(), await world.user()];
+  await world.setPreferences({ follow_enabled: true });
+  try {
+    const url = `/api/v2/user/${star.id}/follow/`;
+    const follow = await writeStatements(url, fan.token, 204);
+    const unfollow = await writeStatements(url, fan.token, 204);
+    assert.equal(follow, 4, 'follow');
+    assert.equal(unfollow, 4, 'unfollow');
+    const followers = await world.request('GET', `/api/v2/user/${star.id}/followers/`, { token: fan.token });
+    assert.equal(followers.body.count, 0, 'followed, then unfollowed');
+  } finally {
+    await world.setPreferences({ follow_enabled: false });
+  }
+});

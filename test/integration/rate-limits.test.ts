@@ -201,6 +201,32 @@ describe('one Redis, one budget', () => {
   });
 });
 
+describe('limits on the routes whose statement loads the member', () => {
+  test('the gate still answers first: a 403 (the mode) and a 401 (an inactive member) are not counted', async () => {
+    const rate = { max: 1, windowMs: HOUR };
+    const world = await start({ rateLimits: limits({ connectionRequests: rate }) });
+    const [sender, b, c] = await members(world, 3);
+    await world.setPreferences({ follow_enabled: true });
+    try {
+      assert.equal((await world.act(sender.token, b.id, 'request')).body.code, 'friendship_mode_required');
+    } finally {
+      await world.setPreferences({ follow_enabled: false });
+    }
+    const setActive = (active: boolean) =>
+      world.db.updateTable('users').set({ is_active: active }).where('id', '=', sender.id).execute();
+    await setActive(false);
+    try {
+      assert.equal((await world.act(sender.token, b.id, 'request')).status, 401);
+    } finally {
+      await setActive(true);
+    }
+    // The budget of one is untouched: the first request passes, the second is the 429.
+    await ok(world.act(sender.token, b.id, 'request'));
+    assertThrottled(await world.act(sender.token, c.id, 'request'), rate.windowMs);
+    assert.equal(await receivedCount(world, c.id), 0);
+  });
+});
+
 describe('follows per sender', () => {
   test('follows and unfollows both count; the one over the budget is a 429 and follows no one', async () => {
     const rate = { max: 2, windowMs: HOUR };

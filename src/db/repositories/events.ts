@@ -1,18 +1,8 @@
 import { type Kysely, sql } from 'kysely';
-import type { EventType, NotificationType } from '../../domain/events.js';
-import type { DB, UserRow } from '../schema.js';
+import type { EventType } from '../../domain/events.js';
+import type { DB } from '../schema.js';
 
 type Executor = Kysely<DB>;
-
-/** The two users of an event as they are now (inside the writing transaction: after the change). */
-export async function eventUsersNow(db: Executor, ids: readonly number[]): Promise<Map<number, UserRow>> {
-  const users = await db
-    .selectFrom('users')
-    .selectAll()
-    .where('id', 'in', [...ids])
-    .execute();
-  return new Map(users.map((u) => [u.id, u]));
-}
 
 export async function insertEvent(
   db: Executor,
@@ -41,25 +31,6 @@ export async function queueDeliveries(db: Executor, eventId: number, type: Event
     )
     .executeTakeFirst();
   return Number(result.numInsertedOrUpdatedRows ?? 0);
-}
-
-export async function insertNotification(
-  db: Executor,
-  notification: { recipient: number; type: NotificationType; actor: number; eventId: number; requestId: number | null },
-): Promise<number> {
-  const row = await db
-    .insertInto('notifications')
-    .values({
-      user_id: notification.recipient,
-      type: notification.type,
-      actor_id: notification.actor,
-      event_id: notification.eventId,
-      request_id: notification.requestId,
-      read_at: null,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return row.id;
 }
 
 /** NOTIFYs on these channels; PostgreSQL sends them only when the transaction commits. */

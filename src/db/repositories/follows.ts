@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from '../schema.js';
 
 type Executor = Kysely<DB>;
@@ -12,15 +12,4 @@ export async function isFollowing(db: Executor, follower: number, followed: numb
     .where('followed_id', '=', followed)
     .executeTakeFirst();
   return row !== undefined;
-}
-
-export async function insertFollow(db: Executor, follower: number, followed: number) {
-  await db
-    .insertInto('follows')
-    .values({ follower_id: follower, followed_id: followed, created: sql`now()` })
-    .execute();
-}
-
-export async function deleteFollow(db: Executor, follower: number, followed: number) {
-  await db.deleteFrom('follows').where('follower_id', '=', follower).where('followed_id', '=', followed).execute();
 }

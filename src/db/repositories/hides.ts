@@ -5,15 +5,6 @@ import { connectionStatusSql, pageOf, type UserWithStatus } from './users.js';
 
 type Executor = Kysely<DB>;
 
-/** `hider` hides `hidden` from now on (the caller holds both members' locks). */
-export async function insertHide(db: Executor, hider: number, hidden: number) {
-  await db.insertInto('user_hides').values({ hider_id: hider, hidden_id: hidden }).execute();
-}
-
-export async function deleteHide(db: Executor, hider: number, hidden: number) {
-  await db.deleteFrom('user_hides').where('hider_id', '=', hider).where('hidden_id', '=', hidden).execute();
-}
-
 /** Whether `hider` hides `hidden`. */
 export async function hides(db: Executor, hider: number, hidden: number): Promise<boolean> {
   const row = await db

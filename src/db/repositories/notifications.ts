@@ -101,26 +101,6 @@ export async function markRead(db: Executor, userId: number, ids: number[]) {
     .execute();
 }
 
-/** Deletes the unread `user_follow` notification of `actor`'s follow of `recipient` (an unfollow). */
-export async function deleteUnreadFollowNotification(db: Executor, recipient: number, actor: number) {
-  await db
-    .deleteFrom('notifications')
-    .where('user_id', '=', recipient)
-    .where('actor_id', '=', actor)
-    .where('type', '=', 'user_follow')
-    .where('read_at', 'is', null)
-    .execute();
-}
-
-/** Deletes the `connection_request` notification of a request (it was withdrawn before an answer). */
-export async function deleteRequestNotification(db: Executor, requestId: number) {
-  await db
-    .deleteFrom('notifications')
-    .where('request_id', '=', requestId)
-    .where('type', '=', 'connection_request')
-    .execute();
-}
-
 /** Deletes every notification a member received or caused (a deleted member's). */
 export async function deleteNotificationsOf(db: Executor, userId: number) {
   await db

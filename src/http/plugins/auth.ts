@@ -17,9 +17,10 @@ import { type TokenVerifier, tokenCurrent } from '../../services/tokens.js';
  *   optional: a token is used when sent; public: as optional, but required when the community's
  *   `content_availability` is false.
  * - friendship / follow: the route's page says it requires the community to be set to that mode.
- * - memberInStatement: the route's own statement loads the member with its page (one round trip
- *   instead of two); the route hands what it found to `admitFound`, which decides as the gate does
- *   for every other route. Only with auth 'required'.
+ * - memberInStatement: the route's own statement loads the member with its page, or with the pair a
+ *   write locks (one round trip instead of two); the route hands what it found to `admitFound`, which
+ *   decides as the gate does for every other route (a write: to `admitFoundAndLimit`, which then
+ *   counts the route's own limits, deferred until then). Only with auth 'required'.
  * - replica: the route only reads, and its reads (the gate's included) may go to a streaming replica
  *   that has replayed the member's last write (`request.reads`, chosen here once the token is known).
  */
@@ -49,6 +50,11 @@ declare module 'fastify' {
     inputError: AppError | null;
     /** Where this request's reads go: the primary, or on a `replica` route a replica (see db/replicas.ts). */
     reads: Reads;
+    /**
+     * On a `memberInStatement` route, the route's own limits (plugins/rate-limits.ts), which wait for
+     * the gate's decision (`admitFoundAndLimit`); null when it declares none or limits are off.
+     */
+    routeLimits: (() => Promise<void>) | null;
   }
 }
 
@@ -118,6 +124,18 @@ export function admitFound<T extends { community: Community; tokens_not_before: 
   request.community = found?.community ?? null;
 }
 
+/**
+ * On a `memberInStatement` route that writes: `admitFound`, then the route's own limits, counted only
+ * for a request the gate admitted (429 after the gate's 401/403 and the input's 400, as elsewhere).
+ */
+export async function admitFoundAndLimit(
+  request: FastifyRequest,
+  found: { community: Community; tokens_not_before: number } | undefined,
+): Promise<void> {
+  admitFound(request, found);
+  await request.routeLimits?.();
+}
+
 export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: TokenVerifier) {
   app.decorateRequest('reads', null as unknown as Reads);
   app.decorateRequest('viewer', null);
@@ -125,6 +143,7 @@ export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: T
   app.decorateRequest('tokenUserId', null);
   app.decorateRequest('tokenIssuedAt', 0);
   app.decorateRequest('inputError', null);
+  app.decorateRequest('routeLimits', null);
 
   app.addHook('onRoute', (route) => {
     const config = route.config as { auth?: AuthMode; memberInStatement?: boolean } | undefined;

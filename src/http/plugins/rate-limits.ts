@@ -39,8 +39,12 @@ const UNLIMITED = new Set(['/healthz', '/readyz', '/metrics']);
 /** The client's address as a budget's key: an IPv6 client's whole /64 is one key (it holds that many addresses). */
 export const addressOf = (request: FastifyRequest) => normalizeIP(request.ip, 64);
 
-/** The key of a limit per sender: the signed-in member (only on routes whose gate requires one). */
-export const bySender = (request: FastifyRequest) => (request.viewer ? String(request.viewer.id) : undefined);
+/**
+ * The key of a limit per sender: the signed-in member (only on routes whose gate requires one; the
+ * limits are counted after the gate, so the token's member is the active member it admitted).
+ */
+export const bySender = (request: FastifyRequest) =>
+  request.tokenUserId === null ? undefined : String(request.tokenUserId);
 
 const throttled = (seconds: number) =>
   new AppError(
@@ -123,7 +127,9 @@ export async function registerRateLimits(
   });
 
   // A route's own hooks run after every instance hook, so after the gate's (the 401/403 and the
-  // input errors): only requests the service will act on are counted.
+  // input errors): only requests the service will act on are counted. A route whose statement loads
+  // the member is through the gate only once that statement has run: its limits wait for
+  // `admitFoundAndLimit` (plugins/auth.ts).
   app.addHook('onRoute', (route) => {
     const declared = route.config?.limits;
     if (!declared || declared.length === 0) return;
@@ -132,8 +138,12 @@ export async function registerRateLimits(
         if (key(request) !== undefined) await enforce(limit, request, reply);
       }
     };
+    const deferred = async (request: FastifyRequest, reply: FastifyReply) => {
+      request.routeLimits = () => hook(request, reply);
+    };
     const own = route.preHandler;
-    route.preHandler = [...(Array.isArray(own) ? own : own ? [own] : []), hook];
+    const mine = route.config?.memberInStatement ? deferred : hook;
+    route.preHandler = [...(Array.isArray(own) ? own : own ? [own] : []), mine];
   });
 }
 

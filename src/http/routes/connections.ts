@@ -13,11 +13,11 @@ import {
   statusesTowards,
   statusTowards,
 } from '../../services/connection-reads.js';
-import { type ActLimits, act } from '../../services/connections.js';
+import { type ActLimits, type Admit, act } from '../../services/connections.js';
 import { userVersion } from '../../services/users.js';
 import { entityTag, isConditional, pageTagParts, sentNotModified, tagged } from '../etag.js';
 import { CursorParam, cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
-import { admitFound, modeOfRequest, tokenUserOf, viewerOf } from '../plugins/auth.js';
+import { admitFound, admitFoundAndLimit, modeOfRequest, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { bySender } from '../plugins/rate-limits.js';
 import { errors, ID_SEGMENT, IdParams, Page, PageQuery, throttledResponse, withExample } from '../schemas/common.js';
 import { ConnectionsQuery, ReceivedQuery, StatusBody, StatusesBody, StatusesResult } from '../schemas/connections.js';
@@ -83,9 +83,11 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       `/user/${ID_SEGMENT}/connection/${action}/`,
       {
         // Only a request reaches someone new (a notification, a pending row): the one action limited.
+        // The move's first statement loads the member with the pair it locks (services/connections.ts).
         config: {
           auth: 'required',
           friendship: true,
+          memberInStatement: true,
           limits: action === 'request' ? [{ limit: 'connectionRequests', key: bySender }] : [],
         },
         schema: {
@@ -101,7 +103,8 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
         },
       },
       async (request) => {
-        const status = await act(db, viewerOf(request).id, request.params.id, action, limits);
+        const admit = (found: Parameters<Admit>[0]) => admitFoundAndLimit(request, found);
+        const status = await act(db, tokenUserOf(request), request.params.id, action, limits, admit);
         return { connection_status: status };
       },
     );
@@ -110,7 +113,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
   app.post(
     `/user/${ID_SEGMENT}/connection_requests/mark_seen/`,
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', memberInStatement: true },
       schema: {
         tags,
         summary: "Mark the user's connection request to me as seen",
@@ -120,7 +123,8 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       },
     },
     async (request, reply) => {
-      await act(db, viewerOf(request).id, request.params.id, 'mark_seen', limits);
+      const admit = (found: Parameters<Admit>[0]) => admitFoundAndLimit(request, found);
+      await act(db, tokenUserOf(request), request.params.id, 'mark_seen', limits, admit);
       return reply.code(204).send(null);
     },
   );

@@ -7,7 +7,7 @@ import { followList, followListVersions } from '../../services/follow-reads.js';
 import { followedBy, follows, toggleFollow } from '../../services/follows.js';
 import { entityTag, isConditional, pageTagParts, sentNotModified, tagged } from '../etag.js';
 import { cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
-import { viewerOf } from '../plugins/auth.js';
+import { admitFoundAndLimit, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { bySender } from '../plugins/rate-limits.js';
 import { errors, ID_SEGMENT, IdParams, Page, throttledResponse, withExample } from '../schemas/common.js';
 import { examplePage, exampleUser } from '../schemas/examples.js';
@@ -24,7 +24,13 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
     `/user/${ID_SEGMENT}/follow/`,
     {
       // Both ways count: an unfollow and a follow again notify the member again.
-      config: { auth: 'required', follow: true, limits: [{ limit: 'follows', key: bySender }] },
+      // The move's first statement loads the member with the pair it locks (services/connections.ts).
+      config: {
+        auth: 'required',
+        follow: true,
+        memberInStatement: true,
+        limits: [{ limit: 'follows', key: bySender }],
+      },
       schema: {
         tags,
         summary: 'Follow the user, or unfollow them when I already do (a toggle)',
@@ -34,7 +40,7 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
       },
     },
     async (request, reply) => {
-      await toggleFollow(db, viewerOf(request).id, request.params.id);
+      await toggleFollow(db, tokenUserOf(request), request.params.id, (found) => admitFoundAndLimit(request, found));
       return reply.code(204).send(null);
     },
   );

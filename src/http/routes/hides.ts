@@ -6,7 +6,7 @@ import { toggleHide } from '../../services/connections.js';
 import { hiddenUserIds, isHidden, isHiddenBy, listHiddenUsers, listHiddenVersions } from '../../services/hides.js';
 import { entityTag, isConditional, rowsTagParts, sentNotModified, tagged } from '../etag.js';
 import { pageWindow, paginated } from '../pagination.js';
-import { modeOfRequest, viewerOf } from '../plugins/auth.js';
+import { admitFoundAndLimit, modeOfRequest, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { errors, ID_SEGMENT, IdParams, Page, withExample } from '../schemas/common.js';
 import { examplePage, exampleUser } from '../schemas/examples.js';
 import { HiddenUsersQuery, IsHidden, IsHiddenBy } from '../schemas/hides.js';
@@ -19,7 +19,8 @@ export const hideRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
   app.post(
     `/user/${ID_SEGMENT}/hide/`,
     {
-      config: { auth: 'required' },
+      // The move's first statement loads the member with the pair it locks (services/connections.ts).
+      config: { auth: 'required', memberInStatement: true },
       schema: {
         tags,
         summary: 'Hide the user, or show them again when I already hide them (a toggle)',
@@ -29,7 +30,7 @@ export const hideRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (ap
       },
     },
     async (request, reply) => {
-      await toggleHide(db, viewerOf(request).id, request.params.id);
+      await toggleHide(db, tokenUserOf(request), request.params.id, (found) => admitFoundAndLimit(request, found));
       return reply.code(204).send(null);
     },
   );
