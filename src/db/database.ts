@@ -6,7 +6,6 @@ import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
 import { Kysely, type LogEvent, PGliteDialect } from 'kysely';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
-import { BytesClient } from './pg-bytes.js';
 import { PgDialect } from './pg-driver.js';
 import type { DB } from './schema.js';
 
@@ -31,7 +30,6 @@ export interface DatabaseHandle {
 }
 
 const INT8 = 20;
-const TEXT = 25;
 const DATE = 1082;
 
 // Counts and ids fit in a double; dates stay as the 'YYYY-MM-DD' text the API speaks.
@@ -70,21 +68,15 @@ export function clientConfigFor(options: {
   return config;
 }
 
-/**
- * A node-postgres pool over kith's connection settings, parsing counts as numbers and dates as text,
- * and keeping `…$bytes` columns as bytes (pg-bytes.ts).
- */
+/** A node-postgres pool over kith's connection settings, parsing counts as numbers and dates as text. */
 export function openPool(clientConfig: pg.ClientConfig, size: number): pg.Pool {
   const pool = new pg.Pool({
     ...clientConfig,
-    Client: BytesClient,
     max: size,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
         if (oid === INT8) return parseInt8;
         if (oid === DATE) return keepText;
-        // As it came: a string, or the bytes of a `…$bytes` column (pg's own parser would String() them).
-        if (oid === TEXT) return keepText;
         return pg.types.getTypeParser(oid, format);
       }) as typeof pg.types.getTypeParser,
     },

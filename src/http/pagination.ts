@@ -106,17 +106,16 @@ export function paginated<T>(request: FastifyRequest, window: Window, count: num
 }
 
 /**
- * The same page as `paginated`, as the bytes of its JSON text around items that are JSON already
- * (built by the database, never decoded: see db/pg-bytes.ts): nothing is parsed, serialized or
- * transcoded again. With `list` (the list and whose it is) and the page's last row, `next` carries
- * a cursor minted for exactly that next page.
+ * The same page as `paginated`, as JSON text around items that are JSON already (built by the
+ * database): nothing is parsed or serialized again. With `list` (the list and whose it is) and
+ * the page's last row, `next` carries a cursor minted for exactly that next page.
  */
 export function paginatedText(
   request: FastifyRequest,
   window: Window,
-  page: { count: number; items: Buffer; last?: RowCursor | null },
+  page: { count: number; items: string; last?: RowCursor | null },
   list?: string,
-): Buffer {
+): string {
   const { limit, offset } = window;
   const { count } = page;
   const following = { limit, offset: offset + limit };
@@ -124,8 +123,5 @@ export function paginatedText(
   const next = offset + limit < count ? JSON.stringify(linkTo(request, following, cursor)) : 'null';
   const previous =
     offset > 0 ? JSON.stringify(linkTo(request, { limit, offset: Math.max(0, offset - limit) })) : 'null';
-  const head = Buffer.from(`{"count":${count},"next":${next},"previous":${previous},"results":[`, 'utf8');
-  return Buffer.concat([head, page.items, CLOSE], head.length + page.items.length + CLOSE.length);
+  return `{"count":${count},"next":${next},"previous":${previous},"results":[${page.items}]}`;
 }
-
-const CLOSE = Buffer.from(']}');

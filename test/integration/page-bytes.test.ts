@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sql } from 'kysely';
-import { bytesOf } from '../../src/db/pg-bytes.js';
 import { ok, World } from '../helpers/world.js';
 
 /**
- * The list pages travel from PostgreSQL to the socket as bytes (db/pg-bytes.ts): these tests check
- * that the bytes are exactly the page's UTF-8 JSON whatever the names hold, and that the column
- * convention keeps every other column as it was.
+ * The list pages are JSON text built by PostgreSQL and sent as is (db/pages): these tests check that
+ * the bytes on the wire are exactly the page's UTF-8 JSON whatever the names hold, with a
+ * Content-Length that counts bytes, not characters.
  */
 
 let world: World;
@@ -38,7 +36,7 @@ function assertExactJson(page: Awaited<ReturnType<typeof rawGet>>, names: string
   }
 }
 
-describe('list pages as bytes', () => {
+describe('list pages on the wire', () => {
   test('request lists and the connections page carry non-ASCII names byte for byte, with a matching Content-Length', async () => {
     const me = await world.user({ real_name: '日本語の名前 é' });
     const senders = [];
@@ -85,27 +83,5 @@ describe('list pages as bytes', () => {
     const page = await rawGet('/api/v2/user/connection/requests/', me.token);
     assertExactJson(page, []);
     assert.deepEqual(JSON.parse(page.text), { count: 0, next: null, previous: null, results: [] });
-  });
-
-  test('a `…$bytes` text column arrives as bytes from PostgreSQL; every other column as before', async () => {
-    const big = 'é😀山a'.repeat(40_000); // 400 KB: several socket reads for one row
-    const { rows } = await sql<Record<string, unknown>>`
-      SELECT ${big}::text AS big$bytes, 'Zoë 😀'::text AS name, NULL::text AS none$bytes, 7 AS n$bytes,
-             ''::text AS empty$bytes`.execute(world.db);
-    const row = rows[0]!;
-    if (world.handle.kind === 'postgres') {
-      assert.ok(Buffer.isBuffer(row.big$bytes), 'the bytes column is a Buffer');
-      assert.ok(Buffer.isBuffer(row.empty$bytes));
-    }
-    assert.deepEqual(bytesOf(row.big$bytes as Buffer | string), Buffer.from(big, 'utf8'));
-    assert.deepEqual(bytesOf(row.empty$bytes as Buffer | string), Buffer.alloc(0));
-    assert.equal(row.name, 'Zoë 😀');
-    assert.equal(row.none$bytes, null);
-    assert.equal(row.n$bytes, 7, 'only text columns are kept as bytes');
-
-    // The next statement's rows are decoded as usual.
-    const { rows: next } = await sql<{ plain: string; items: string }>`
-      SELECT 'Ελένη'::text AS plain, 'x'::text AS items`.execute(world.db);
-    assert.deepEqual(next[0], { plain: 'Ελένη', items: 'x' });
   });
 });

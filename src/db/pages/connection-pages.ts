@@ -1,11 +1,8 @@
 import { type Kysely, sql } from 'kysely';
-import { bytesOf } from '../pg-bytes.js';
 import { prepared } from '../pg-driver.js';
 import { connectionStatusSql } from '../repositories/users.js';
 import type { DB } from '../schema.js';
 import type { JsonPage } from './request-pages.js';
-
-type PageRow = { count: number; items$bytes: Buffer | string | null };
 
 /**
  * Connections of `userId`: those also connected to the viewer first, then the others, each group
@@ -29,7 +26,7 @@ export async function connectionsPage(
     mutual === undefined
       ? sql<number>`x.connections_count`
       : sql<number>`(SELECT count(*) FROM connections c WHERE c.user_id = x.id AND ${filter})::int`;
-  const query = sql<PageRow>`
+  const query = sql<{ count: number; items: string | null }>`
     SELECT ${total} AS count,
       (SELECT string_agg(j.head || coalesce(to_json(${connectionStatusSql(viewerId, sql`j.user_id`, 'friendship')})::text, 'null')
                          || j.tail, ',' ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC)
@@ -38,11 +35,11 @@ export async function connectionsPage(
          FROM connections c WHERE c.user_id = x.id AND ${filter}
          ORDER BY mutual DESC, c.created DESC, c.friend_id DESC
          LIMIT ${limit} OFFSET ${offset}
-       ) page JOIN user_json j ON j.user_id = page.friend_id) AS items$bytes
+       ) page JOIN user_json j ON j.user_id = page.friend_id) AS items
     FROM users x
     WHERE x.id = ${userId} AND x.is_active`;
-  const { rows } = await db.executeQuery<PageRow>(prepared(query.compile(db)));
+  const { rows } = await db.executeQuery<{ count: number; items: string | null }>(prepared(query.compile(db)));
   const row = rows[0];
   if (!row) return null;
-  return { count: row.count, items: bytesOf(row.items$bytes), last: null };
+  return { count: row.count, items: row.items ?? '', last: null };
 }

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import { bytesOf } from '../pg-bytes.js';
 import type { DB } from '../schema.js';
 import {
   type PageStatement as FixedPageStatement,
@@ -39,7 +38,7 @@ type Params = {
   micros: string | null;
   afterId: number | null;
 };
-type PageRow = { count: number; items$bytes: Buffer | string | null; last: string | null };
+type PageRow = { count: number; items: string | null; last: string | null };
 
 type PageStatement = FixedPageStatement<keyof Params>;
 
@@ -81,7 +80,7 @@ function pageStatement(list: FollowList, shape: Shape, filter: Filter): PageStat
          x AS (SELECT followers_count, followings_count FROM users WHERE id = ${user} AND is_active)
     SELECT ${count} AS count,
       (SELECT string_agg(o.follow_head || ${status} || o.follow_tail, ',' ORDER BY p.created DESC, p.other_id DESC)
-       FROM page p JOIN user_json o ON o.user_id = p.other_id) AS items$bytes,
+       FROM page p JOIN user_json o ON o.user_id = p.other_id) AS items,
       (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.other_id
        FROM page p ORDER BY p.created, p.other_id LIMIT 1) AS last
     FROM x`;
@@ -132,5 +131,5 @@ export async function followPage(db: Kysely<DB>, query: FollowPageQuery): Promis
   const row = await runPageStatement<keyof Params, PageRow>(db, statement, params);
   if (!row) return null;
   const seekable = query.mutual === undefined;
-  return { count: row.count, items: bytesOf(row.items$bytes), last: seekable ? parseRowCursor(row.last) : null };
+  return { count: row.count, items: row.items ?? '', last: seekable ? parseRowCursor(row.last) : null };
 }

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import { bytesOf } from '../pg-bytes.js';
 import { COMMUNITY_COLUMNS, type Community, readCommunity } from '../repositories/users.js';
 import type { DB } from '../schema.js';
 import {
@@ -20,11 +19,8 @@ export interface RowCursor {
 export interface JsonPage {
   /** The list's total. */
   count: number;
-  /**
-   * The page's items as JSON objects joined by commas (empty when none), as UTF-8 bytes: from
-   * PostgreSQL they are never decoded (the statement's `items$bytes` column, see pg-bytes.ts).
-   */
-  items: Buffer;
+  /** The page's items as JSON objects joined by commas ('' when empty). */
+  items: string;
   /** The last row of the page, to seek from for the next one; null when the page is empty or unseekable. */
   last: RowCursor | null;
 }
@@ -50,7 +46,7 @@ const DAYS_FROM_OFFSET = 2000;
 type Params = { viewer: number; limit: number; offset: number; micros: string | null; afterId: number | null };
 type PageRow = {
   count: number;
-  items$bytes: Buffer | string | null;
+  items: string | null;
   last: string | null;
   pref_follow_enabled: unknown;
   pref_content_availability: unknown;
@@ -109,7 +105,7 @@ function pageStatement(list: RequestList, shape: Shape): PageStatement {
       (SELECT string_agg('{"id":' || r.id || ',"from_user":' || ${fromUser} || ',"to_user":' || ${toUser}
                          || ',"created":"' || kith_iso(r.created) || '","rejected":' || ${rejected}
                          || ',"viewed":' || ${iso('r.viewed')} || '}', ',' ${order})
-       FROM page r JOIN user_json o ON o.user_id = r.other_id) AS items$bytes,
+       FROM page r JOIN user_json o ON o.user_id = r.other_id) AS items,
       (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.id
        FROM page p ORDER BY p.created, p.id LIMIT 1) AS last,
       ${COMMUNITY_COLUMNS}
@@ -162,12 +158,7 @@ export async function requestPage(
   };
   const row = await runPageStatement<keyof Params, PageRow>(db, statement, params);
   if (!row) return undefined;
-  return {
-    count: row.count,
-    items: bytesOf(row.items$bytes),
-    last: parseRowCursor(row.last),
-    community: readCommunity(row),
-  };
+  return { count: row.count, items: row.items ?? '', last: parseRowCursor(row.last), community: readCommunity(row) };
 }
 
 /** Reads the "micros.id" form the page statement returns (and cursors carry); null when malformed. */
