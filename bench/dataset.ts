@@ -83,7 +83,15 @@ export async function prepareDataset(
 
   const { rows: sizeRows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE id > 1`.execute(db);
   let seeded: unknown = null;
-  if (sizeRows[0]!.n === 0) {
+  const members = sizeRows[0]!.n;
+  if (members > 0 && members !== Number(options.seed.users)) {
+    // Per-request costs are compared between sizes: a run must never measure another size than it names.
+    throw new Error(
+      `the database holds ${members} members, not ${options.seed.users}: give each dataset size a database of its own ` +
+        '(e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/kith_bench_1m npm run bench -- --dataset 1m)',
+    );
+  }
+  if (members === 0) {
     log(`seeding ${options.seed.users} users, ${options.seed.celebrityRequests} requests to the celebrity`);
     const out = run(process.execPath, [
       'dist/cli/index.js',

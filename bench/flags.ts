@@ -5,8 +5,14 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 
+/** The named dataset sizes: `--dataset 1m` runs the same cases on a community of a million members. */
+export const DATASETS = { '300k': 300_000, '1m': 1_000_000 } as const;
+export type DatasetName = keyof typeof DATASETS;
+
 export interface Settings {
   databaseUrl: string;
+  /** The dataset's name (`--dataset`), or null when `--users` set a size of its own. */
+  dataset: DatasetName | null;
   /** Seed sizes, used only when the database holds no community yet. */
   seed: { users: string; celebrityRequests: string; celebrityFollowers: string | undefined; seed: string };
   durationSeconds: number;
@@ -28,7 +34,8 @@ export function readSettings(args: string[] = process.argv.slice(2)): Settings {
   const { values: flags } = parseArgs({
     args,
     options: {
-      users: { type: 'string', default: '300000' },
+      dataset: { type: 'string' },
+      users: { type: 'string' },
       'celebrity-requests': { type: 'string', default: '200000' },
       // Default: kith seed's own, min(users - 1, 150000).
       'celebrity-followers': { type: 'string' },
@@ -52,11 +59,22 @@ export function readSettings(args: string[] = process.argv.slice(2)): Settings {
     process.exit(2);
   }
 
+  if (flags.dataset !== undefined && !(flags.dataset in DATASETS)) {
+    process.stderr.write(`bench: --dataset is one of ${Object.keys(DATASETS).join(', ')}\n`);
+    process.exit(2);
+  }
+  if (flags.dataset !== undefined && flags.users !== undefined) {
+    process.stderr.write('bench: --dataset names a size; give it or --users, not both\n');
+    process.exit(2);
+  }
+  const dataset = flags.users !== undefined ? null : ((flags.dataset ?? '300k') as DatasetName);
+
   const workers = Number(flags.workers);
   return {
     databaseUrl,
+    dataset,
     seed: {
-      users: flags.users,
+      users: flags.users ?? String(DATASETS[dataset ?? '300k']),
       celebrityRequests: flags['celebrity-requests'],
       celebrityFollowers: flags['celebrity-followers'],
       seed: flags.seed,

@@ -195,10 +195,13 @@ export async function seedCommunity(db: Executor, options: SeedOptions): Promise
                CASE WHEN kind = 'r' THEN created + interval '1 hour' * (1 + (a + b) % 200) END,
                CASE WHEN kind = 'r' OR (a * 7 + b) % 10 < 3 THEN created + interval '1 minute' * (1 + (a + b) % 600) END
         FROM seed_pair WHERE kind <> 'c' ORDER BY created`.execute(tx);
+      // Only the new members' days (ids above base): no row can exist yet. In key order: the
+      // primary key is filled left to right (unordered, with ON CONFLICT, this took 17.9 of the
+      // 300k seed's 22 s of requests).
       await sql`
-        INSERT INTO connection_request_days AS d (to_user_id, day, pending)
+        INSERT INTO connection_request_days (to_user_id, day, pending)
         SELECT ${base} + b, kith_request_day(created), count(*) FROM seed_pair WHERE kind = 'p' GROUP BY 1, 2
-        ON CONFLICT (to_user_id, day) DO UPDATE SET pending = d.pending + excluded.pending`.execute(tx);
+        ORDER BY 1, 2`.execute(tx);
       await sql`ALTER TABLE connection_requests ENABLE TRIGGER connection_requests_count_days`.execute(tx);
       await bulkLoad(tx, false);
     });
@@ -422,10 +425,12 @@ async function loadFollows(tx: Executor, base: number) {
   await sql`
     INSERT INTO follows (follower_id, followed_id, created)
     SELECT ${base} + a, ${base} + b, created FROM seed_follow`.execute(tx);
+  // Only the new members' days (ids above base; seedFollows refuses a community with follows):
+  // no row can exist yet. In key order, as for the request days (15.8 of 18.9 s at 300k before).
   await sql`
-    INSERT INTO follow_days AS d (followed_id, day, followers)
+    INSERT INTO follow_days (followed_id, day, followers)
     SELECT ${base} + b, kith_request_day(created), count(*) FROM seed_follow GROUP BY 1, 2
-    ON CONFLICT (followed_id, day) DO UPDATE SET followers = d.followers + excluded.followers`.execute(tx);
+    ORDER BY 1, 2`.execute(tx);
   await sql`ALTER TABLE follows ENABLE TRIGGER follows_count_days`.execute(tx);
   await bulkLoad(tx, false);
 }
@@ -470,7 +475,17 @@ interface Dropped {
   constraints: Array<{ table: string; name: string; definition: string }>;
 }
 
-const BULK_TABLES = ['users', 'connections', 'connection_requests', 'follows', 'follow_days'];
+// user_json and connection_request_days too: a foreign key checks (and locks) its users row for
+// every row inserted.
+const BULK_TABLES = [
+  'users',
+  'user_json',
+  'connections',
+  'connection_requests',
+  'connection_request_days',
+  'follows',
+  'follow_days',
+];
 const FOLLOW_TABLES = ['follows', 'follow_days'];
 
 /** Drops secondary indexes and foreign keys of the loaded tables; returns how to rebuild them. */

@@ -123,20 +123,26 @@ const META_KEY = 'user_json_renderer';
  * renderer changed, after the seed's bulk load, and by repairs. Returns how many users it stored.
  */
 export async function renderStoredUsers(db: Executor, fromId = 0): Promise<number> {
-  let after = fromId - 1;
-  let stored = 0;
-  for (;;) {
-    const rows = await db
+  const batchAfter = (after: number) => {
+    const rows = db
       .selectFrom('users')
       .select(USER_COLUMNS)
       .where('id', '>', after)
       .orderBy('id')
       .limit(BATCH)
       .execute();
+    rows.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    return rows;
+  };
+  let next = batchAfter(fromId - 1);
+  let stored = 0;
+  for (;;) {
+    const rows = await next;
     if (rows.length === 0) return stored;
+    // The next batch is read while this one is rendered (JS) and stored: the two sides overlap.
+    next = batchAfter(rows.at(-1)!.id);
     await storeUserJson(db, rows);
     stored += rows.length;
-    after = rows.at(-1)!.id;
   }
 }
 
