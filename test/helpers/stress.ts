@@ -154,15 +154,19 @@ interface Turn {
 /** `clients` loops of seeded random turns on pairs of `members`, `ops` in all. */
 async function drive(options: StressOptions, tallies: Tallies, turn: (t: Turn) => Promise<void>) {
   const { members } = options;
+  // Half the turns fall on pairs of the ten hottest members: each of their pairs sees a long run of
+  // moves (a hide before a request, a rejection restored while hiding) even in a short run.
+  const hottest = members.slice(0, Math.min(10, members.length));
   const client = async (index: number) => {
     const next = random(options.seed * 1000 + index);
     const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
     while (tallies.ops < options.ops) {
       tallies.ops += 1;
       const roll = next();
-      const a = pick(members);
-      let b = pick(members);
-      while (b === a) b = pick(members);
+      const pool = next() < 0.5 ? hottest : members;
+      const a = pick(pool);
+      let b = pick(pool);
+      while (b === a) b = pick(pool);
       const [x, y] = a < b ? [a, b] : [b, a];
       const me = next() < 0.5 ? x : y;
       await turn({ x, y, me, them: me === x ? y : x, roll, next, pick, claim: () => (tallies.ops += 1) });
