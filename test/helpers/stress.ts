@@ -154,25 +154,145 @@ interface Turn {
 /** `clients` loops of seeded random turns on pairs of `members`, `ops` in all. */
 async function drive(options: StressOptions, tallies: Tallies, turn: (t: Turn) => Promise<void>) {
   const { members } = options;
-  // Half the turns fall on pairs of the ten hottest members: each of their pairs sees a long run of
-  // moves (a hide before a request, a rejection restored while hiding) even in a short run.
-  const hottest = members.slice(0, Math.min(10, members.length));
   const client = async (index: number) => {
     const next = random(options.seed * 1000 + index);
     const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
     while (tallies.ops < options.ops) {
       tallies.ops += 1;
       const roll = next();
-      const pool = next() < 0.5 ? hottest : members;
-      const a = pick(pool);
-      let b = pick(pool);
-      while (b === a) b = pick(pool);
+      const a = pick(members);
+      let b = pick(members);
+      while (b === a) b = pick(members);
       const [x, y] = a < b ? [a, b] : [b, a];
       const me = next() < 0.5 ? x : y;
       await turn({ x, y, me, them: me === x ? y : x, roll, next, pick, claim: () => (tallies.ops += 1) });
     }
   };
   await Promise.all(Array.from({ length: options.clients }, (_, i) => client(i)));
+}
+
+type Io = ReturnType<typeof harness>;
+
+interface Move<A> {
+  actor: number;
+  action: A;
+}
+
+/** The answer a table gives to a move: the status code and the connection status (undefined: not checked). */
+interface Want<S> {
+  status: number;
+  next: S;
+  shown?: string;
+}
+
+/** What a mode's model is made of; the runner (locks, actions, races, reads) is the same for both. */
+interface ModelSpec<S extends { hides: PairHides }, A extends string> {
+  empty: S;
+  moves: readonly A[];
+  /** The side as the other member sees it. */
+  flip: (side: S) => S;
+  same: (a: S, b: S) => boolean;
+  show: (side: S | undefined) => string;
+  path: (action: A, them: number) => string;
+  /** The answer the domain's table gives to a move of `pair.me` from a side, with the side after it. */
+  expected: (before: S, action: A, pair: { me: number; them: number }) => Want<S>;
+  /** Reads the pair from both sides, from x's side (undefined: nothing the model knows shows that); the hides only when `hidesMoved`. */
+  readPair: (io: Io, x: number, y: number, hides: PairHides, hidesMoved: boolean) => Promise<S | undefined>;
+  /** One checked read of `me`'s view of the pair (`kind` in [0, 1) picks which). */
+  checkedRead: (io: Io, me: number, them: number, side: S, kind: number) => Promise<void>;
+  /** The list reads (their content is checked at the end). */
+  lists: (me: number, someone: number) => string[];
+}
+
+const agrees = (reply: Reply, want: { status: number; shown?: string }) =>
+  reply.status === want.status &&
+  (want.shown === undefined || JSON.stringify(reply.body?.connection_status) === want.shown) &&
+  (reply.status !== 400 || reply.body?.code === 'invalid_connection_action');
+
+const NOBODY: PairHides = { byMe: false, byThem: false };
+const showHides = (hides: PairHides) => `${hides.byMe ? ', hiding them' : ''}${hides.byThem ? ', hidden by them' : ''}`;
+
+/** Runs a mode's model: `clients` loops of seeded random operations, `ops` in all. */
+async function runModel<S extends { hides: PairHides }, A extends string>(
+  options: StressOptions,
+  spec: ModelSpec<S, A>,
+  onSet: (low: S) => void = () => {},
+) {
+  const io = harness(options.send);
+  const { tallies, call, withPair, listRead } = io;
+  const states = new Map<string, S>();
+  const raceShare = options.raceShare ?? 0.1;
+
+  /** The pair from `me`'s side. */
+  const sideOf = (me: number, them: number): S => {
+    const low = states.get(pairKey(me, them)) ?? spec.empty;
+    return me < them ? low : spec.flip(low);
+  };
+  const setSide = (me: number, them: number, side: S) => {
+    const low = me < them ? side : spec.flip(side);
+    states.set(pairKey(me, them), low);
+    onSet(low);
+  };
+  const post = (m: Move<A>, them: number) => call(m.action, m.actor, 'POST', spec.path(m.action, them));
+
+  const act = async (x: number, y: number, move: Move<A>) => {
+    const them = move.actor === x ? y : x;
+    const before = sideOf(move.actor, them);
+    const want = spec.expected(before, move.action, { me: move.actor, them });
+    const reply = await post(move, them);
+    if (!agrees(reply, want)) {
+      tallies.inconsistent.push(
+        `${move.actor} ${move.action} ${them} from ${spec.show(before)}: got ${reply.status} ${JSON.stringify(reply.body)}, the table says ${want.status} ${want.shown ?? ''}`,
+      );
+    }
+    setSide(move.actor, them, want.next);
+  };
+
+  /** Two actions at once: the answers must be those of one serial order; a read tells which. */
+  const race = async (x: number, y: number, first: Move<A>, second: Move<A>) => {
+    const start = sideOf(x, y);
+    const other = (m: Move<A>) => (m.actor === x ? y : x);
+    const [a, b] = await Promise.all([first, second].map((m) => post(m, other(m))));
+    // The pair after each serial order, from x's side, when the answers agree with it.
+    const finals: S[] = [];
+    for (const [one, two, replyOne, replyTwo] of [
+      [first, second, a, b],
+      [second, first, b, a],
+    ] as const) {
+      const fromX = (m: Move<A>, s: S) => (m.actor === x ? s : spec.flip(s));
+      const w1 = spec.expected(fromX(one, start), one.action, { me: one.actor, them: other(one) });
+      const mid = fromX(one, w1.next);
+      const w2 = spec.expected(fromX(two, mid), two.action, { me: two.actor, them: other(two) });
+      if (agrees(replyOne!, w1) && agrees(replyTwo!, w2)) finals.push(fromX(two, w2.next));
+    }
+    const hidesMoved = first.action === 'hide' || second.action === 'hide';
+    const seen = await spec.readPair(io, x, y, start.hides, hidesMoved);
+    if (finals.length === 0 || seen === undefined || !finals.some((f) => spec.same(f, seen))) {
+      tallies.inconsistent.push(
+        `race on ${x}:${y} from ${spec.show(start)}: ${first.actor} ${first.action} → ${a!.status} ${JSON.stringify(a!.body)}, ${second.actor} ${second.action} → ${b!.status} ${JSON.stringify(b!.body)}; then the pair shows ${spec.show(seen)}`,
+      );
+    }
+    if (seen !== undefined) setSide(x, y, seen);
+  };
+
+  await drive(options, tallies, async ({ x, y, me, them, roll, next, pick, claim }) => {
+    const move = (): Move<A> => ({ actor: next() < 0.5 ? x : y, action: pick(spec.moves) });
+    if (roll < 0.6) {
+      const m = move();
+      await withPair(x, y, () => act(x, y, m));
+    } else if (roll < 0.6 + raceShare) {
+      const [m1, m2] = [move(), move()];
+      claim();
+      await withPair(x, y, () => race(x, y, m1, m2));
+    } else if (roll < 0.85) {
+      // One side's view of the pair: exactly the model's, the pair being locked.
+      const kind = next();
+      await withPair(x, y, () => spec.checkedRead(io, me, them, sideOf(me, them), kind));
+    } else {
+      await listRead(me, pick(spec.lists(me, pick(options.members))));
+    }
+  });
+  return { tallies, states };
 }
 
 // ---- Friendship mode ----
@@ -189,27 +309,14 @@ const flip = (side: Side): Side => ({
   state: mirror(side.state),
   hides: { byMe: side.hides.byThem, byThem: side.hides.byMe },
 });
-const sameSide = (a: Side, b: Side) =>
-  a.state === b.state && a.hides.byMe === b.hides.byMe && a.hides.byThem === b.hides.byThem;
-const showSide = (side: Side | undefined) =>
-  side === undefined
-    ? 'nothing the model knows'
-    : `${side.state}${side.hides.byMe ? ', hiding them' : ''}${side.hides.byThem ? ', hidden by them' : ''}`;
 
 const SEEN = (state: PairState) => `${statusOf(state)}|${statusOf(mirror(state))}`;
-
-const ACTION_PATH = (action: FriendshipMove, them: number) =>
-  action === 'hide'
-    ? `/api/v2/user/${them}/hide/`
-    : action === 'mark_seen'
-      ? `/api/v2/user/${them}/connection_requests/mark_seen/`
-      : `/api/v2/user/${them}/connection/${action}/`;
 
 /**
  * The answer the state table gives to a move from a side, with the side after it: the status code
  * and the connection status (undefined for 204 and 400).
  */
-export function expected(before: Side, move: FriendshipMove): { status: number; next: Side; shown?: string } {
+export function expected(before: Side, move: FriendshipMove): Want<Side> {
   const action: ConnectionAction = move === 'hide' && before.hides.byMe ? 'unhide' : move;
   const decided = transition(before.state, action, before.hides);
   if (!decided.ok) return { status: 400, next: before };
@@ -220,44 +327,25 @@ export function expected(before: Side, move: FriendshipMove): { status: number; 
   return { status: 200, next, shown: JSON.stringify(statusOf(decided.next)) };
 }
 
-const agrees = (reply: Reply, want: { status: number; shown?: string }) =>
-  reply.status === want.status &&
-  (want.shown === undefined || JSON.stringify(reply.body?.connection_status) === want.shown) &&
-  (reply.status !== 400 || reply.body?.code === 'invalid_connection_action');
-
-interface Move<A> {
-  actor: number;
-  action: A;
-}
-
-const NOBODY: PairHides = { byMe: false, byThem: false };
-
-/** Runs the friendship stress: `clients` loops of seeded random operations, `ops` in all. */
-export async function runStress(options: StressOptions): Promise<StressResult> {
-  const { tallies, call, withPair, expectRead, listRead, readHides } = harness(options.send);
-  const { inconsistent } = tallies;
-  const states = new Map<string, Side>();
-  const reached = new Set<PairState>(['none']);
-  const raceShare = options.raceShare ?? 0.1;
-
-  /** The pair from `me`'s side. */
-  const sideOf = (me: number, them: number): Side => {
-    const low = states.get(pairKey(me, them)) ?? { state: 'none', hides: NOBODY };
-    return me < them ? low : flip(low);
-  };
-  const setSide = (me: number, them: number, side: Side) => {
-    const low = me < them ? side : flip(side);
-    states.set(pairKey(me, them), low);
-    reached.add(low.state);
-  };
-
+const FRIENDSHIP: ModelSpec<Side, FriendshipMove> = {
+  empty: { state: 'none', hides: NOBODY },
+  moves: FRIENDSHIP_MOVES,
+  flip,
+  same: (a, b) => a.state === b.state && a.hides.byMe === b.hides.byMe && a.hides.byThem === b.hides.byThem,
+  show: (side) => (side === undefined ? 'nothing the model knows' : `${side.state}${showHides(side.hides)}`),
+  path: (action, them) =>
+    action === 'hide'
+      ? `/api/v2/user/${them}/hide/`
+      : action === 'mark_seen'
+        ? `/api/v2/user/${them}/connection_requests/mark_seen/`
+        : `/api/v2/user/${them}/connection/${action}/`,
+  expected: (before, move) => expected(before, move),
   /**
-   * Reads the pair from both sides, from x's side (undefined: nothing the model knows shows that).
    * The two statuses tell every state apart but a request rejected from one out of its recipient's
    * sight (both show as sent to its sender, nothing to its recipient): the recipient's rejected
-   * list tells those two apart. The hides are read when `hidesMoved`, else they are `hides`.
+   * list tells those two apart.
    */
-  const readPair = async (x: number, y: number, hides: PairHides, hidesMoved: boolean): Promise<Side | undefined> => {
+  readPair: async ({ call, readHides }, x, y, hides, hidesMoved) => {
     const [mine, theirs, read] = await Promise.all([
       call('pair read', x, 'GET', `/api/v2/user/${y}/connection_status/`),
       call('pair read', y, 'GET', `/api/v2/user/${x}/connection_status/`),
@@ -280,83 +368,28 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       state = alike.find((s) => s.endsWith(rejected ? '_rejected' : '_withheld'));
     }
     return state === undefined ? undefined : { state, hides: { byMe: read[0], byThem: read[1] } };
-  };
+  },
+  checkedRead: async ({ expectRead }, me, them, side, kind) => {
+    if (kind < 0.7)
+      await expectRead(me, `/api/v2/user/${them}/connection_status/`, 'connection_status', statusOf(side.state));
+    else if (kind < 0.85) await expectRead(me, `/api/v2/user/${them}/is_hidden/`, 'is_hidden', side.hides.byMe);
+    else await expectRead(me, `/api/v2/user/${them}/is_hidden_by/`, 'is_hidden_by', side.hides.byThem);
+  },
+  lists: (me, someone) => [
+    `/api/v2/user/${me}/connections/?limit=100`,
+    '/api/v2/user/connection/requests/?limit=100',
+    '/api/v2/user/connection/requests/?rejected=true',
+    '/api/v2/user/connection/requests_sent/?limit=100',
+    `/api/v2/user/${someone}/is_connection/`,
+    '/api/v2/user/hidden_users_id/',
+    '/api/v2/user/hidden_users/?limit=100',
+  ],
+};
 
-  const act = async (x: number, y: number, move: Move<FriendshipMove>) => {
-    const them = move.actor === x ? y : x;
-    const before = sideOf(move.actor, them);
-    const want = expected(before, move.action);
-    const reply = await call(move.action, move.actor, 'POST', ACTION_PATH(move.action, them));
-    if (!agrees(reply, want)) {
-      inconsistent.push(
-        `${move.actor} ${move.action} ${them} from ${showSide(before)}: got ${reply.status} ${JSON.stringify(reply.body)}, the table says ${want.status} ${want.shown ?? ''}`,
-      );
-    }
-    setSide(move.actor, them, want.next);
-  };
-
-  /** Two actions at once: the answers must be those of one serial order; a read tells which. */
-  const race = async (x: number, y: number, first: Move<FriendshipMove>, second: Move<FriendshipMove>) => {
-    const start = sideOf(x, y);
-    const [a, b] = await Promise.all(
-      [first, second].map((m) => call(m.action, m.actor, 'POST', ACTION_PATH(m.action, m.actor === x ? y : x))),
-    );
-    // The pair after each serial order, from x's side, when the answers agree with it.
-    const finals: Side[] = [];
-    for (const [one, two, replyOne, replyTwo] of [
-      [first, second, a, b],
-      [second, first, b, a],
-    ] as const) {
-      const fromX = (m: Move<FriendshipMove>, s: Side) => (m.actor === x ? s : flip(s));
-      const w1 = expected(fromX(one, start), one.action);
-      const mid = fromX(one, w1.next);
-      const w2 = expected(fromX(two, mid), two.action);
-      if (agrees(replyOne!, w1) && agrees(replyTwo!, w2)) finals.push(fromX(two, w2.next));
-    }
-    const hidesMoved = first.action === 'hide' || second.action === 'hide';
-    const seen = await readPair(x, y, start.hides, hidesMoved);
-    if (finals.length === 0 || seen === undefined || !finals.some((f) => sameSide(f, seen))) {
-      inconsistent.push(
-        `race on ${x}:${y} from ${showSide(start)}: ${first.actor} ${first.action} → ${a!.status} ${JSON.stringify(a!.body)}, ${second.actor} ${second.action} → ${b!.status} ${JSON.stringify(b!.body)}; then the pair shows ${showSide(seen)}`,
-      );
-    }
-    if (seen !== undefined) setSide(x, y, seen);
-  };
-
-  await drive(options, tallies, async ({ x, y, me, them, roll, next, pick, claim }) => {
-    const move = (): Move<FriendshipMove> => ({ actor: next() < 0.5 ? x : y, action: pick(FRIENDSHIP_MOVES) });
-    if (roll < 0.6) {
-      const m = move();
-      await withPair(x, y, () => act(x, y, m));
-    } else if (roll < 0.6 + raceShare) {
-      const [m1, m2] = [move(), move()];
-      claim();
-      await withPair(x, y, () => race(x, y, m1, m2));
-    } else if (roll < 0.85) {
-      // One side's view of the pair: exactly the model's, the pair being locked.
-      const kind = next();
-      await withPair(x, y, async () => {
-        const side = sideOf(me, them);
-        if (kind < 0.7)
-          await expectRead(me, `/api/v2/user/${them}/connection_status/`, 'connection_status', statusOf(side.state));
-        else if (kind < 0.85) await expectRead(me, `/api/v2/user/${them}/is_hidden/`, 'is_hidden', side.hides.byMe);
-        else await expectRead(me, `/api/v2/user/${them}/is_hidden_by/`, 'is_hidden_by', side.hides.byThem);
-      });
-    } else {
-      await listRead(
-        me,
-        pick([
-          `/api/v2/user/${me}/connections/?limit=100`,
-          '/api/v2/user/connection/requests/?limit=100',
-          '/api/v2/user/connection/requests/?rejected=true',
-          '/api/v2/user/connection/requests_sent/?limit=100',
-          `/api/v2/user/${pick(options.members)}/is_connection/`,
-          '/api/v2/user/hidden_users_id/',
-          '/api/v2/user/hidden_users/?limit=100',
-        ]),
-      );
-    }
-  });
+/** Runs the friendship stress: `clients` loops of seeded random operations, `ops` in all. */
+export async function runStress(options: StressOptions): Promise<StressResult> {
+  const reached = new Set<PairState>(['none']);
+  const { tallies, states } = await runModel(options, FRIENDSHIP, (low) => reached.add(low.state));
   return { ...tallies, states, reached };
 }
 
@@ -413,19 +446,12 @@ export interface FollowStressResult extends Tallies {
 
 /** The follow toggle (`POST /user/{id}/follow/`) and the hide toggle, which follow mode keeps. */
 type FollowMove = 'follow' | 'hide';
-const FOLLOW_MOVES: readonly FollowMove[] = ['follow', 'follow', 'follow', 'hide'];
 
 const flipFollow = (side: FollowSide): FollowSide => ({
   mine: side.theirs,
   theirs: side.mine,
   hides: { byMe: side.hides.byThem, byThem: side.hides.byMe },
 });
-const showFollow = (side: FollowSide | undefined) =>
-  side === undefined
-    ? 'nothing the model knows'
-    : `mine ${side.mine}, theirs ${side.theirs}${side.hides.byMe ? ', hiding them' : ''}${side.hides.byThem ? ', hidden by them' : ''}`;
-const sameFollow = (a: FollowSide, b: FollowSide) =>
-  a.mine === b.mine && a.theirs === b.theirs && a.hides.byMe === b.hides.byMe && a.hides.byThem === b.hides.byThem;
 
 /**
  * The answer to a move of `me` from a side, with the side after it: both toggles answer 204. The
@@ -436,7 +462,7 @@ export function expectedFollow(
   before: FollowSide,
   move: FollowMove,
   pair: { me: number; them: number },
-): { status: number; next: FollowSide } {
+): Want<FollowSide> {
   if (move === 'hide')
     return { status: 204, next: { ...before, hides: { ...before.hides, byMe: !before.hides.byMe } } };
   const decided = planFollow(before.mine, 'follow', pair);
@@ -444,30 +470,18 @@ export function expectedFollow(
   return { status: 204, next: { ...before, mine: decided.next } };
 }
 
-const FOLLOW_PATH = (move: FollowMove, them: number) => `/api/v2/user/${them}/${move}/`;
-
-/** Runs the follow-mode stress (the community must be in follow mode): `clients` loops, `ops` operations in all. */
-export async function runFollowStress(options: StressOptions): Promise<FollowStressResult> {
-  const { tallies, call, withPair, expectRead, listRead, readHides } = harness(options.send);
-  const { inconsistent } = tallies;
-  const pairs = new Map<string, FollowSide>();
-  const raceShare = options.raceShare ?? 0.1;
-  const EMPTY: FollowSide = { mine: 'none', theirs: 'none', hides: NOBODY };
-
-  const sideOf = (me: number, them: number): FollowSide => {
-    const low = pairs.get(pairKey(me, them)) ?? EMPTY;
-    return me < them ? low : flipFollow(low);
-  };
-  const setSide = (me: number, them: number, side: FollowSide) =>
-    pairs.set(pairKey(me, them), me < them ? side : flipFollow(side));
-
-  /** Reads the pair from both sides (is_followed each way; the hides when `hidesMoved`), from x's side. */
-  const readPair = async (
-    x: number,
-    y: number,
-    hides: PairHides,
-    hidesMoved: boolean,
-  ): Promise<FollowSide | undefined> => {
+const FOLLOW: ModelSpec<FollowSide, FollowMove> = {
+  empty: { mine: 'none', theirs: 'none', hides: NOBODY },
+  moves: ['follow', 'follow', 'follow', 'hide'],
+  flip: flipFollow,
+  same: (a, b) =>
+    a.mine === b.mine && a.theirs === b.theirs && a.hides.byMe === b.hides.byMe && a.hides.byThem === b.hides.byThem,
+  show: (side) =>
+    side === undefined ? 'nothing the model knows' : `mine ${side.mine}, theirs ${side.theirs}${showHides(side.hides)}`,
+  path: (move, them) => `/api/v2/user/${them}/${move}/`,
+  expected: expectedFollow,
+  /** is_followed from each side (and the hides). */
+  readPair: async ({ call, readHides }, x, y, hides, hidesMoved) => {
     const [mine, theirs, read] = await Promise.all([
       call('pair read', x, 'GET', `/api/v2/user/${y}/is_followed/`),
       call('pair read', y, 'GET', `/api/v2/user/${x}/is_followed/`),
@@ -480,83 +494,29 @@ export async function runFollowStress(options: StressOptions): Promise<FollowStr
       theirs: t ? 'following' : 'none',
       hides: { byMe: read[0], byThem: read[1] },
     };
-  };
+  },
+  checkedRead: async ({ expectRead }, me, them, side, kind) => {
+    const path = (read: string) => `/api/v2/user/${them}/${read}/`;
+    if (kind < 0.3) await expectRead(me, path('is_followed'), 'is_followed', side.mine === 'following');
+    else if (kind < 0.6) await expectRead(me, path('is_follower'), 'is_follower', side.theirs === 'following');
+    else if (kind < 0.85)
+      await expectRead(me, path('connection_status'), 'connection_status', followStatusOf(side.mine));
+    else await expectRead(me, path('is_hidden'), 'is_hidden', side.hides.byMe);
+  },
+  lists: (_me, someone) => [
+    `/api/v2/user/${someone}/followers/?limit=100`,
+    `/api/v2/user/${someone}/followings/?limit=100`,
+    `/api/v2/user/${someone}/followers/?mutual=1`,
+    `/api/v2/user/${someone}/followings/?mutual=0`,
+    `/api/v2/user/${someone}/counters/`,
+    '/api/v2/user/hidden_users_id/',
+  ],
+};
 
-  const act = async (x: number, y: number, move: Move<FollowMove>) => {
-    const them = move.actor === x ? y : x;
-    const before = sideOf(move.actor, them);
-    const want = expectedFollow(before, move.action, { me: move.actor, them });
-    const reply = await call(move.action, move.actor, 'POST', FOLLOW_PATH(move.action, them));
-    if (reply.status !== want.status) {
-      inconsistent.push(
-        `${move.actor} ${move.action} ${them} from ${showFollow(before)}: got ${reply.status} ${JSON.stringify(reply.body)}, the table says ${want.status}`,
-      );
-    }
-    setSide(move.actor, them, want.next);
-  };
-
-  const race = async (x: number, y: number, first: Move<FollowMove>, second: Move<FollowMove>) => {
-    const start = sideOf(x, y);
-    const [a, b] = await Promise.all(
-      [first, second].map((m) => call(m.action, m.actor, 'POST', FOLLOW_PATH(m.action, m.actor === x ? y : x))),
-    );
-    const finals: FollowSide[] = [];
-    for (const [one, two, replyOne, replyTwo] of [
-      [first, second, a, b],
-      [second, first, b, a],
-    ] as const) {
-      const fromX = (m: Move<FollowMove>, s: FollowSide) => (m.actor === x ? s : flipFollow(s));
-      const pairOf = (m: Move<FollowMove>) => ({ me: m.actor, them: m.actor === x ? y : x });
-      const w1 = expectedFollow(fromX(one, start), one.action, pairOf(one));
-      const mid = fromX(one, w1.next);
-      const w2 = expectedFollow(fromX(two, mid), two.action, pairOf(two));
-      if (replyOne!.status === w1.status && replyTwo!.status === w2.status) finals.push(fromX(two, w2.next));
-    }
-    const seen = await readPair(x, y, start.hides, first.action === 'hide' || second.action === 'hide');
-    if (finals.length === 0 || seen === undefined || !finals.some((f) => sameFollow(f, seen))) {
-      inconsistent.push(
-        `race on ${x}:${y} from ${showFollow(start)}: ${first.actor} ${first.action} → ${a!.status} ${JSON.stringify(a!.body)}, ${second.actor} ${second.action} → ${b!.status} ${JSON.stringify(b!.body)}; then the pair shows ${showFollow(seen)}`,
-      );
-    }
-    if (seen !== undefined) setSide(x, y, seen);
-  };
-
-  await drive(options, tallies, async ({ x, y, me, them, roll, next, pick, claim }) => {
-    const move = (): Move<FollowMove> => ({ actor: next() < 0.5 ? x : y, action: pick(FOLLOW_MOVES) });
-    if (roll < 0.6) {
-      const m = move();
-      await withPair(x, y, () => act(x, y, m));
-    } else if (roll < 0.6 + raceShare) {
-      const [m1, m2] = [move(), move()];
-      claim();
-      await withPair(x, y, () => race(x, y, m1, m2));
-    } else if (roll < 0.85) {
-      const kind = next();
-      await withPair(x, y, async () => {
-        const side = sideOf(me, them);
-        const path = (read: string) => `/api/v2/user/${them}/${read}/`;
-        if (kind < 0.3) await expectRead(me, path('is_followed'), 'is_followed', side.mine === 'following');
-        else if (kind < 0.6) await expectRead(me, path('is_follower'), 'is_follower', side.theirs === 'following');
-        else if (kind < 0.85)
-          await expectRead(me, path('connection_status'), 'connection_status', followStatusOf(side.mine));
-        else await expectRead(me, path('is_hidden'), 'is_hidden', side.hides.byMe);
-      });
-    } else {
-      const someone = pick(options.members);
-      await listRead(
-        me,
-        pick([
-          `/api/v2/user/${someone}/followers/?limit=100`,
-          `/api/v2/user/${someone}/followings/?limit=100`,
-          `/api/v2/user/${someone}/followers/?mutual=1`,
-          `/api/v2/user/${someone}/followings/?mutual=0`,
-          `/api/v2/user/${someone}/counters/`,
-          '/api/v2/user/hidden_users_id/',
-        ]),
-      );
-    }
-  });
-  return { ...tallies, pairs };
+/** Runs the follow-mode stress (the community must be in follow mode): `clients` loops, `ops` operations in all. */
+export async function runFollowStress(options: StressOptions): Promise<FollowStressResult> {
+  const { tallies, states } = await runModel(options, FOLLOW);
+  return { ...tallies, pairs: states };
 }
 
 /** What the model says each member's follow lists hold at the end: followers, followings, the members they hide. */

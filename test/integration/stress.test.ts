@@ -7,15 +7,14 @@ import { type Member, World } from '../helpers/world.js';
 // 64 clients, 50 hot members, every action and read over real HTTP, checked against the domain's
 // tables as it runs; afterwards kith check is clean and every list and counter equals the model.
 // Two runs: friendship mode (every connection action and the hide toggle), then follow mode on 50
-// other members (follow and hide toggles), an eighth of the size (each of its moves writes).
-// Bounded: 20,000 + 2,500 operations on PostgreSQL, 2,000 + 250 on the embedded database (one
-// connection). The seed is printed; KITH_STRESS_SEED=N replays a client's choices, KITH_STRESS_OPS=N and
+// other members (follow and hide toggles), a quarter of the size. Bounded: 20,000 +
+// 5,000 operations on PostgreSQL, 2,000 + 500 on the embedded database (one connection). The seed is printed; KITH_STRESS_SEED=N replays a client's choices, KITH_STRESS_OPS=N and
 // KITH_STRESS_FOLLOW_OPS=N change the sizes, KITH_STRESS_MODE=friendship|follow runs only one
 // (`npm run stress` for long runs).
 
 const postgres = process.env.DATABASE_URL !== undefined;
 const OPS = Number(process.env.KITH_STRESS_OPS ?? (postgres ? 20_000 : 2_000));
-const FOLLOW_OPS = Number(process.env.KITH_STRESS_FOLLOW_OPS ?? Math.ceil(OPS / 8));
+const FOLLOW_OPS = Number(process.env.KITH_STRESS_FOLLOW_OPS ?? Math.ceil(OPS / 4));
 const MODE = process.env.KITH_STRESS_MODE ?? 'both';
 const SEED = Number(process.env.KITH_STRESS_SEED ?? Math.floor(Math.random() * 1_000_000));
 const CLIENTS = 64;

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 // The long runs on demand: `npm run stress -- --ops 200000 [--seed N] [--mode friendship|follow|both]`
 // and `npm run crash-loop -- --cycles 100 [--seed N]`, on PostgreSQL when DATABASE_URL is set, else
 // embedded. They run the suite's own test files, bigger. The stress runs both modes by default, the
-// follow-mode run an eighth of --ops; `--mode follow` gives it all of --ops.
+// follow-mode run a quarter of --ops; `--mode follow` gives it all of --ops.
 
 const [kind, ...args] = process.argv.slice(2);
 const { values } = parseArgs({
