@@ -7,8 +7,9 @@ import { type Member, World } from '../helpers/world.js';
 // 64 clients, 50 hot members, every action and read over real HTTP, checked against the domain's
 // tables as it runs; afterwards kith check is clean and every list and counter equals the model.
 // Two runs: friendship mode (every connection action and the hide toggle), then follow mode on 50
-// other members (follow and hide toggles), a quarter of the size. Bounded: 20,000 +
-// 5,000 operations on PostgreSQL, 2,000 + 500 on the embedded database (one connection). The seed is printed; KITH_STRESS_SEED=N replays a client's choices, KITH_STRESS_OPS=N and
+// other members (follow and hide toggles), a quarter of the size. Bounded: 20,000 + 5,000
+// operations on PostgreSQL, 2,000 + 500 on the embedded database (one connection). The seed is
+// printed; KITH_STRESS_SEED=N replays a client's choices, KITH_STRESS_OPS=N and
 // KITH_STRESS_FOLLOW_OPS=N change the sizes, KITH_STRESS_MODE=friendship|follow runs only one
 // (`npm run stress` for long runs).
 
