@@ -22,12 +22,19 @@ import { type Kysely, sql } from 'kysely';
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`CREATE SEQUENCE kith_graph_version`.execute(db);
-  await sql`ALTER TABLE users ADD COLUMN graph_version bigint NOT NULL DEFAULT nextval('kith_graph_version')`.execute(
-    db,
-  );
-  await sql`ALTER TABLE user_json ADD COLUMN json_version bigint NOT NULL DEFAULT nextval('kith_graph_version')`.execute(
-    db,
-  );
+  // A constant default adds the column without rewriting the table (a volatile one, nextval, would
+  // rewrite users and user_json under an exclusive lock: minutes at a million members). Every row
+  // starting at version 0 is right: a version only has to differ from the one before a change, and
+  // every change takes the next value of the sequence. New rows take it too.
+  for (const [table, column] of [
+    ['users', 'graph_version'],
+    ['user_json', 'json_version'],
+  ] as const) {
+    await sql`ALTER TABLE ${sql.raw(table)} ADD COLUMN ${sql.raw(column)} bigint NOT NULL DEFAULT 0`.execute(db);
+    await sql`ALTER TABLE ${sql.raw(table)} ALTER COLUMN ${sql.raw(column)} SET DEFAULT nextval('kith_graph_version')`.execute(
+      db,
+    );
+  }
   await sql`CREATE UNIQUE INDEX user_json_versions_idx ON user_json (user_id) INCLUDE (json_version)`.execute(db);
 
   await sql`
