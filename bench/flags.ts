@@ -29,9 +29,25 @@ export interface Settings {
   skipBuild: boolean;
 }
 
-/** Parses `npm run bench -- …`; exits with status 2 when DATABASE_URL is missing. */
-export function readSettings(args: string[] = process.argv.slice(2)): Settings {
-  const { values: flags } = parseArgs({
+const USAGE = `Usage: DATABASE_URL=postgres://… npm run bench -- [flags]
+
+Seeds the database when it holds no community, starts the built server, drives each case with
+autocannon and prints a table (bench/results/<out>.md and .json). See docs/performance.md.
+
+  --cases a,b,…          the case ids to run (default: all; e.g. 2,2-304,5,7,search-prefix)
+  --dataset 300k|1m      the community's size (default 300k); a database holding another is refused
+  --users N              a size of its own instead of --dataset
+  --celebrity-requests M --celebrity-followers F --seed S   seed sizes (first run only)
+  --duration S           seconds per case (default 10)     --warmup S  (default 3)
+  --connections C        autocannon's connections (default 10)
+  --workers N            KITH_WORKERS (default 1)           --pool N  DATABASE_POOL_SIZE
+  --out NAME             results file name (default latest)
+  --skip-build           use dist/ as it is
+  --help                 this text
+`;
+
+const parseFlags = (args: string[]) =>
+  parseArgs({
     args,
     options: {
       dataset: { type: 'string' },
@@ -48,8 +64,24 @@ export function readSettings(args: string[] = process.argv.slice(2)): Settings {
       cases: { type: 'string' },
       out: { type: 'string', default: 'latest' },
       'skip-build': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
+
+/** Parses `npm run bench -- …`; exits with status 2 when DATABASE_URL is missing or a flag is wrong. */
+export function readSettings(args: string[] = process.argv.slice(2)): Settings {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(args);
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const flags = parsed.values;
 
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
