@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { CHANNEL_NOTIFICATIONS, sessionsClosed } from '../contracts/channels.js';
 import { modeOf } from '../contracts/user.js';
 import type { Database } from '../db/database.js';
@@ -92,9 +93,11 @@ async function changeAccount(
   patch: { is_active?: true; role?: Role | null },
 ): Promise<Changed> {
   return db.transaction().execute(async (tx) => {
-    // The administrators first, then the member: every such change locks in this order.
-    const admins = await users.lockActiveAdmins(tx);
-    const user = await users.findMember(tx, ref, { lock: true });
+    const found = await users.findMember(tx, ref);
+    if (!found || found.deleted) throw notFound(`No user with ${describe(ref)}.`);
+    // The administrators and the member, locked together in id order (as every pair change locks).
+    const admins = await users.lockActiveAdminsAnd(tx, found.id);
+    const user = await users.findMember(tx, { id: found.id });
     if (!user || user.deleted) throw notFound(`No user with ${describe(ref)}.`);
     const after = { ...user, ...patch };
     if (after.is_active === user.is_active && after.role === user.role) {
@@ -214,7 +217,7 @@ export async function deleteMember(db: Database, ref: MemberRef, by?: number): P
     if (!found || found.deleted) throw notFound(`No user with ${describe(ref)}.`);
     if (found.id === by)
       throw new AppError(400, 'self_deletion', 'You cannot delete yourself; ask another administrator.');
-    const user = await withdraw(tx, ref);
+    const user = await withdraw(tx, ref, { hides: true });
     await settings.deleteAllOf(tx, user.id);
     // Hides are a member's own choices: kept while blocked or deactivated, gone with the member.
     await deleteHidesOf(tx, user.id);
@@ -234,27 +237,18 @@ export async function deleteMember(db: Database, ref: MemberRef, by?: number): P
  * members only), and never work again, even once they are back (`cutOffTokens`). A 404 for nobody; a
  * 400 for the last active administrator (`last_active_admin`). Returns their row, locked, afterwards.
  */
-async function withdraw(tx: Transaction, ref: MemberRef): Promise<UserRow> {
+async function withdraw(tx: Transaction, ref: MemberRef, { hides = false } = {}): Promise<UserRow> {
   const found = await users.findMember(tx, ref);
   if (!found || found.deleted) throw notFound(`No user with ${describe(ref)}.`);
   const { id } = found;
-  // The member, everyone they are related to and, for an administrator, the other administrators:
-  // all locked in one id-ordered pass, the order of every pair change (lockPair), so none of them
-  // waits for us while we wait for it. Whoever changes a relation of theirs locks them too, as does
-  // whoever changes an administrator (lockActiveAdmins): once they are locked, none of that moves.
   const admins = isActiveAdmin(found) ? await users.activeAdmins(tx) : [];
-  const locked = await connections.lockMembers(tx, [id, ...(await connections.relatedMembers(tx, id)), ...admins]);
+  const locked = await lockWithdrawal(tx, id, admins, { hides });
   const user = locked.get(id);
   if (!user || user.deleted) throw notFound(`No user with ${describe(ref)}.`);
   if (isActiveAdmin(user) && ![...locked.values()].some((m) => m.id !== id && isActiveAdmin(m))) {
     throw lastAdmin(found);
   }
   const related = await connections.relatedMembers(tx, id);
-  // A relation made between the first look and the lock: lock its member too (out of order, but rare).
-  await connections.lockMembers(
-    tx,
-    related.filter((other) => !locked.has(other)),
-  );
   for (const other of related) await dissolve(tx, id, other);
   await deleteNotificationsOf(tx, id);
   await deleteRefreshTokensOf(tx, id);
@@ -263,6 +257,32 @@ async function withdraw(tx: Transaction, ref: MemberRef): Promise<UserRow> {
   const after = await users.findMember(tx, { id });
   if (!after) throw notFound(`No user with ${describe(ref)}.`);
   return after;
+}
+
+/**
+ * Locks the member, everyone they are related to (and, with `hides`, everyone in a hide with them)
+ * and `admins`, all in one id-ordered pass: the order of every pair change (lockPair), so none of
+ * them waits for us while we wait for it. Whoever changes a relation of theirs locks them too, as
+ * does whoever changes an administrator (lockActiveAdminsAnd): once they are locked, none of that moves.
+ *
+ * The related members are read before the member is locked, so a relation made in between names
+ * someone not yet locked; locking them then would be out of order (a move of theirs holding them
+ * and waiting for us: a deadlock). Instead the locks are let go (the savepoint) and taken again,
+ * all in order, with the newcomers; once the member is locked, no relation of theirs can be made.
+ */
+async function lockWithdrawal(tx: Transaction, id: number, admins: readonly number[], { hides = false }) {
+  let wanted = [id, ...admins, ...(await connections.relatedMembers(tx, id, { hides }))];
+  for (;;) {
+    await sql`SAVEPOINT kith_withdrawal_locks`.execute(tx);
+    const locked = await connections.lockMembers(tx, wanted);
+    const newcomers = (await connections.relatedMembers(tx, id, { hides })).filter((other) => !locked.has(other));
+    if (newcomers.length === 0) {
+      await sql`RELEASE SAVEPOINT kith_withdrawal_locks`.execute(tx);
+      return locked;
+    }
+    await sql`ROLLBACK TO SAVEPOINT kith_withdrawal_locks`.execute(tx);
+    wanted = [...wanted, ...newcomers];
+  }
 }
 
 /** Dissolves whatever holds between a withdrawn member and another: each move the plan a member would make. */

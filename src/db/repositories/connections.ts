@@ -23,14 +23,22 @@ export async function lockMembers(db: Executor, ids: readonly number[]): Promise
   return new Map(rows.map((r) => [r.id, r]));
 }
 
-/** Everyone a member is related to: connected, a request either way (rejected ones too), a follow either way. */
-export async function relatedMembers(db: Executor, id: number): Promise<number[]> {
+/**
+ * Everyone a member is related to: connected, a request either way (rejected ones too), a follow
+ * either way; with `hides`, a hide either way too.
+ */
+export async function relatedMembers(db: Executor, id: number, { hides = false } = {}): Promise<number[]> {
+  const hidden = hides
+    ? sql`UNION SELECT hidden_id FROM user_hides WHERE hider_id = ${id}
+          UNION SELECT hider_id FROM user_hides WHERE hidden_id = ${id}`
+    : sql``;
   const { rows } = await sql<{ id: number }>`
     SELECT friend_id AS id FROM connections WHERE user_id = ${id}
     UNION SELECT to_user_id FROM connection_requests WHERE from_user_id = ${id}
     UNION SELECT from_user_id FROM connection_requests WHERE to_user_id = ${id}
     UNION SELECT followed_id FROM follows WHERE follower_id = ${id}
     UNION SELECT follower_id FROM follows WHERE followed_id = ${id}
+    ${hidden}
     ORDER BY 1`.execute(db);
   return rows.map((r) => r.id);
 }

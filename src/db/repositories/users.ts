@@ -248,15 +248,24 @@ export async function findMember(db: Executor, ref: MemberRef, options: { lock?:
 }
 
 /**
- * Locks the active administrators' rows (FOR UPDATE, in id order) and returns their ids: a change
- * that may leave the community without one takes this lock first, so two such changes cannot both
- * pass the check (the second sees the first's result).
+ * Locks the active administrators' rows and the member's (FOR UPDATE, all in one id-ordered pass,
+ * the order every pair change locks in: a move of the member's with an administrator never waits
+ * for us while we wait for it) and returns the administrators' ids: a change that may leave the
+ * community without one takes this lock first, so two such changes cannot both pass the check (the
+ * second sees the first's result).
  */
-export async function lockActiveAdmins(db: Executor): Promise<number[]> {
-  return activeAdmins(db, { lock: true });
+export async function lockActiveAdminsAnd(db: Executor, memberId: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('users')
+    .select(['id', 'role', 'is_active'])
+    .where((eb) => eb.or([eb.and([eb('role', '=', 'admin'), eb('is_active', '=', true)]), eb('id', '=', memberId)]))
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  return rows.filter((r) => r.role === 'admin' && r.is_active).map((r) => r.id);
 }
 
-/** The active administrators' ids, in id order; with `lock`, as `lockActiveAdmins`. */
+/** The active administrators' ids, in id order; with `lock`, locked FOR UPDATE in that order. */
 export async function activeAdmins(db: Executor, options: { lock?: boolean } = {}): Promise<number[]> {
   const rows = await db
     .selectFrom('users')

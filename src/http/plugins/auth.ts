@@ -126,14 +126,17 @@ export function admitFound<T extends { community: Community; tokens_not_before: 
 
 /**
  * On a `memberInStatement` route that writes: `admitFound`, then the route's own limits, counted only
- * for a request the gate admitted (429 after the gate's 401/403 and the input's 400, as elsewhere).
+ * for a request the gate admitted (429 after the gate's 401/403 and the input's 400, as elsewhere),
+ * and only once: a move run again after a deadlock (services/connections.ts) is the same request.
  */
 export async function admitFoundAndLimit(
   request: FastifyRequest,
   found: { community: Community; tokens_not_before: number } | undefined,
 ): Promise<void> {
   admitFound(request, found);
-  await request.routeLimits?.();
+  const limits = request.routeLimits;
+  request.routeLimits = null;
+  await limits?.();
 }
 
 export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: TokenVerifier) {
