@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { sql } from 'kysely';
 import { checkGraph } from '../../src/services/graph-check.js';
 import { setActive, setRole } from '../../src/services/member-admin.js';
+import { random } from '../helpers/stress.js';
 import { World } from '../helpers/world.js';
 
 // Members withdrawn (blocked, unblocked, deactivated, activated, deleted) and their roles changed by
@@ -24,18 +25,6 @@ before(async () => {
   world = await World.start();
 });
 after(() => world.close());
-
-/** A small seeded generator (mulberry32): the same seed makes the same choices. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function deadlocks() {
   const { rows } = await sql<{ n: string }>`
