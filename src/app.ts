@@ -14,6 +14,7 @@ import { CHANNEL_NOTIFICATIONS } from './contracts/channels.js';
 import { Me, User } from './contracts/user.js';
 import type { Database } from './db/database.js';
 import { ReadRouter } from './db/replicas.js';
+import { AppError } from './domain/errors.js';
 import { type AuthMode, registerAuth } from './http/plugins/auth.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { registerCors } from './http/plugins/cors.js';
@@ -121,14 +122,34 @@ class ProbesAtDebug extends LogController {
  */
 function answerClientError(error: NodeJS.ErrnoException, socket: import('node:net').Socket) {
   if (!socket.writable) return socket.destroy();
-  const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-  const [status, text, body] = timedOut
-    ? [408, 'Request Timeout', { detail: 'The request took too long to arrive.', code: 'request_timeout' }]
-    : [400, 'Bad Request', { detail: 'Malformed request.', code: 'parse_error' }];
+  const [status, text, body] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', { detail: 'The request took too long to arrive.', code: 'request_timeout' }]
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [
+            431,
+            'Request Header Fields Too Large',
+            { detail: "The request's headers are larger than 16 KiB.", code: 'headers_too_large' },
+          ]
+        : [400, 'Bad Request', { detail: 'Malformed request.', code: 'parse_error' }];
   const json = JSON.stringify(body);
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
   );
+}
+
+/**
+ * An `Expect` header other than `100-continue` (which Node answers itself): 417, in kith's JSON
+ * shape (Node's own 417 has no body), and the connection closed, since the body may follow anyway.
+ */
+function answerUnknownExpectation(_request: http.IncomingMessage, response: http.ServerResponse) {
+  const json = JSON.stringify({ detail: 'Only "Expect: 100-continue" is supported.', code: 'expectation_failed' });
+  response.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+    connection: 'close',
+  });
+  response.end(json);
 }
 
 /**
@@ -170,15 +191,19 @@ export async function buildApp({
     // the deadlines every `connectionsCheckingInterval` (30 s by default): checked each second here.
     serverFactory: (handler) => {
       const requestTimeout = config.requestTimeout ?? 30_000;
-      return http.createServer(
+      const server = http.createServer(
         {
           requestTimeout,
           headersTimeout: Math.min(requestTimeout, 60_000),
           connectionsCheckingInterval: Math.min(1000, requestTimeout / 2),
           keepAliveTimeout: 72_000,
+          // Node would answer a missing Host with an empty 400 of its own: the gate below answers it in JSON.
+          requireHostHeader: false,
         },
         handler,
       );
+      server.on('checkExpectation', answerUnknownExpectation);
+      return server;
     },
     clientErrorHandler: answerClientError,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
@@ -190,6 +215,10 @@ export async function buildApp({
   // Echoed on every answer (errors and 404s included), so a caller can quote it and find the log lines.
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without a Host header.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new AppError(400, 'parse_error', 'Malformed request: an HTTP/1.1 request must carry a Host header.');
+    }
   });
   registerErrorHandling(app);
   registerNotFound(app);

@@ -78,6 +78,12 @@ export function rawRequest(
         .join('')}\r\n`,
     ),
   ]);
+  return rawExchange(baseUrl, body ? Buffer.concat([head, body]) : head);
+}
+
+/** Writes these bytes on a fresh socket as they are and reads the answer until the server closes it. */
+export function rawExchange(baseUrl: string, bytes: Buffer | string): Promise<RawAnswer> {
+  const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve) => {
     const socket = net.connect(Number(port), hostname);
     const chunks: Buffer[] = [];
@@ -101,6 +107,6 @@ export function rawRequest(
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answerHead)?.[1] ?? 0);
       resolve({ status, head: answerHead.split('\r\n')[0] ?? '', body: answerBody, json });
     });
-    socket.write(body ? Buffer.concat([head, body]) : head);
+    socket.write(bytes);
   });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Doc, nameOf, type Operation, openApiDocument, operationsOf } from '../helpers/openapi.js';
-import { rawRequest } from '../helpers/socket.js';
+import { rawExchange, rawRequest } from '../helpers/socket.js';
 import { type Member, World } from '../helpers/world.js';
 
 /**
@@ -124,6 +124,59 @@ describe('hand-made hostile requests on every route', () => {
           }
         }
       }
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  test('malformed HTTP, byte for byte: a 4xx JSON answer, then the connection closed', async () => {
+    const path = `/api/v2/user/${member.id}/`;
+    const host = `Host: ${new URL(world.baseUrl).host}\r\n`;
+    const cases: Array<[string, string, number]> = [
+      ['no Host header (HTTP/1.1)', `GET ${path} HTTP/1.1\r\nConnection: close\r\n\r\n`, 400],
+      [
+        'an Expect other than 100-continue',
+        `POST ${path} HTTP/1.1\r\n${host}Expect: 100-banana\r\nContent-Length: 2\r\n\r\n{}`,
+        417,
+      ],
+      [
+        'Transfer-Encoding and Content-Length',
+        `POST ${path} HTTP/1.1\r\n${host}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+        400,
+      ],
+      ['two Content-Lengths', `POST ${path} HTTP/1.1\r\n${host}Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}x`, 400],
+      [
+        'a chunk size that is not hex',
+        `POST ${path} HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n`,
+        400,
+      ],
+      ['an unknown method', `FOO ${path} HTTP/1.1\r\n${host}\r\n`, 400],
+      ['a NUL in the path', `GET ${path}\x00/ HTTP/1.1\r\n${host}\r\n`, 400],
+      ['a 20 KB header', `GET ${path} HTTP/1.1\r\n${host}X-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ];
+    const problems: string[] = [];
+    for (const [label, bytes, status] of cases) {
+      const answer = await rawExchange(world.baseUrl, bytes);
+      const shaped = typeof answer.json?.detail === 'string' && typeof answer.json?.code === 'string';
+      if (answer.status !== status || !shaped) problems.push(`${label}: ${answer.head} ${answer.body.slice(0, 200)}`);
+    }
+    assert.deepEqual(problems, []);
+    // HTTP/1.0 needs no Host: the same request is answered.
+    const old = await rawExchange(world.baseUrl, `GET ${path} HTTP/1.0\r\n\r\n`);
+    assert.match(old.head, /^HTTP\/1\.1 200 /);
+  });
+
+  test('an integer field given as a string beyond any number ("1e309"): 400 naming the field', async () => {
+    const problems: string[] = [];
+    for (const [path, body, field] of [
+      ['/api/v2/user/connection/statuses/', { users: ['1e309'] }, 'users'],
+      ['/api/v2/user/connection/statuses/', { users: '-1e309' }, 'users'],
+      ['/api/v2/sso/signup/', { username: `u${Date.now()}`, tags: ['1e309'] }, 'tags'],
+      ['/api/v2/webhook/endpoint/1/event/resend/', { event: '1e309' }, 'event'],
+      ['/api/v2/webhook/endpoint/1/event/resend/bulk/', { event: ['1e309'] }, 'event'],
+    ] as const) {
+      const r = await world.post(path, adminToken, body);
+      if (r.status !== 400 || !(field in (r.body?.errors ?? {})))
+        problems.push(`${path} ${JSON.stringify(body)}: ${r.status} ${r.text}`);
     }
     assert.deepEqual(problems, []);
   });

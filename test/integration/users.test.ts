@@ -148,6 +148,18 @@ describe('POST /api/v2/sso/signup/ (admin)', () => {
     assert400(await world.post('/api/v2/sso/signup/', admin, { username: name(), email: 'not-an-email' }), 'email');
     assert400(await world.post('/api/v2/sso/signup/', admin, { username: name(), role: 'superuser' }), 'role');
   });
+
+  test('tags that are no tag ids (infinite, huge, fractional, not numbers): 400, and nobody created', async () => {
+    for (const tags of ['1e309', ['1e309'], [1e300], [2 ** 31], [1.5], ['x'], [-1]]) {
+      const username = name();
+      assert400(await world.post('/api/v2/sso/signup/', admin, { username, tags }), 'tags');
+      const found = await world.db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
+      assert.equal(found, undefined, `tags ${JSON.stringify(tags)} created ${username}`);
+    }
+    const ok = await world.post('/api/v2/sso/signup/', admin, { username: name(), tags: [1, 2147483647] });
+    assert.equal(ok.status, 201, ok.text);
+    assert.deepEqual(ok.body.tags, [1, 2147483647]);
+  });
 });
 
 describe('POST /api/v2/account/create/ (admin)', () => {

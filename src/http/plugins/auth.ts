@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type GraphMode, modeOf } from '../../contracts/user.js';
 import type { ReadRouter, Reads } from '../../db/replicas.js';
 import { type Community, findActiveViewer, loadCommunity, type Viewer } from '../../db/repositories/users.js';
-import { AppError } from '../../domain/errors.js';
+import { AppError, invalidFields } from '../../domain/errors.js';
 import { type TokenVerifier, tokenCurrent } from '../../services/tokens.js';
 
 /**
@@ -195,7 +195,7 @@ export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: T
   });
 
   app.addHook('preHandler', async (request) => {
-    const inputError: Error | null = request.inputError ?? request.validationError ?? null;
+    const inputError: Error | null = request.inputError ?? request.validationError ?? nonFiniteInput(request);
     if (!inputError) return;
     // A route whose statement loads the member has not been through the gate yet: go through it
     // first, so that bad input there is answered in the same order as everywhere else.
@@ -211,4 +211,26 @@ export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: T
 export async function refuseInput(request: FastifyRequest, error: AppError): Promise<never> {
   await request.server.admitRequest(request);
   throw error;
+}
+
+/**
+ * A number in the validated input that is not finite, as a 400 naming its field; null when there is
+ * none. Ajv coerces a string such as "1e309" to Infinity and then skips its range keywords for a
+ * number that is not finite, so `{"users": ["1e309"]}` would pass an id's schema (JSON's own 1e309
+ * fails the type check). Only the validated parts are read, a few levels deep.
+ */
+function nonFiniteInput(request: FastifyRequest): AppError | null {
+  for (const part of [request.params, request.query, request.body]) {
+    if (part === null || typeof part !== 'object') continue;
+    for (const [field, value] of Object.entries(part)) {
+      if (!isFiniteThroughout(value, 4)) return invalidFields({ [field]: ['A valid integer is required.'] });
+    }
+  }
+  return null;
+}
+
+function isFiniteThroughout(value: unknown, depth: number): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (depth === 0 || value === null || typeof value !== 'object') return true;
+  return Object.values(value).every((inner) => isFiniteThroughout(inner, depth - 1));
 }

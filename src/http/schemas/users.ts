@@ -30,7 +30,8 @@ export const SignupBody = Type.Object({
   password: Type.Optional(Password),
   role: Type.Optional(Role),
   avatar: Type.Optional(Nullable(Type.String({ format: 'uri', maxLength: 2000 }))),
-  tags: Type.Optional(Nullable(Type.Array(Type.Integer()))),
+  // Tag ids: positive 32-bit integers (an unbounded integer lets "1e309", Infinity, through the schema).
+  tags: Type.Optional(Nullable(Type.Array(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), { maxItems: 1000 }))),
 });
 
 export const SignupResult = Type.Object({
