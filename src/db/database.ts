@@ -6,6 +6,7 @@ import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
 import { type Driver, Kysely, type LogEvent, PGliteDialect } from 'kysely';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
+import { BytesClient } from './pg-bytes.js';
 import { PgDialect } from './pg-driver.js';
 import type { DB } from './schema.js';
 
@@ -31,6 +32,7 @@ export interface DatabaseHandle {
 
 const INT8 = 20;
 const DATE = 1082;
+const TEXT = 25;
 
 // Counts and ids fit in a double; dates stay as the 'YYYY-MM-DD' text the API speaks.
 const parseInt8 = (value: string) => Number(value);
@@ -96,11 +98,14 @@ export function clientConfigFor(options: {
 export function openPool(clientConfig: pg.ClientConfig, size: number): pg.Pool {
   const pool = new pg.Pool({
     ...clientConfig,
+    Client: BytesClient,
     max: size,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
         if (oid === INT8) return parseInt8;
         if (oid === DATE) return keepText;
+        // As it came: a string, or the PageBytes of a `…$bytes` column (pg's own parser would String() them).
+        if (oid === TEXT) return keepText;
         return pg.types.getTypeParser(oid, format);
       }) as typeof pg.types.getTypeParser,
     },

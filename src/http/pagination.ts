@@ -1,6 +1,7 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { parseRowCursor, type RowCursor } from '../db/pages/request-pages.js';
+import { HEAD_ROOM, PageBytes, TAIL_ROOM } from '../db/pg-bytes.js';
 import { AppError, invalid } from '../domain/errors.js';
 import { refuseInput } from './plugins/auth.js';
 
@@ -113,9 +114,9 @@ export function paginated<T>(request: FastifyRequest, window: Window, count: num
 export function paginatedText(
   request: FastifyRequest,
   window: Window,
-  page: { count: number; items: string; last?: RowCursor | null },
+  page: { count: number; items: string | PageBytes; last?: RowCursor | null },
   list?: string,
-): string {
+): string | Buffer {
   const { limit, offset } = window;
   const { count } = page;
   const following = { limit, offset: offset + limit };
@@ -123,5 +124,45 @@ export function paginatedText(
   const next = offset + limit < count ? JSON.stringify(linkTo(request, following, cursor)) : 'null';
   const previous =
     offset > 0 ? JSON.stringify(linkTo(request, { limit, offset: Math.max(0, offset - limit) })) : 'null';
-  return `{"count":${count},"next":${next},"previous":${previous},"results":[${page.items}]}`;
+  const head = `{"count":${count},"next":${next},"previous":${previous},"results":[`;
+  const { items } = page;
+  if (!(items instanceof PageBytes)) return `${head}${items}]}`;
+  return aroundBytes(head, items);
+}
+
+/** Printable ASCII only (JSON text escapes the control characters). */
+const ASCII = /^[ -~]*$/;
+const CLOSE = Buffer.from(']}');
+
+/**
+ * The page's bytes: the envelope's head written into the room before the items (see db/pg-bytes.ts),
+ * `]}` after them, no other copy. The head is ASCII (the links are percent-encoded), so its latin1
+ * bytes are its UTF-8 bytes; one that is not, or does not fit, is concatenated instead.
+ */
+function aroundBytes(head: string, items: PageBytes): Buffer {
+  const { buffer, start, end } = items;
+  if (head.length > HEAD_ROOM || CLOSE.length > TAIL_ROOM || !ASCII.test(head)) {
+    return Buffer.concat([Buffer.from(head, 'utf8'), buffer.subarray(start, end), CLOSE]);
+  }
+  const from = start - head.length;
+  buffer.write(head, from, 'latin1');
+  CLOSE.copy(buffer, end);
+  return buffer.subarray(from, end + CLOSE.length);
+}
+
+/**
+ * Sends `paginatedText`'s page. A page sent from the bytes PostgreSQL sent gives their buffer back
+ * once the answer has gone out (see db/pg-bytes.ts); one that never goes out leaves it to the collector.
+ */
+export function sendPage(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  window: Window,
+  page: { count: number; items: string | PageBytes; last?: RowCursor | null },
+  list?: string,
+): FastifyReply {
+  const body = paginatedText(request, window, page, list);
+  const { items } = page;
+  if (items instanceof PageBytes) reply.raw.once('finish', () => items.release());
+  return reply.type(JSON_TYPE).send(body);
 }

@@ -78,6 +78,37 @@ describe('list pages on the wire', () => {
     );
   });
 
+  test('pages answered at once each keep their own bytes (PostgreSQL: pooled buffers), and a link too long for the room before the items is sent whole', async () => {
+    const members = [];
+    for (let i = 0; i < 6; i++) {
+      const me = await world.user({ real_name: `Reader ${i} ü` });
+      for (let k = 0; k < 3; k++) {
+        const sender = await world.user({ real_name: `Sender ${i}.${k} ß 😀`, location: `Place ${i}.${k} ñ` });
+        await ok(world.act(sender.token, me.id, 'request'));
+      }
+      members.push(me);
+    }
+    const path = '/api/v2/user/connection/requests/?limit=2';
+    const alone: Buffer[] = [];
+    for (const me of members) alone.push((await rawGet(path, me.token)).bytes);
+    for (let round = 0; round < 5; round++) {
+      const together = await Promise.all(members.map((me) => rawGet(path, me.token)));
+      together.forEach((page, i) => {
+        assert.deepEqual(page.bytes, alone[i], `round ${round}: member ${i}'s page is the one read alone`);
+      });
+    }
+    for (const [i, page] of alone.entries()) {
+      assert.match(page.toString(), new RegExp(`Sender ${i}\\.2 ß`));
+    }
+
+    // Parameters kith does not know are kept in the links: 1,500 of them make a head longer than the
+    // room the pooled buffer leaves before the items.
+    const long = await rawGet(`${path}&note=${'n'.repeat(1500)}`, members[0]!.token);
+    assertExactJson(long, ['Sender 0.2 ß 😀', 'Sender 0.1 ß 😀']);
+    assert.ok(JSON.parse(long.text).next.includes('n'.repeat(1500)));
+    assert.deepEqual(JSON.parse(long.text).results, JSON.parse(alone[0]!.toString()).results);
+  });
+
   test('an empty page is exact JSON too', async () => {
     const me = await world.user({ real_name: 'Nobody 😶' });
     const page = await rawGet('/api/v2/user/connection/requests/', me.token);

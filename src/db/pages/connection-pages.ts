@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { PageBytes } from '../pg-bytes.js';
 import { prepared } from '../pg-driver.js';
 import { connectionStatusSql } from '../repositories/users.js';
 import type { DB } from '../schema.js';
@@ -41,10 +42,10 @@ export async function connectionsPage(
   window: Window,
 ): Promise<JsonPage | null> {
   const { page, total } = pageParts(viewerId, window);
-  type Row = VersionRow & { items: string | null };
+  type Row = VersionRow & { items$bytes: string | PageBytes | null };
   // The items and their newest JSON version in one pass over the page.
   const query = sql<Row>`
-    SELECT ${total} AS count, i.items, x.graph_version AS owner_version, i.items_version
+    SELECT ${total} AS count, i.items AS items$bytes, x.graph_version AS owner_version, i.items_version
     FROM users x CROSS JOIN LATERAL (
       SELECT string_agg(j.head || coalesce(to_json(${connectionStatusSql(viewerId, sql`j.user_id`, 'friendship')})::text, 'null')
                         || j.tail, ',' ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC) AS items,
@@ -54,7 +55,7 @@ export async function connectionsPage(
   const { rows } = await db.executeQuery<Row>(prepared(query.compile(db)));
   const row = rows[0];
   if (!row) return null;
-  return { count: row.count, items: row.items ?? '', last: null, versions: versionsOf(row) };
+  return { count: row.count, items: row.items$bytes ?? '', last: null, versions: versionsOf(row) };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { PageBytes } from '../pg-bytes.js';
 import type { DB } from '../schema.js';
 import {
   type PageStatement as FixedPageStatement,
@@ -39,7 +40,7 @@ type Params = {
   afterId: number | null;
 };
 type TagRow = { count: number; owner_version: string; items_version: string | null };
-type PageRow = TagRow & { items: string | null; last: string | null };
+type PageRow = TagRow & { items$bytes: string | PageBytes | null; last: string | null };
 
 type PageStatement = FixedPageStatement<keyof Params>;
 
@@ -96,7 +97,7 @@ function pageStatement(list: FollowList, shape: Shape, filter: Filter, tagOnly =
          ${owner}
     SELECT ${count} AS count, ${versions},
       (SELECT string_agg(o.follow_head || ${status} || o.follow_tail, ',' ORDER BY p.created DESC, p.other_id DESC)
-       FROM page p JOIN user_json o ON o.user_id = p.other_id) AS items,
+       FROM page p JOIN user_json o ON o.user_id = p.other_id) AS items$bytes,
       (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.other_id
        FROM page p ORDER BY p.created, p.other_id LIMIT 1) AS last
     FROM x`;
@@ -140,7 +141,7 @@ export async function followPage(db: Kysely<DB>, query: FollowPageQuery): Promis
   const seekable = query.mutual === undefined;
   return {
     count: row.count,
-    items: row.items ?? '',
+    items: row.items$bytes ?? '',
     last: seekable ? parseRowCursor(row.last) : null,
     versions: versionsOf(row),
   };

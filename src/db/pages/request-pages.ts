@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { PageBytes } from '../pg-bytes.js';
 import { COMMUNITY_COLUMNS, type Community, readCommunity } from '../repositories/users.js';
 import type { DB } from '../schema.js';
 import {
@@ -19,8 +20,11 @@ export interface RowCursor {
 export interface JsonPage {
   /** The list's total. */
   count: number;
-  /** The page's items as JSON objects joined by commas ('' when empty). */
-  items: string;
+  /**
+   * The page's items as JSON objects joined by commas ('' when empty): from PostgreSQL as the bytes
+   * it sent (`PageBytes`, see pg-bytes.ts), from PGlite as text.
+   */
+  items: string | PageBytes;
   /** The last row of the page, to seek from for the next one; null when the page is empty or unseekable. */
   last: RowCursor | null;
   /** What the page's ETag is derived from, read with the page (see `PageVersions`). */
@@ -76,7 +80,7 @@ type TagRow = {
 };
 type PageRow = TagRow & {
   count: number;
-  items: string | null;
+  items$bytes: string | PageBytes | null;
   last: string | null;
   pref_follow_enabled: unknown;
   pref_content_availability: unknown;
@@ -138,7 +142,7 @@ function pageStatement(list: RequestList, shape: Shape): PageStatement {
       (SELECT string_agg('{"id":' || r.id || ',"from_user":' || ${fromUser} || ',"to_user":' || ${toUser}
                          || ',"created":"' || kith_iso(r.created) || '","rejected":' || ${rejected}
                          || ',"viewed":' || ${iso('r.viewed')} || '}', ',' ${order})
-       FROM page r JOIN user_json o ON o.user_id = r.other_id) AS items,
+       FROM page r JOIN user_json o ON o.user_id = r.other_id) AS items$bytes,
       (SELECT (extract(epoch FROM p.created) * 1000000)::bigint || '.' || p.id
        FROM page p ORDER BY p.created, p.id LIMIT 1) AS last,
       v.tokens_not_before,
@@ -238,7 +242,7 @@ export async function requestPage(
   if (!row) return undefined;
   return {
     count: row.count,
-    items: row.items ?? '',
+    items: row.items$bytes ?? '',
     last: parseRowCursor(row.last),
     versions: versionsOf(row),
     community: readCommunity(row),

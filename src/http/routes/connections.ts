@@ -16,7 +16,7 @@ import {
 import { type ActLimits, type Admit, act } from '../../services/connections.js';
 import { userVersion } from '../../services/users.js';
 import { entityTag, isConditional, pageTagParts, sentNotModified, tagged } from '../etag.js';
-import { CursorParam, cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
+import { CursorParam, cursorAfterGate, pageWindow, sendPage } from '../pagination.js';
 import { admitFound, admitFoundAndLimit, modeOfRequest, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { bySender } from '../plugins/rate-limits.js';
 import { errors, ID_SEGMENT, IdParams, Page, PageQuery, throttledResponse, withExample } from '../schemas/common.js';
@@ -166,7 +166,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       const page = await request.reads.run((db) => requestList(db, tokenUserOf(request), query));
       admitFound(request, page);
       tagged(reply, entityTag(request, pageTagParts(null, page.versions)));
-      return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
+      return sendPage(reply, request, window, page, scope);
     });
   }
 
@@ -201,7 +201,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       const page = await request.reads.run((db) => requestList(db, tokenUserOf(request), query));
       admitFound(request, page);
       tagged(reply, entityTag(request, pageTagParts(null, page.versions)));
-      return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
+      return sendPage(reply, request, window, page, scope);
     },
   );
 
@@ -234,7 +234,7 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
         connectionsOf(db, viewerId, request.params.id, { mutual, ...window }),
       );
       tagged(reply, entityTag(request, pageTagParts(viewerVersion, page.versions)));
-      return reply.type(JSON_TYPE).send(paginatedText(request, window, page));
+      return sendPage(reply, request, window, page);
     },
   );
 

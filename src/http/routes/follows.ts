@@ -6,7 +6,7 @@ import type { FollowList } from '../../db/pages/follow-pages.js';
 import { followList, followListVersions } from '../../services/follow-reads.js';
 import { followedBy, follows, toggleFollow } from '../../services/follows.js';
 import { entityTag, isConditional, pageTagParts, sentNotModified, tagged } from '../etag.js';
-import { cursorAfterGate, JSON_TYPE, pageWindow, paginatedText } from '../pagination.js';
+import { cursorAfterGate, pageWindow, sendPage } from '../pagination.js';
 import { admitFoundAndLimit, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { bySender } from '../plugins/rate-limits.js';
 import { errors, ID_SEGMENT, IdParams, Page, throttledResponse, withExample } from '../schemas/common.js';
@@ -86,7 +86,7 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
         }
         const page = await request.reads.run((db) => followList(db, list, viewerId, request.params.id, query));
         tagged(reply, entityTag(request, pageTagParts(viewerVersion, page.versions)));
-        return reply.type(JSON_TYPE).send(paginatedText(request, window, page, scope));
+        return sendPage(reply, request, window, page, scope);
       },
     );
   }
