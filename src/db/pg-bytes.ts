@@ -10,6 +10,10 @@ import { Parser } from 'pg-protocol/dist/parser.js';
  * and encoded back: about 15% of the server's CPU on the received-requests page, and most of the
  * young garbage its collections copy.
  *
+ * It subclasses pg-protocol's parser and replaces pg's `Connection.attachListeners`, neither of them
+ * public API: pg-protocol is pinned to the exact version this was written and tested against (1.16.1),
+ * and page-bytes.test.ts checks the pages byte for byte.
+ *
  * The suffix, not a per-query flag: the parser sees only the wire messages, and the row description
  * names the columns of the rows that follow. Nothing else in kith names a column so.
  */

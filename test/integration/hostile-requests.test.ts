@@ -128,7 +128,7 @@ describe('hand-made hostile requests on every route', () => {
     assert.deepEqual(problems, []);
   });
 
-  test('malformed HTTP, byte for byte: a 4xx JSON answer, then the connection closed', async () => {
+  test('malformed HTTP, byte for byte: a 4xx answer in the JSON error shape', async () => {
     const path = `/api/v2/user/${member.id}/`;
     const host = `Host: ${new URL(world.baseUrl).host}\r\n`;
     const cases: Array<[string, string, number]> = [
