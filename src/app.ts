@@ -12,8 +12,9 @@ import Fastify, {
 import { type Config, DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_WEBHOOKS, type WebhookConfig } from './config.js';
 import { CHANNEL_NOTIFICATIONS } from './contracts/channels.js';
 import { Me, User } from './contracts/user.js';
-import type { Database } from './db/database.js';
+import type { Database, DatabaseHandle } from './db/database.js';
 import { ReadRouter } from './db/replicas.js';
+import { VersionFeed } from './db/version-feed.js';
 import { AppError } from './domain/errors.js';
 import { type AuthMode, registerAuth } from './http/plugins/auth.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
@@ -37,6 +38,7 @@ import { userRoutes } from './http/routes/users.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
 import { ErrorBody } from './http/schemas/common.js';
 import { ConnectionRequest } from './http/schemas/connections.js';
+import { TagCache } from './http/tag-cache.js';
 import { type RealtimeOptions, registerRealtime } from './realtime/plugin.js';
 import { TokenVerifier } from './services/tokens.js';
 
@@ -85,6 +87,11 @@ export interface AppOptions {
   rateLimitNamespace?: string;
   /** The realtime channel needs the database handle (for LISTEN); without it, no /ws/notify. */
   realtime?: Omit<RealtimeOptions, 'tokens' | 'onReconnect'>;
+  /**
+   * The tag cache (http/tag-cache.ts) needs the database handle (for LISTEN) and its size in tags
+   * (KITH_TAG_CACHE_ENTRIES; 0: off); without it, every re-read asks the database.
+   */
+  tagCache?: { handle: DatabaseHandle; databaseUrl: string | undefined; entries: number };
 }
 
 /** An incoming X-Request-Id kith adopts as the request's id (a proxy's or a client's); anything else is replaced. */
@@ -168,6 +175,24 @@ function closeConnectionsWhenClosing(app: FastifyInstance) {
   });
 }
 
+/** Decorates `app.tagCache`: the process's remembered tags fed by its own LISTEN connection, or null. */
+async function openTagCache(app: FastifyInstance, options: AppOptions['tagCache']) {
+  if (!options || options.entries === 0) {
+    app.decorate('tagCache', null);
+    return;
+  }
+  let cache: TagCache | undefined;
+  const feed = await VersionFeed.open(
+    options.handle,
+    options.databaseUrl,
+    { onChange: (change) => cache?.changed(change), onReset: () => cache?.forgetAll() },
+    (error) => app.log.warn({ err: error }, 'tag cache: the LISTEN connection failed; re-reads ask the database'),
+  );
+  cache = new TagCache(feed, options.entries);
+  app.decorate('tagCache', cache);
+  app.addHook('onClose', () => feed.close());
+}
+
 /** Builds the whole HTTP application; the server and the tests build the same one. */
 export async function buildApp({
   config,
@@ -178,6 +203,7 @@ export async function buildApp({
   realtime,
   webhooks = DEFAULT_WEBHOOKS,
   rateLimitNamespace,
+  tagCache: tagCacheOptions,
 }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
@@ -227,6 +253,7 @@ export async function buildApp({
   await registerCors(app, config.corsOrigins ?? []);
   // Without `config.rateLimits` (tests building their own app), no rate limit; the server always passes them.
   await registerRateLimits(app, config.rateLimits, { namespace: rateLimitNamespace });
+  await openTagCache(app, tagCacheOptions);
   // One verifier (and its cache of verified tokens) for the HTTP gate and the realtime handshake.
   const tokens = new TokenVerifier(config.jwtSecret);
   registerAuth(app, reads, tokens);

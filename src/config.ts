@@ -115,6 +115,7 @@ export const EnvSchema = Type.Object({
   KITH_RATE_LIMIT_CONNECTION_REQUESTS: rate('50/1h'),
   KITH_RATE_LIMIT_FOLLOWS: rate('50/1h'),
   KITH_MAX_PENDING_REQUESTS: integer(1000, 0, 1_000_000, '0: no cap'),
+  KITH_TAG_CACHE_ENTRIES: integer(50_000, 0, 10_000_000, '0: off'),
 });
 
 /** The environment once validated, defaults filled in. */
@@ -306,6 +307,8 @@ function toConfig(env: Env, secretFrom: string) {
     }),
     /** Pending outgoing connection requests a member may have (0: no cap). */
     maxPendingRequests: env.KITH_MAX_PENDING_REQUESTS,
+    /** Tags each process remembers to answer re-reads without the database (http/tag-cache.ts); 0: off. */
+    tagCacheEntries: env.KITH_TAG_CACHE_ENTRIES,
     /** Browser origins allowed to call the API; empty: CORS off. `*` allows any origin. */
     corsOrigins: Object.freeze((env.CORS_ORIGINS ?? []).map((item) => (item === '*' ? item : new URL(item).origin))),
   });

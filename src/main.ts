@@ -124,6 +124,7 @@ export async function start(config: Config) {
     pool: handle.pool,
     logger: loggerOptions(config.logLevel),
     realtime: { handle, databaseUrl: config.databaseUrl },
+    tagCache: { handle, databaseUrl: config.databaseUrl, entries: config.tagCacheEntries },
     webhooks: config.webhooks,
   });
   reads?.useLog(app.log);

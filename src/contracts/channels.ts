@@ -16,3 +16,9 @@ export const CHANNEL_DELIVERIES = 'kith_deliveries';
  * process that wrote, so every process sends that member's reads to replicas that have replayed it.
  */
 export const CHANNEL_MEMBER_WRITES = 'kith_member_writes';
+/**
+ * What a tagged answer derives from has changed (migration 0020's triggers): the members' ids,
+ * comma-separated, or `*` for everything (the community settings, a bulk load, a large statement).
+ * Sent by triggers inside the writing transaction; each process's tag cache forgets those members.
+ */
+export const CHANNEL_VERSIONS = 'kith_versions';

@@ -30,12 +30,54 @@ export async function listen(
   onError: (error: unknown) => void = () => undefined,
   onListening: () => void = () => undefined,
 ): Promise<Unlisten> {
+  const subscription = await subscribe(handle, databaseUrl, [channel], (_, payload) => onPayload(payload), {
+    onError,
+    onListening,
+  });
+  return subscription.stop;
+}
+
+/** Several channels on one connection, and a NOTIFY sent on that same connection. */
+export interface Subscription {
+  stop: Unlisten;
+  /**
+   * Sends a notification from the subscription's own connection (false when it is down). PostgreSQL
+   * delivers notifications in the order their transactions committed, so when one sent here to a
+   * channel of its own comes back, every notification committed before it was sent has arrived.
+   */
+  notify(channel: string, payload: string): Promise<boolean>;
+}
+
+export interface SubscribeHandlers {
+  /** Each failure of the connection; each is followed by one reconnect attempt. */
+  onError?: (error: unknown) => void;
+  /** Each (re)subscription: from then on, every notification arrives. */
+  onListening?: () => void;
+}
+
+/** `listen` for several channels on one connection (see `listen`), with `Subscription.notify`. */
+export async function subscribe(
+  handle: DatabaseHandle,
+  databaseUrl: string | undefined,
+  channels: readonly string[],
+  onMessage: (channel: string, payload: string) => void,
+  { onError = () => undefined, onListening = () => undefined }: SubscribeHandlers = {},
+): Promise<Subscription> {
   if (handle.pglite) {
     const pglite = handle.pglite;
-    const stop = await pglite.listen(channel, onPayload);
+    const stops = await Promise.all(
+      channels.map((channel) => pglite.listen(channel, (payload) => onMessage(channel, payload))),
+    );
     onListening();
-    return async () => {
-      if (!pglite.closed) await stop();
+    return {
+      stop: async () => {
+        if (!pglite.closed) await Promise.all(stops.map((stop) => stop()));
+      },
+      notify: async (channel, payload) => {
+        if (pglite.closed) return false;
+        await pglite.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        return true;
+      },
     };
   }
   if (!handle.clientConfig && !databaseUrl) throw new Error('listen needs the database URL');
@@ -79,12 +121,13 @@ export async function listen(
     const c = new pg.Client(clientConfig);
     connecting = c;
     c.on('notification', (message) => {
-      if (message.channel === channel && message.payload !== undefined) onPayload(message.payload);
+      if (channels.includes(message.channel) && message.payload !== undefined)
+        onMessage(message.channel, message.payload);
     });
     c.on('error', (error) => lost(c, error));
     try {
       await c.connect();
-      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      for (const channel of channels) await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
     } catch (error) {
       lost(c, error);
       return;
@@ -110,13 +153,26 @@ export async function listen(
   ping.unref();
 
   await connect();
-  return async () => {
-    stopped = true;
-    clearInterval(ping);
-    if (retry) clearTimeout(retry);
-    const c = client ?? connecting;
-    client = undefined;
-    connecting = undefined;
-    await c?.end().catch(() => undefined);
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(ping);
+      if (retry) clearTimeout(retry);
+      const c = client ?? connecting;
+      client = undefined;
+      connecting = undefined;
+      await c?.end().catch(() => undefined);
+    },
+    notify: async (channel, payload) => {
+      const c = client;
+      if (!c) return false;
+      try {
+        await c.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        return true;
+      } catch (error) {
+        lost(c, error);
+        return false;
+      }
+    },
   };
 }

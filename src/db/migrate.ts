@@ -17,6 +17,7 @@ import * as moderation from './migrations/0014-moderation.js';
 import * as retention from './migrations/0015-retention.js';
 import * as graphVersions from './migrations/0016-graph-versions.js';
 import * as tokenCutoff from './migrations/0019-token-cutoff.js';
+import * as versionNotify from './migrations/0020-version-notify.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -37,6 +38,7 @@ const migrations: Record<string, Migration> = {
   '0015-retention': retention,
   '0016-graph-versions': graphVersions,
   '0019-token-cutoff': tokenCutoff,
+  '0020-version-notify': versionNotify,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PageVersions } from '../db/pages/request-pages.js';
+import { type TagDependencies, tagKey } from './tag-cache.js';
 
 /**
  * Free re-reads: every list and user response carries a strong ETag derived from what the answer
@@ -65,13 +66,57 @@ export function notModified(reply: FastifyReply, tag: string) {
 
 /**
  * The conditional half of a tagged route: on a conditional request whose `If-None-Match` names the
- * tag of `parts` (read by the route's cheap tag statement), sends 304 and returns true.
+ * tag of `parts` (read by the route's cheap tag statement), sends 304 and returns true. With `deps`,
+ * the tag is remembered (tag-cache.ts) for the next re-read to be answered without the database.
  */
-export function sentNotModified(request: FastifyRequest, reply: FastifyReply, parts: readonly TagPart[]): boolean {
+export function sentNotModified(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  parts: readonly TagPart[],
+  deps?: TagDependencies,
+): boolean {
   const tag = entityTag(request, parts);
   if (!matches(request, tag)) return false;
+  if (deps) remember(request, tag, deps);
   void notModified(reply, tag);
   return true;
+}
+
+/** Tags a full answer; with `deps`, remembers the tag (see `sentNotModified`). */
+export function tagAnswer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  parts: readonly TagPart[],
+  deps?: TagDependencies,
+): FastifyReply {
+  const tag = entityTag(request, parts);
+  if (deps) remember(request, tag, deps);
+  return tagged(reply, tag);
+}
+
+/**
+ * Remembers this request's tag in the process's tag cache. Only answers read on the primary: a
+ * replica's may lag behind changes this process has already heard of, and would then be remembered
+ * past them.
+ */
+function remember(request: FastifyRequest, tag: string, deps: TagDependencies) {
+  const cache = request.server.tagCache;
+  if (cache && request.reads.target === 'primary') cache.remember(tagKey(request), request.tagSince, tag, deps);
+}
+
+/**
+ * What a list page derives from, for the tag cache: the viewer (their row: the statuses, their
+ * admission), the list's owner and the page's items.
+ */
+export function pageDependencies(
+  viewer: { id: number; tokens_not_before: number } | null,
+  ownerId: number,
+  versions: PageVersions,
+): TagDependencies {
+  const members = versions.itemIds ? versions.itemIds.split(',').map(Number) : [];
+  members.push(ownerId);
+  if (viewer) members.push(viewer.id);
+  return { members, notBefore: viewer?.tokens_not_before ?? 0 };
 }
 
 /** A list page's tag parts: the viewer's graph version (null: anonymous) and the page's own versions. */

@@ -141,6 +141,7 @@ export class World {
       db: handle.db,
       pool: handle.pool,
       realtime: { handle, databaseUrl: handle.databaseUrl, pingIntervalMs: 1000 },
+      tagCache: { handle, databaseUrl: handle.databaseUrl, entries: 10_000 },
       webhooks: TEST_WEBHOOKS,
       ...options,
     });

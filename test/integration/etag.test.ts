@@ -272,5 +272,8 @@ describe('no change is hidden behind a stale 304', () => {
     }
     // Reads that did not change were answered 304: the tags are not merely always new.
     assert.ok(notModified > changes, `304s: ${notModified}, changed reads: ${changes}`);
+    // Many of them from the tag cache (http/tag-cache.ts): its invalidation is under test here too.
+    const hits = world.app.tagCache?.counters.hits ?? 0;
+    assert.ok(hits > notModified / 4, `304s: ${notModified}, answered from remembered tags: ${hits}`);
   });
 });

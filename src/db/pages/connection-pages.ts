@@ -27,7 +27,7 @@ function pageParts(viewerId: number | null, window: Window) {
   return { page, total };
 }
 
-type VersionRow = { count: number; owner_version: string; items_version: string | null };
+type VersionRow = { count: number; owner_version: string; items_version: string | null; item_ids: string | null };
 
 /**
  * Connections of `userId`: those also connected to the viewer first, then the others, each group
@@ -45,11 +45,11 @@ export async function connectionsPage(
   type Row = VersionRow & { items$bytes: string | PageBytes | null };
   // The items and their newest JSON version in one pass over the page.
   const query = sql<Row>`
-    SELECT ${total} AS count, i.items AS items$bytes, x.graph_version AS owner_version, i.items_version
+    SELECT ${total} AS count, i.items AS items$bytes, x.graph_version AS owner_version, i.items_version, i.item_ids
     FROM users x CROSS JOIN LATERAL (
       SELECT string_agg(j.head || coalesce(to_json(${connectionStatusSql(viewerId, sql`j.user_id`, 'friendship')})::text, 'null')
                         || j.tail, ',' ORDER BY page.mutual DESC, page.created DESC, page.friend_id DESC) AS items,
-             max(j.json_version) AS items_version
+             max(j.json_version) AS items_version, string_agg(page.friend_id::text, ',') AS item_ids
       FROM (${page}) page JOIN user_json j ON j.user_id = page.friend_id) i
     WHERE x.id = ${userId} AND x.is_active`;
   const { rows } = await db.executeQuery<Row>(prepared(query.compile(db)));
@@ -72,9 +72,11 @@ export async function connectionsPageVersions(
 ): Promise<PageVersions | null> {
   const { page, total } = pageParts(viewerId, window);
   const query = sql<VersionRow>`
-    SELECT ${total} AS count, x.graph_version AS owner_version,
-      (SELECT max(j.json_version) FROM (${page}) page JOIN user_json j ON j.user_id = page.friend_id) AS items_version
-    FROM users x WHERE x.id = ${userId} AND x.is_active`;
+    SELECT ${total} AS count, x.graph_version AS owner_version, i.items_version, i.item_ids
+    FROM users x CROSS JOIN LATERAL (
+      SELECT max(j.json_version) AS items_version, string_agg(page.friend_id::text, ',') AS item_ids
+      FROM (${page}) page JOIN user_json j ON j.user_id = page.friend_id) i
+    WHERE x.id = ${userId} AND x.is_active`;
   const { rows } = await db.executeQuery<VersionRow>(prepared(query.compile(db)));
   const row = rows[0];
   return row ? versionsOf(row) : null;
@@ -84,4 +86,5 @@ const versionsOf = (row: VersionRow): PageVersions => ({
   owner: row.owner_version,
   count: row.count,
   items: row.items_version,
+  itemIds: row.item_ids,
 });

@@ -39,7 +39,7 @@ type Params = {
   micros: string | null;
   afterId: number | null;
 };
-type TagRow = { count: number; owner_version: string; items_version: string | null };
+type TagRow = { count: number; owner_version: string; items_version: string | null; item_ids: string | null };
 type PageRow = TagRow & { items$bytes: string | PageBytes | null; last: string | null };
 
 type PageStatement = FixedPageStatement<keyof Params>;
@@ -80,16 +80,19 @@ function pageStatement(list: FollowList, shape: Shape, filter: Filter, tagOnly =
   // ETag inputs (http/etag.ts, migration 0016): the owner's graph version and the newest stored
   // JSON on the page; the route adds the viewer's. The tag statement reads only these.
   const versions = `x.graph_version AS owner_version,
-      (SELECT max(o.json_version) FROM page p JOIN user_json o ON o.user_id = p.other_id) AS items_version`;
+      (SELECT max(o.json_version) FROM page p JOIN user_json o ON o.user_id = p.other_id) AS items_version,
+      (SELECT string_agg(p.other_id::text, ',') FROM page p) AS item_ids`;
   const owner = `x AS (SELECT followers_count, followings_count, graph_version FROM users WHERE id = ${user} AND is_active)`;
   if (tagOnly) {
     // The viewer is a parameter of every statement of a list (the statuses); named here too, so it has a type.
     // A subquery, not a materialized CTE: about 40 µs of PostgreSQL CPU less (see request-pages.ts).
     const text = `
-      SELECT ${count} AS count, x.graph_version AS owner_version,
-        (SELECT max(o.json_version) FROM (${page}) p JOIN user_json o ON o.user_id = p.other_id) AS items_version,
+      SELECT ${count} AS count, x.graph_version AS owner_version, i.items_version, i.item_ids,
         ${slot('viewer', '::int')} AS viewer
-      FROM users x WHERE x.id = ${user} AND x.is_active`;
+      FROM users x CROSS JOIN LATERAL (
+        SELECT max(o.json_version) AS items_version, string_agg(p.other_id::text, ',') AS item_ids
+        FROM (${page}) p JOIN user_json o ON o.user_id = p.other_id) i
+      WHERE x.id = ${user} AND x.is_active`;
     return { name: `kith_tag_${list}_${shape}_${filter}`, text, slots };
   }
   const text = `
@@ -160,6 +163,7 @@ const versionsOf = (row: TagRow): PageVersions => ({
   owner: row.owner_version,
   count: row.count,
   items: row.items_version,
+  itemIds: row.item_ids,
 });
 
 function paramsOf(query: FollowPageQuery): Params {

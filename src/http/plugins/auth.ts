@@ -4,6 +4,7 @@ import type { ReadRouter, Reads } from '../../db/replicas.js';
 import { type Community, findActiveViewer, loadCommunity, type Viewer } from '../../db/repositories/users.js';
 import { AppError, invalidFields } from '../../domain/errors.js';
 import { type TokenVerifier, tokenCurrent } from '../../services/tokens.js';
+import { answeredFromCache } from '../tag-cache.js';
 
 /**
  * The gate: who may call a route is declared on the route and decided here, by one function
@@ -174,9 +175,12 @@ export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: T
   };
   app.decorate('admitRequest', admit);
 
-  app.addHook('onRequest', async (request) => {
+  app.decorateRequest('tagSince', 0);
+  app.addHook('onRequest', async (request, reply) => {
     const { auth, memberInStatement, replica } = request.routeOptions.config;
     request.reads = router.primary;
+    // Before anything is read: a tag is remembered only if none of its members changed since.
+    request.tagSince = app.tagCache?.now ?? 0;
     if (auth === undefined) return;
     const header = request.headers.authorization;
     if (header !== undefined && header !== '') {
@@ -191,6 +195,8 @@ export function registerAuth(app: FastifyInstance, router: ReadRouter, tokens: T
       throw notAuthenticated();
     }
     if (replica) request.reads = router.forMember(request.tokenUserId);
+    // A re-read whose tag this process remembers, still current: 304 before anything is read.
+    if (await answeredFromCache(request, reply)) return reply;
     if (!memberInStatement) await admit(request);
   });
 

@@ -15,7 +15,15 @@ import {
 } from '../../services/connection-reads.js';
 import { type ActLimits, type Admit, act } from '../../services/connections.js';
 import { userVersion } from '../../services/users.js';
-import { entityTag, isConditional, pageTagParts, sentNotModified, tagged } from '../etag.js';
+import {
+  entityTag,
+  isConditional,
+  pageDependencies,
+  pageTagParts,
+  sentNotModified,
+  tagAnswer,
+  tagged,
+} from '../etag.js';
 import { CursorParam, cursorAfterGate, pageWindow, sendPage } from '../pagination.js';
 import { admitFound, admitFoundAndLimit, modeOfRequest, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { bySender } from '../plugins/rate-limits.js';
@@ -158,14 +166,17 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       const after = await cursorAfterGate(request, request.query.cursor, { list: scope, window });
       const query = { list, ...window, after };
       // The viewer owns the list: their version is the page's owner version.
+      const viewer = tokenUserOf(request);
       if (isConditional(request)) {
-        const found = await request.reads.run((db) => requestListVersions(db, tokenUserOf(request), query));
+        const found = await request.reads.run((db) => requestListVersions(db, viewer, query));
         admitFound(request, found);
-        if (sentNotModified(request, reply, pageTagParts(null, found))) return reply;
+        const deps = pageDependencies({ id: viewer, tokens_not_before: found.tokens_not_before }, viewer, found);
+        if (sentNotModified(request, reply, pageTagParts(null, found), deps)) return reply;
       }
-      const page = await request.reads.run((db) => requestList(db, tokenUserOf(request), query));
+      const page = await request.reads.run((db) => requestList(db, viewer, query));
       admitFound(request, page);
-      tagged(reply, entityTag(request, pageTagParts(null, page.versions)));
+      const deps = pageDependencies({ id: viewer, tokens_not_before: page.tokens_not_before }, viewer, page.versions);
+      tagAnswer(request, reply, pageTagParts(null, page.versions), deps);
       return sendPage(reply, request, window, page, scope);
     });
   }
@@ -193,14 +204,17 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
       const scope = `sent:${tokenUserOf(request)}`;
       const after = await cursorAfterGate(request, request.query.cursor, { list: scope, window });
       const query = { list: 'sent' as const, ...window, after };
+      const viewer = tokenUserOf(request);
       if (isConditional(request)) {
-        const found = await request.reads.run((db) => requestListVersions(db, tokenUserOf(request), query));
+        const found = await request.reads.run((db) => requestListVersions(db, viewer, query));
         admitFound(request, found);
-        if (sentNotModified(request, reply, pageTagParts(null, found))) return reply;
+        const deps = pageDependencies({ id: viewer, tokens_not_before: found.tokens_not_before }, viewer, found);
+        if (sentNotModified(request, reply, pageTagParts(null, found), deps)) return reply;
       }
-      const page = await request.reads.run((db) => requestList(db, tokenUserOf(request), query));
+      const page = await request.reads.run((db) => requestList(db, viewer, query));
       admitFound(request, page);
-      tagged(reply, entityTag(request, pageTagParts(null, page.versions)));
+      const deps = pageDependencies({ id: viewer, tokens_not_before: page.tokens_not_before }, viewer, page.versions);
+      tagAnswer(request, reply, pageTagParts(null, page.versions), deps);
       return sendPage(reply, request, window, page, scope);
     },
   );
@@ -228,12 +242,14 @@ export const connectionRoutes: FastifyPluginAsync<{ db: Database; limits: ActLim
         const versions = await request.reads.run((db) =>
           connectionsVersions(db, viewerId, request.params.id, { mutual, ...window }),
         );
-        if (sentNotModified(request, reply, pageTagParts(viewerVersion, versions))) return reply;
+        const deps = pageDependencies(request.viewer, request.params.id, versions);
+        if (sentNotModified(request, reply, pageTagParts(viewerVersion, versions), deps)) return reply;
       }
       const page = await request.reads.run((db) =>
         connectionsOf(db, viewerId, request.params.id, { mutual, ...window }),
       );
-      tagged(reply, entityTag(request, pageTagParts(viewerVersion, page.versions)));
+      const deps = pageDependencies(request.viewer, request.params.id, page.versions);
+      tagAnswer(request, reply, pageTagParts(viewerVersion, page.versions), deps);
       return sendPage(reply, request, window, page);
     },
   );

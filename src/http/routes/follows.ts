@@ -5,7 +5,7 @@ import type { Database } from '../../db/database.js';
 import type { FollowList } from '../../db/pages/follow-pages.js';
 import { followList, followListVersions } from '../../services/follow-reads.js';
 import { followedBy, follows, toggleFollow } from '../../services/follows.js';
-import { entityTag, isConditional, pageTagParts, sentNotModified, tagged } from '../etag.js';
+import { isConditional, pageDependencies, pageTagParts, sentNotModified, tagAnswer } from '../etag.js';
 import { cursorAfterGate, pageWindow, sendPage } from '../pagination.js';
 import { admitFoundAndLimit, tokenUserOf, viewerOf } from '../plugins/auth.js';
 import { bySender } from '../plugins/rate-limits.js';
@@ -82,10 +82,12 @@ export const followRoutes: FastifyPluginAsync<{ db: Database }> = async (base, {
           const versions = await request.reads.run((db) =>
             followListVersions(db, list, viewerId, request.params.id, query),
           );
-          if (sentNotModified(request, reply, pageTagParts(viewerVersion, versions))) return reply;
+          const deps = pageDependencies(request.viewer, request.params.id, versions);
+          if (sentNotModified(request, reply, pageTagParts(viewerVersion, versions), deps)) return reply;
         }
         const page = await request.reads.run((db) => followList(db, list, viewerId, request.params.id, query));
-        tagged(reply, entityTag(request, pageTagParts(viewerVersion, page.versions)));
+        const deps = pageDependencies(request.viewer, request.params.id, page.versions);
+        tagAnswer(request, reply, pageTagParts(viewerVersion, page.versions), deps);
         return sendPage(reply, request, window, page, scope);
       },
     );
