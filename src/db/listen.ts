@@ -92,6 +92,14 @@ export async function subscribe(
   let failures = 0;
   let retry: NodeJS.Timeout | undefined;
   let pinging = false;
+  // One statement at a time on the connection (node-postgres deprecates overlapping ones): the
+  // ping and the notifications sent from here wait for each other.
+  let tail: Promise<unknown> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = tail.then(work, work);
+    tail = next.catch(() => undefined);
+    return next;
+  };
 
   const drop = (c: pg.Client) => {
     c.end().catch(() => undefined);
@@ -144,7 +152,7 @@ export async function subscribe(
     const c = client;
     if (!c || pinging) return;
     pinging = true;
-    c.query({ text: 'SELECT 1', query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig)
+    serially(() => c.query({ text: 'SELECT 1', query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig))
       .catch((error: unknown) => lost(c, error))
       .finally(() => {
         pinging = false;
@@ -167,7 +175,7 @@ export async function subscribe(
       const c = client;
       if (!c) return false;
       try {
-        await c.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        await serially(() => c.query('SELECT pg_notify($1, $2)', [channel, payload]));
         return true;
       } catch (error) {
         lost(c, error);

@@ -23,8 +23,10 @@ export interface TagDependencies {
 
 interface Entry {
   readonly tag: string;
-  readonly members: readonly number[];
+  readonly members: Int32Array;
   readonly notBefore: number;
+  /** The position the request that read it started at: current while no member changed after it. */
+  readonly at: number;
 }
 
 /** The barrier `caughtUp` of db/version-feed.ts. */
@@ -39,18 +41,19 @@ export interface TagCacheCounters {
 }
 
 /**
- * The remembered tags and who they depend on. Bounded: the oldest tag is forgotten first, and only
- * the last `maxEntries` members' change positions are kept (older ones count as changed at the
- * newest forgotten position). Synchronous but for `answer`'s barrier.
+ * The remembered tags and when their members last changed. A tag is current while none of its
+ * members changed after the request that read it started; checked when it is asked for, so a change
+ * costs a map write per member, whoever remembers them. Bounded: the oldest tag is forgotten first,
+ * and the change positions of only the last `4 × maxEntries` members changed are kept (a tag older
+ * than the oldest position forgotten counts as changed). About 400 bytes a tag.
  */
 export class TagCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly byMember = new Map<number, Set<string>>();
   /** Position (count of changes heard) of each member's last change, the newest last. */
   private readonly changedAt = new Map<number, number>();
   /** What a member not in `changedAt` counts as: the position of the newest forgotten change. */
   private forgottenAt = 0;
-  /** Changes heard; a request remembers its tag only if none of its members changed after it started. */
+  /** Changes heard so far. */
   private position = 0;
   readonly counters: TagCacheCounters = { hits: 0, misses: 0 };
 
@@ -78,42 +81,33 @@ export class TagCache {
     for (const id of change) {
       this.changedAt.delete(id);
       this.changedAt.set(id, this.position);
-      const keys = this.byMember.get(id);
-      if (keys) for (const key of [...keys]) this.drop(key);
     }
-    while (this.changedAt.size > this.maxEntries) {
+    while (this.changedAt.size > 4 * this.maxEntries) {
       const [oldest, at] = this.changedAt.entries().next().value as [number, number];
       this.changedAt.delete(oldest);
       this.forgottenAt = at;
     }
   }
 
-  /** The feed went down or came back: what it would have said meanwhile is unknown. */
+  /** The feed went down or came back, or everything changed: nothing remembered holds. */
   forgetAll(): void {
     this.position += 1;
     this.entries.clear();
-    this.byMember.clear();
     this.changedAt.clear();
     this.forgottenAt = this.position;
   }
 
   /**
-   * Remembers `tag` for `key`, unless one of its members changed after `since` (the request's
-   * `now` at its start): then what the request read may predate that change.
+   * Remembers `tag` for `key`, read by a request that started at `since` (its `now`), unless one of
+   * its members has changed since: what the request read may predate that change.
    */
   remember(key: string, since: number, tag: string, deps: TagDependencies): void {
     if (!this.barrier.isLive || this.maxEntries === 0) return;
-    if (this.forgottenAt > since) return;
-    for (const id of deps.members) if ((this.changedAt.get(id) ?? 0) > since) return;
-    this.drop(key);
-    const members = [...new Set(deps.members)];
-    this.entries.set(key, { tag, members, notBefore: deps.notBefore });
-    for (const id of members) {
-      const keys = this.byMember.get(id);
-      if (keys) keys.add(key);
-      else this.byMember.set(id, new Set([key]));
-    }
-    if (this.entries.size > this.maxEntries) this.drop(this.entries.keys().next().value as string);
+    const entry = { tag, members: Int32Array.from(deps.members), notBefore: deps.notBefore, at: since };
+    if (!this.holds(entry)) return;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
   }
 
   /**
@@ -126,7 +120,12 @@ export class TagCache {
       return undefined;
     }
     const entry = this.entries.get(key);
-    if (!entry || issuedAt < entry.notBefore) {
+    if (!entry || !this.holds(entry)) {
+      if (entry) this.entries.delete(key);
+      this.counters.misses += 1;
+      return undefined;
+    }
+    if (issuedAt < entry.notBefore) {
       this.counters.misses += 1;
       return undefined;
     }
@@ -134,15 +133,11 @@ export class TagCache {
     return entry.tag;
   }
 
-  private drop(key: string) {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    this.entries.delete(key);
-    for (const id of entry.members) {
-      const keys = this.byMember.get(id);
-      keys?.delete(key);
-      if (keys?.size === 0) this.byMember.delete(id);
-    }
+  /** No member of the entry changed after the request that read it started. */
+  private holds(entry: Entry): boolean {
+    if (this.forgottenAt > entry.at) return false;
+    for (const id of entry.members) if ((this.changedAt.get(id) ?? 0) > entry.at) return false;
+    return true;
   }
 }
 

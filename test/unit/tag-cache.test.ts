@@ -46,11 +46,17 @@ test('bounded: the oldest tag goes first, and forgotten change positions count a
   assert.equal(await cache.current('c', 0), '"c"');
 
   const since = cache.now;
-  cache.changed([10]);
-  cache.changed([11]);
-  cache.changed([12]); // 10's position is forgotten: it may have changed after `since`
-  cache.remember('d', since, '"d"', deps([10]));
+  cache.remember('e', since, '"e"', deps([99]));
+  // Change positions of 4 × 2 members are kept: the ninth forgets the first, so whether member 99
+  // changed after `since` is no longer known.
+  for (let id = 10; id < 18; id++) cache.changed([id]);
+  cache.remember('d', since, '"d"', deps([99]));
+  assert.equal(await cache.current('d', 0), '"d"', 'still known: 99 did not change');
+  cache.changed([18]);
   assert.equal(await cache.current('d', 0), undefined);
+  cache.remember('d', since, '"d"', deps([99]));
+  assert.equal(await cache.current('d', 0), undefined, 'not remembered again');
+  assert.equal(await cache.current('e', 0), undefined);
 });
 
 test('an older token, or a barrier that cannot catch up, never gets the remembered tag', async () => {
