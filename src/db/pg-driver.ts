@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -33,7 +33,7 @@ export function named(name: string, query: CompiledQuery): NamedQuery {
  * Kysely whose text takes a few shapes (each shape is prepared once per connection).
  */
 export function prepared(query: CompiledQuery): NamedQuery {
-  return named(`k_${createHash('sha1').update(query.sql).digest('base64url')}`, query);
+  return named(`k_${hash('sha1', query.sql, 'base64url')}`, query);
 }
 
 function isNamed(query: CompiledQuery): query is NamedQuery {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PageVersions } from '../db/pages/request-pages.js';
 import { type TagDependencies, tagKey } from './tag-cache.js';
@@ -29,10 +29,7 @@ export function entityTag(request: FastifyRequest, parts: readonly TagPart[]): s
     request.viewer?.id ?? request.tokenUserId ?? 'anonymous',
     request.community?.followEnabled ? 'follow' : 'friendship',
   ];
-  const hash = createHash('sha1')
-    .update(JSON.stringify([identity, parts]))
-    .digest('base64url');
-  return `"${hash}"`;
+  return `"${hash('sha1', JSON.stringify([identity, parts]), 'base64url')}"`;
 }
 
 function sorted(value: unknown): unknown {

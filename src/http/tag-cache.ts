@@ -103,6 +103,9 @@ export class TagCache {
    */
   remember(key: string, since: number, tag: string, deps: TagDependencies): void {
     if (!this.barrier.isLive || this.maxEntries === 0) return;
+    // The same answer again (a page read over and over): what is remembered holds already.
+    const known = this.entries.get(key);
+    if (known && known.tag === tag && known.notBefore === deps.notBefore && this.holds(known)) return;
     const entry = { tag, members: Int32Array.from(deps.members), notBefore: deps.notBefore, at: since };
     if (!this.holds(entry)) return;
     this.entries.delete(key);
