@@ -127,6 +127,14 @@ describe('one process', () => {
       assert.equal(after.text, now.text);
     }
     await world.setPreferences({ follow_enabled: false });
+
+    // Operators see it work: /metrics counts the remembered answers.
+    const metrics = await world.request('GET', '/metrics');
+    const hits = /^kith_tag_cache_hits_total (\d+)$/m.exec(metrics.text);
+    assert.equal(Number(hits?.[1]), cache.counters.hits, metrics.text.slice(0, 200));
+    assert.ok(cache.counters.hits > 0);
+    assert.match(metrics.text, /^kith_tag_cache_misses_total \d+$/m);
+    assert.match(metrics.text, /^kith_tag_cache_entries \d+$/m);
   });
 
   test('a token issued before the member was withdrawn is refused, even with a remembered tag', async () => {

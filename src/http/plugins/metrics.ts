@@ -153,6 +153,7 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
 
   const { reads } = options;
   if (reads && reads.targets.length > 0) registerReadMetrics(registry, reads);
+  registerTagCacheMetrics(registry, app);
 
   let lastRead: { at: number; queue: Promise<DeliveryQueue | undefined> } | undefined;
   const readQueue = () => {
@@ -202,6 +203,40 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     registry.clear();
   });
   return metrics;
+}
+
+/** The tag cache's figures (http/tag-cache.ts), read at each scrape; absent when it is off. */
+function registerTagCacheMetrics(registry: Registry, app: FastifyInstance) {
+  const cache = app.tagCache;
+  if (!cache) return;
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  counter(
+    'kith_tag_cache_hits_total',
+    'Re-reads answered 304 from a remembered tag, without a statement',
+    () => cache.counters.hits,
+  );
+  counter(
+    'kith_tag_cache_misses_total',
+    'Conditional re-reads of a cached route that asked the database (not remembered, changed, or the feed behind)',
+    () => cache.counters.misses,
+  );
+  new Gauge({
+    name: 'kith_tag_cache_entries',
+    help: 'Tags this process remembers',
+    registers: [registry],
+    collect() {
+      this.set(cache.size);
+    },
+  });
 }
 
 /** The read router's figures, read at each scrape (the router counts with plain numbers on the hot path). */
