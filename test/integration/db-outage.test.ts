@@ -60,7 +60,7 @@ async function within(ms: number, what: string, check: () => Promise<boolean>): 
   }
 }
 
-/** Both LISTEN connections of the server (realtime and webhook worker) are back and have subscribed. */
+/** The three LISTEN connections of the server (realtime, the tag cache, the webhook worker) are back and have subscribed. */
 function listening(handle: DatabaseHandle, database: string) {
   return async () => {
     const { rows } = await sql<{ n: number }>`
@@ -68,7 +68,7 @@ function listening(handle: DatabaseHandle, database: string) {
       WHERE datname = ${database} AND application_name = 'kith-listen' AND state = 'idle' AND query <> ''`.execute(
       handle.db,
     );
-    return rows[0]?.n === 2;
+    return rows[0]?.n === 3;
   };
 }
 
@@ -184,7 +184,7 @@ describe('a server whose PostgreSQL stops, starts again and freezes', {
       async () => (await ask(`${server.url}/api/v2/user/me/`, { token: alice.token })).status === 200,
     );
     assert.ok(back < 10_000);
-    await within(15_000, 'both LISTEN connections resubscribe', listening(handle, 'postgres'));
+    await within(15_000, 'the three LISTEN connections resubscribe', listening(handle, 'postgres'));
 
     // Made after the return: reaches the socket opened before the outage and the webhook receiver.
     assert.equal((await requestConnection(server.url, carol.token, bob.id)).status, 200);
@@ -270,7 +270,7 @@ describe('pg_terminate_backend of every connection of a server under load', {
       await within(10_000, 'GET /me answers 200', async () => {
         return (await ask(`${server.url}/api/v2/user/me/`, { token: alice.token })).status === 200;
       });
-      await within(15_000, 'both LISTEN connections resubscribe', listening(handle, database.name));
+      await within(15_000, 'the three LISTEN connections resubscribe', listening(handle, database.name));
       assert.equal((await requestConnection(server.url, alice.token, bob.id)).status, 200);
       await nextRequestFrom(socket, alice.id, 10_000);
     } finally {
