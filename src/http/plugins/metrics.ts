@@ -226,7 +226,7 @@ function registerTagCacheMetrics(registry: Registry, app: FastifyInstance) {
   );
   counter(
     'kith_tag_cache_misses_total',
-    'Conditional re-reads of a cached route that asked the database (not remembered, changed, or the feed behind)',
+    'Conditional re-reads of tagged routes answered through the database (not remembered, changed since, the feed behind, or a route the cache does not serve)',
     () => cache.counters.misses,
   );
   new Gauge({
