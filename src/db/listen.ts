@@ -75,8 +75,13 @@ export async function subscribe(
       },
       notify: async (channel, payload) => {
         if (pglite.closed) return false;
-        await pglite.query('SELECT pg_notify($1, $2)', [channel, payload]);
-        return true;
+        try {
+          await pglite.query('SELECT pg_notify($1, $2)', [channel, payload]);
+          return true;
+        } catch (error) {
+          onError(error);
+          return false;
+        }
       },
     };
   }

@@ -205,7 +205,9 @@ class Relay {
   }
 }
 
-describe('two processes', { skip: !process.env.DATABASE_URL && 'needs PostgreSQL (two servers, one database)' }, () => {
+describe('two servers on one database, each with its own LISTEN connection (as two processes)', {
+  skip: !process.env.DATABASE_URL && 'needs PostgreSQL (two servers, one database)',
+}, () => {
   let relay: Relay;
   let other: FastifyInstance;
   let otherUrl: string;
@@ -236,7 +238,7 @@ describe('two processes', { skip: !process.env.DATABASE_URL && 'needs PostgreSQL
     await relay.close();
   });
 
-  test('a change made by another process is never behind a 304, even when this one hears of it late', async () => {
+  test('a change made through the other server is never behind a 304, even when this one hears of it late', async () => {
     const me = await world.user();
     const cache = other.tagCache;
     assert.ok(cache);
@@ -248,7 +250,7 @@ describe('two processes', { skip: !process.env.DATABASE_URL && 'needs PostgreSQL
       assert.equal((await get(otherUrl, received, me.token, before.tag)).status, 304);
       assert.equal(cache.counters.hits, hits + 1, 'answered from the remembered tag');
 
-      // The other process will hear of the change only once the relay lets PostgreSQL speak again.
+      // This server hears of the change only once the relay lets PostgreSQL speak to it again.
       relay.hold();
       await ok(world.act(sender.token, me.id, 'request'));
       setTimeout(() => relay.release(), 200);
@@ -260,7 +262,7 @@ describe('two processes', { skip: !process.env.DATABASE_URL && 'needs PostgreSQL
     }
   });
 
-  test('without its LISTEN connection a process answers from the database, and remembers again once back', async () => {
+  test('without its LISTEN connection a server answers from the database, and remembers again once back', async () => {
     const me = await world.user();
     const sender = await world.user();
     await ok(world.act(sender.token, me.id, 'request'));
