@@ -26,6 +26,8 @@ export interface Settings {
   /** The case ids to run; null runs them all. */
   cases: Set<string> | null;
   out: string;
+  /** A results file's name (`--compare`): the scale targets compare this run's CPU with its. */
+  compare: string | null;
   skipBuild: boolean;
 }
 
@@ -42,6 +44,8 @@ autocannon and prints a table (bench/results/<out>.md and .json). See docs/perfo
   --connections C        autocannon's connections (default 10)
   --workers N            KITH_WORKERS (default 1)           --pool N  DATABASE_POOL_SIZE
   --out NAME             results file name (default latest)
+  --compare NAME         also hold each case's CPU to within 20% of bench/results/NAME.json
+                         (e.g. a 1m run against the 300k one: the scale targets)
   --skip-build           use dist/ as it is
   --help                 this text
 `;
@@ -63,6 +67,7 @@ const parseFlags = (args: string[]) =>
       pool: { type: 'string' },
       cases: { type: 'string' },
       out: { type: 'string', default: 'latest' },
+      compare: { type: 'string' },
       'skip-build': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -121,6 +126,7 @@ export function readSettings(args: string[] = process.argv.slice(2)): Settings {
     rotation: 1000,
     cases: flags.cases ? new Set(flags.cases.split(',')) : null,
     out: flags.out,
+    compare: flags.compare ?? null,
     skipBuild: flags['skip-build'],
   };
 }

@@ -18,6 +18,8 @@ export interface CaseResult {
   /** CPU microseconds per request: server processes, PostgreSQL backends, autocannon. */
   cpuUs?: { server: number; postgres: number; client: number };
   note?: string;
+  /** A case that writes: whether it left the dataset as it found it. */
+  restored?: boolean;
 }
 
 export interface LoadOptions {
@@ -49,7 +51,8 @@ export async function runCase(c: LoadCase, options: LoadOptions): Promise<CaseRe
   const r = await cannon(options, c.requests(), options.durationSeconds);
   const after = await cpuSnapshot(options.probe);
   const per = (a: number, b: number) => Math.round(((b - a) * 1000) / Math.max(1, r.requests.total));
-  const note = await c.finish?.();
+  const finished = await c.finish?.();
+  const { note, restored } = typeof finished === 'object' ? finished : { note: finished, restored: undefined };
   return {
     id: c.id,
     title: c.title,
@@ -66,6 +69,7 @@ export async function runCase(c: LoadCase, options: LoadOptions): Promise<CaseRe
       client: per(before.client, after.client),
     },
     ...(note ? { note } : {}),
+    ...(restored !== undefined ? { restored } : {}),
   };
 }
 

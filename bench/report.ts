@@ -2,7 +2,7 @@
  * The bench's report: ratios to case 1, the targets, what this run's own CPU costs allow, and the
  * files bench/results/<out>.json and <out>.md (the markdown also goes to stdout).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from './dataset.js';
@@ -24,21 +24,63 @@ export interface RunOutcome {
   results: CaseResult[];
   floor: Floor | null;
   memory: MemorySummary;
+  /** The run `--compare` names (its dataset, or its file's name), for the scale targets. */
+  baseline: Baseline | null;
 }
 
-/** The targets the design promises (docs/performance.md), measured on this run. */
-function targetsOf({ results, floor, memory }: RunOutcome): Target[] {
+/** A run read back from bench/results/<name>.json. */
+export interface Baseline {
+  name: string;
+  results: CaseResult[];
+}
+
+/** Reads the run `--compare NAME` names; exits with status 2 when it is not there. */
+export function readBaseline(name: string): Baseline {
+  const file = join(root, 'bench', 'results', `${name}.json`);
+  let report: { dataset?: { name?: string | null; users?: number }; results: CaseResult[] };
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    process.stderr.write(`bench: --compare ${name}: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  const dataset = report.dataset?.name ?? (report.dataset?.users ? `${report.dataset.users} users` : null);
+  return { name: dataset ? `${name} (${dataset})` : name, results: report.results };
+}
+
+/**
+ * The targets the design promises (docs/performance.md), measured on this run. The first round's two
+ * throughput targets (case 2 against pgbench and against case 1) were withdrawn by the second: on
+ * two cores shared with PostgreSQL and the load generator no server meets them (the bounds below
+ * say why, from this run's own costs); the second round's are in CPU per request.
+ */
+export function targetsOf({ results, memory, baseline }: RunOutcome): Target[] {
   const by = (id: string) => results.find((r) => r.id === id);
   const targets: Target[] = [];
-  const case1 = by('1');
-  const c2 = by('2');
-  if (c2 && floor) {
-    const v = c2.rps / floor.tps;
-    targets.push({ target: 'case 2 ≥ 60% of the pgbench floor', value: `${(v * 100).toFixed(0)}%`, met: v >= 0.6 });
+  // Writes: the write mix's CPU per action, and the dataset left as the case found it.
+  const c7 = by('7');
+  if (c7?.cpuUs) {
+    const { server, postgres } = c7.cpuUs;
+    targets.push({ target: 'case 7 (write mix) server CPU ≤ 1,000 µs', value: `${server} µs`, met: server <= 1000 });
+    targets.push({
+      target: 'case 7 (write mix) PostgreSQL CPU ≤ 1,500 µs',
+      value: `${postgres} µs`,
+      met: postgres <= 1500,
+    });
   }
-  if (c2 && case1) {
-    const v = c2.rps / case1.rps;
-    targets.push({ target: 'case 2 ≥ 20% of case 1', value: `${(v * 100).toFixed(0)}%`, met: v >= 0.2 });
+  if (c7?.restored !== undefined) {
+    targets.push({
+      target: 'case 7 leaves the dataset as it found it',
+      value: c7.restored ? 'yes' : 'no',
+      met: c7.restored,
+    });
+  }
+  // The request lists: the server spends no more CPU on a page than PostgreSQL does.
+  for (const id of ['2', '3', '4', '4b']) {
+    const c = by(id)?.cpuUs;
+    if (!c?.postgres) continue;
+    const v = c.server / c.postgres;
+    targets.push({ target: `case ${id} server CPU ≤ 1.0 × PostgreSQL CPU`, value: `${v.toFixed(2)}×`, met: v <= 1 });
   }
   const c3 = by('3');
   const c4 = by('4');
@@ -71,6 +113,20 @@ function targetsOf({ results, floor, memory }: RunOutcome): Target[] {
     if (!(c && f)) continue;
     const v = (c.server + c.postgres) / (f.server + f.postgres);
     targets.push({ target: `case ${id} CPU ≤ 25% of case ${full}`, value: `${(v * 100).toFixed(0)}%`, met: v <= 0.25 });
+  }
+  // Scale: against a run on another dataset (`--compare`), every case costs the same within 20%.
+  if (baseline) {
+    for (const r of results) {
+      const b = baseline.results.find((x) => x.id === r.id)?.cpuUs;
+      if (!(r.cpuUs && b) || r.id === '1') continue;
+      const server = r.cpuUs.server / b.server;
+      const postgres = b.postgres > 0 ? r.cpuUs.postgres / b.postgres : 1;
+      targets.push({
+        target: `case ${r.id} CPU ≤ 1.2 × ${baseline.name} (server / PostgreSQL)`,
+        value: `${server.toFixed(2)}× / ${b.postgres > 0 ? `${postgres.toFixed(2)}×` : '–'}`,
+        met: server <= 1.2 && postgres <= 1.2,
+      });
+    }
   }
   const bad = results.reduce((n, r) => n + r.errors + r.non2xx, 0);
   targets.push({ target: 'zero errors and non-2xx', value: String(bad), met: bad === 0 });
@@ -138,6 +194,7 @@ export function writeReport(outcome: RunOutcome): void {
     results,
     pgbench: floor,
     memory,
+    compared: outcome.baseline?.name ?? null,
     targets,
     bounds,
   };

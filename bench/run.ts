@@ -13,7 +13,7 @@ import { ensureDatabase, openDatabase, prepareDataset } from './dataset.js';
 import { readSettings } from './flags.js';
 import { type CaseResult, runCase } from './load.js';
 import { type Floor, pgbenchFloor } from './pgbench.js';
-import { writeReport } from './report.js';
+import { readBaseline, writeReport } from './report.js';
 import {
   build,
   type MemorySample,
@@ -26,6 +26,7 @@ import {
 import { log } from './shell.js';
 
 const settings = readSettings();
+const baseline = settings.compare ? readBaseline(settings.compare) : null;
 const identity = serverIdentity();
 
 await ensureDatabase(settings.databaseUrl);
@@ -80,4 +81,4 @@ let floor: Floor | null = null;
 if (!settings.cases || settings.cases.has('2')) floor = await pgbenchFloor({ ...settings, userIds: typicalIds });
 await db.destroy();
 
-writeReport({ settings, dataset, results, floor, memory: summarizeMemory(samples) });
+writeReport({ settings, dataset, results, floor, memory: summarizeMemory(samples), baseline });

@@ -14,11 +14,17 @@ export interface LoadCase {
   requests(): autocannon.Request[];
   /** Runs before the warm-up. */
   setup?(): Promise<void>;
-  /** Runs after the measured run, while the server is still up; returns the note said under the table. */
-  finish?(): Promise<string | undefined> | string | undefined;
+  /**
+   * Runs after the measured run, while the server is still up; returns the note said under the
+   * table, and for a case that writes, whether it left the dataset as it found it.
+   */
+  finish?(): Promise<Finished> | Finished;
   /** Runs once after all cases, while the server is still up, even when a case failed: undoes what setup changed. */
   teardown?(): Promise<void>;
 }
+
+/** What a case's finish says: its note, or its note and whether the dataset was restored. */
+export type Finished = string | undefined | { note: string; restored: boolean };
 
 /** Everything a case may use. */
 export interface CaseWorld {

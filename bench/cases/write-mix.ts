@@ -172,11 +172,12 @@ export function writeMix({ dataset, tokens, base, connections, db }: CaseWorld):
         ? `yes (${after.connections} connection rows, ${after.requests} requests, counters Σ ${after.connectionsCount} connections / ${after.sentCount} sent / ${after.receivedCount} received, per-day pending Σ ${after.pendingByDay}, the ${members.length} members' counters and stored JSON unchanged, ${after.events} events, ${after.notifications} notifications, ${after.deliveries} deliveries)`
         : `NO (${[...changed.map((k) => `${k} ${before![k]} → ${after[k]}`), `${left} pairs left`, `${done.failed} undo calls failed`].join(', ')})`;
       if (!restored) log(`case 7: dataset NOT restored: ${state}`);
-      return [
+      const note = [
         `${usedPairs.length} of ${freshPairs.length} fresh pairs used${used > freshPairs.length ? ' (then reused: idempotent)' : ''}`,
         `undone through the API: ${done.removed} connections removed, ${done.cancelled} requests cancelled (then the ${written.events - before!.events} events and ${written.notifications - before!.notifications} notifications written deleted)`,
         `dataset restored: ${state}`,
       ].join('; ');
+      return { note, restored };
     },
   };
 }

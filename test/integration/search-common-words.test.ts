@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { sql } from 'kysely';
+import { walkInIdOrder } from '../../src/db/repositories/people.js';
 import { renderStoredUsers } from '../../src/db/repositories/user-json.js';
 import { World } from '../helpers/world.js';
 
@@ -8,6 +9,8 @@ import { World } from '../helpers/world.js';
  * A community whose names all share a word (`member_<n>`, as seeded communities and generated
  * usernames are): the trigram index is asked for the term without that word (`distinctivePart`), and
  * the whole term is still checked on every row. The answers must be exactly those of the whole term.
+ * With 600 members a term in most names is read by walking the members in id order and a rarer one
+ * by the indexes (`walkInIdOrder`): both ways are asked here.
  */
 
 let world: World;
@@ -15,7 +18,7 @@ const byName = new Map<string, number>();
 before(async () => {
   world = await World.start();
   const names = [
-    ...Array.from({ length: 300 }, (_, i) => `member_${i + 1}`),
+    ...Array.from({ length: 600 }, (_, i) => `member_${i + 1}`),
     'other_12',
     'membe_12x',
     'xmember_125',
@@ -50,6 +53,13 @@ test('the histogram makes "member" common here, and the search still answers the
     world.db,
   );
   assert.equal(rows[0]?.n, 1, 'the name index has a histogram');
+  const sample = await sql<{ names: string[]; members: number }>`
+    SELECT (SELECT array_agg(n) FROM pg_stats, unnest(histogram_bounds::text::text[]) n
+            WHERE tablename IN ('users_search_username_idx', 'users_search_real_name_idx')) AS names,
+           (SELECT reltuples FROM pg_class WHERE relname = 'users')::float8 AS members`.execute(world.db);
+  const { names, members } = sample.rows[0]!;
+  assert.equal(walkInIdOrder('member', { names, members }), true, 'a term in every name: the id walk');
+  assert.equal(walkInIdOrder('ember_12', { names, members }), false, 'the indexes');
 
   // Username prefix matches, exact first, in byte order; then xmember_125 (a match inside the name).
   const twelve = await usernames('member_12');

@@ -61,19 +61,52 @@ const isShort = (term: string) => [...term.normalize('NFC')].length < SUBSTRING_
  */
 const COMMON_SHARE = 0.2;
 const COMMON_TTL_MS = 10 * 60_000;
-const samples = new WeakMap<object, { names: string[]; at: number }>();
 
-async function sampledNames(db: Executor): Promise<string[]> {
+/** The planner's sample of the folded names (both name indexes' histograms) and how many members there are. */
+export interface NameSample {
+  names: string[];
+  members: number;
+}
+
+const samples = new WeakMap<object, NameSample & { at: number }>();
+
+async function sampledNames(db: Executor): Promise<NameSample> {
   const cached = samples.get(db);
-  if (cached && Date.now() - cached.at < COMMON_TTL_MS) return cached.names;
-  const { rows } = await sql<{ names: string[] | null }>`
-    SELECT histogram_bounds::text::text[] AS names FROM pg_stats
+  if (cached && Date.now() - cached.at < COMMON_TTL_MS) return cached;
+  const { rows } = await sql<{ names: string[] | null; members: number }>`
+    SELECT histogram_bounds::text::text[] AS names,
+      (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'users'::regclass) AS members
+    FROM pg_stats
     WHERE schemaname = current_schema()
       AND tablename IN ('users_search_username_idx', 'users_search_real_name_idx')`.execute(db);
-  const names = rows.flatMap((r) => r.names ?? []);
-  samples.set(db, { names, at: Date.now() });
-  return names;
+  const sample = { names: rows.flatMap((r) => r.names ?? []), members: rows[0]?.members ?? 0, at: Date.now() };
+  samples.set(db, sample);
+  return sample;
 }
+
+/**
+ * Whether a search's other matches are found by walking the members in id order (the primary key,
+ * stopping at the cap: right for a term most names contain) or by the name indexes (trigram or
+ * prefix: right for a term few names contain), chosen here from the sampled names rather than left
+ * to the planner: it estimates a pattern inside a name at a fixed share of the rows, so a rare term
+ * in a large community can be planned as a walk that filters every member (seconds at a million).
+ * A walk reads about SEARCH_CAP / f members for a term in a share f of them, the indexes about
+ * f × members rows (each dearer: a heap fetch and the check), so the walk wins above
+ * f = √(SEARCH_CAP / (2 × members)): about 2% at a million members, 4% at 300,000, never below 500
+ * members. With no sample (a never analyzed database) the planner chooses (null).
+ */
+export function walkInIdOrder(term: string, sample: NameSample): boolean | null {
+  if (sample.names.length === 0) return null;
+  const folded = fold(term);
+  const short = isShort(term);
+  const hits = sample.names.filter((name) => (short ? name.startsWith(folded) : name.includes(folded))).length;
+  // Each member has two names and each index its own sample: a share of either is a share of members.
+  const share = Math.min(1, hits / (sample.names.length / 2));
+  return share >= Math.sqrt(SEARCH_CAP / (2 * sample.members));
+}
+
+/** `ORDER BY` of the other matches: the id, or an expression of it no index has (so no walk is planned). */
+const otherMatchesOrder = (walk: boolean | null) => (walk === false ? sql`u.id + 0` : sql`u.id`);
 
 /** Lower case without accents, as `kith_fold` folds (close enough to tell common words). */
 const fold = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
@@ -128,14 +161,16 @@ export async function searchMembers(
   mode: GraphMode,
 ): Promise<{ total: number; items: UserWithStatus[] }> {
   const first = filter.terms[0];
-  const names = first && !isShort(first.term) ? await sampledNames(db) : [];
+  const sample = first ? await sampledNames(db) : { names: [], members: 0 };
+  const names = first && !isShort(first.term) ? sample.names : [];
+  const walk = first ? walkInIdOrder(first.term, sample) : null;
   const conditions = [
     findable(viewerId),
     ...filter.terms.map((t, i) => (i === 0 ? termCondition(t, distinctivePart(t.term, names)) : termCondition(t))),
   ];
   if (filter.exclude.length > 0) conditions.push(sql<boolean>`u.id <> ALL(${filter.exclude}::int[])`);
   if (first && first.field !== 'real_name' && filter.ordering === null) {
-    return searchByRelevance(db, viewerId, filter, conditions, first.term, mode);
+    return searchByRelevance(db, viewerId, filter, conditions, first.term, mode, walk);
   }
   const where = sql.join(conditions, sql` AND `);
   // Starting with the first term implies matching it: its own condition is left out of the prefix
@@ -146,7 +181,7 @@ export async function searchMembers(
   const others = sql`
     UNION SELECT o.id FROM (
       SELECT u.id FROM users u WHERE (SELECT count(*) FROM prefixed) <= ${SEARCH_CAP} AND ${where}
-      ORDER BY u.id LIMIT ${SEARCH_CAP + 1}) o`;
+      ORDER BY ${otherMatchesOrder(walk)} LIMIT ${SEARCH_CAP + 1}) o`;
   const candidates = sql`
     WITH prefixed AS MATERIALIZED (
       SELECT u.id FROM users u WHERE ${prefixWhere} AND ${foldedC(prefixField)} LIKE ${prefixPattern}
@@ -192,6 +227,7 @@ async function searchByRelevance(
   conditions: RawBuilder<boolean>[],
   firstTerm: string,
   mode: GraphMode,
+  walk: boolean | null,
 ): Promise<{ total: number; items: UserWithStatus[] }> {
   // Starting with the first term implies matching it: the first term's own condition is left out.
   const prefixed = sql.join([conditions[0]!, ...conditions.slice(2)], sql` AND `);
@@ -208,7 +244,7 @@ async function searchByRelevance(
       SELECT o.id FROM (
         SELECT u.id FROM users u
         WHERE (SELECT count(*) FROM prefixed) <= ${SEARCH_CAP} AND ${every}
-        ORDER BY u.id LIMIT ${SEARCH_CAP + 1}) o
+        ORDER BY ${otherMatchesOrder(walk)} LIMIT ${SEARCH_CAP + 1}) o
       WHERE NOT EXISTS (SELECT 1 FROM prefixed x WHERE x.id = o.id)
     ), ranked AS (
       SELECT id, 0 AS rank, pos, NULL::text AS name FROM prefixed
