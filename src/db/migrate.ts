@@ -18,6 +18,7 @@ import * as retention from './migrations/0015-retention.js';
 import * as graphVersions from './migrations/0016-graph-versions.js';
 import * as tokenCutoff from './migrations/0019-token-cutoff.js';
 import * as versionNotify from './migrations/0020-version-notify.js';
+import * as hotUpdates from './migrations/0021-hot-updates.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -39,6 +40,7 @@ const migrations: Record<string, Migration> = {
   '0016-graph-versions': graphVersions,
   '0019-token-cutoff': tokenCutoff,
   '0020-version-notify': versionNotify,
+  '0021-hot-updates': hotUpdates,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
