@@ -10,10 +10,12 @@ const accepted = (token: string, userId: number) => ({ ok: true, userId, issuedA
 
 test('a remembered token is accepted only until its own exp', async () => {
   const verifier = new TokenVerifier(SECRET);
-  const token = await signAccessToken(SECRET, 5, 1);
+  // Two seconds: `iat` is the current second rounded down, so a one-second token signed late in
+  // its second could already be expired when it is first verified.
+  const token = await signAccessToken(SECRET, 5, 2);
   assert.deepEqual(await verifier.verify(token), accepted(token, 5));
   assert.deepEqual(await verifier.verify(token), accepted(token, 5)); // from memory
-  await new Promise((resolve) => setTimeout(resolve, 2100));
+  await new Promise((resolve) => setTimeout(resolve, 3100));
   const later = await verifier.verify(token);
   assert.equal(later.ok, false);
 });
