@@ -19,6 +19,7 @@ import * as graphVersions from './migrations/0016-graph-versions.js';
 import * as tokenCutoff from './migrations/0019-token-cutoff.js';
 import * as versionNotify from './migrations/0020-version-notify.js';
 import * as hotUpdates from './migrations/0021-hot-updates.js';
+import * as bumpedOnce from './migrations/0022-bumped-once.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -41,6 +42,7 @@ const migrations: Record<string, Migration> = {
   '0019-token-cutoff': tokenCutoff,
   '0020-version-notify': versionNotify,
   '0021-hot-updates': hotUpdates,
+  '0022-bumped-once': bumpedOnce,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

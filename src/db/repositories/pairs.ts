@@ -263,7 +263,7 @@ export async function applyPairWrites(db: Executor, writes: PairWrites): Promise
       'members_update',
       sql`UPDATE users u SET connections_count = v.connections, requests_sent_count = v.sent,
                              requests_received_count = v.received, followers_count = v.followers,
-                             followings_count = v.followings
+                             followings_count = v.followings, graph_version = nextval('kith_graph_version')
           FROM (VALUES ${values}) AS v(id, connections, sent, received, followers, followings)
           WHERE u.id = v.id`,
     );
@@ -319,6 +319,12 @@ export async function applyPairWrites(db: Executor, writes: PairWrites): Promise
     );
   }
   if (ctes.length === 0) return;
+  // The members' versions were just taken above: the relations' triggers, which run when this
+  // statement ends, leave them out (migration 0022).
+  if (writes.members.length > 0) {
+    const ids = writes.members.map((m) => m.id).join(',');
+    signals.push(sql`set_config('kith.bumped', ${ids}, true) AS bumped`);
+  }
   const query = sql`WITH ${sql.join(ctes)} SELECT ${signals.length > 0 ? sql.join(signals) : sql`1 AS done`}`;
   // A move takes one of a few dozen shapes: each is planned once per connection.
   await db.executeQuery(prepared(query.compile(db)));
