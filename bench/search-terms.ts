@@ -18,6 +18,10 @@ if (!databaseUrl) {
   process.exit(2);
 }
 const count = Number(values.terms);
+if (!Number.isInteger(count) || count < 1) {
+  process.stderr.write(`bench:search: --terms is a positive integer, not ${values.terms}\n`);
+  process.exit(2);
+}
 const db = kyselyOver(new pg.Pool({ connectionString: databaseUrl, max: 1 }));
 
 const rows: string[] = [];

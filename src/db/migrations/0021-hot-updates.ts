@@ -6,9 +6,9 @@ import { type Kysely, sql } from 'kysely';
  * Every connection action updates two members' counters (and their graph versions). No index has
  * those columns, so the update can be HOT — the new row version on the same page, no index touched —
  * when the page has room; the seed and signups filled `users`' pages to the brim, so about one
- * update in six went to another page and put new entries in all eight of its indexes, the trigram
- * index among them (measured on the bench's 300k dataset after two write-mix runs: 35,281 of 41,810
- * updates HOT). Pages now keep a tenth free for the versions updates make (`fillfactor`; it applies to
+ * update in six or seven went to another page and put new entries in its indexes, the trigram index
+ * among them (measured on the bench's 300k dataset: 35,281 of 41,810 updates HOT after two
+ * write-mix runs, 36,251 of 42,042 in the next two). Pages now keep a tenth free for the versions updates make (`fillfactor`; it applies to
  * pages filled from now on: a large existing database gets it at its next `VACUUM FULL users`).
  *
  * The trigram index took those entries into its pending list (GIN's `fastupdate`), which every

@@ -9,8 +9,9 @@ import { type Kysely, sql } from 'kysely';
  * its row triggers and its NOTIFY trigger, on top of the move's own update of the same rows (their
  * counters), which bumps them already. A move's statement (`applyPairWrites`) now takes both
  * members' new version itself and names them in `kith.bumped` (a setting local to the
- * transaction); the relation triggers leave out the members named there. Any other writer of a
- * relation (a withdrawal, the retention job, a test's SQL) names nobody, and is bumped as before.
+ * transaction); the relation triggers leave out the members named there. A withdrawal's pairs go
+ * through that statement too; a writer that does not (the retention job, a deletion's removal of
+ * hides, SQL by hand) names nobody, and its members are bumped as before.
  *
  * One bump per transaction is enough: a tag compares versions for equality, every version comes
  * from one sequence, and no reader sees a transaction's state before its commit. A name stays in

@@ -93,7 +93,8 @@ async function sampledNames(db: Executor): Promise<NameSample> {
  * A walk reads about SEARCH_CAP / f members for a term in a share f of them, the indexes about
  * f × members rows (each dearer: a heap fetch and the check), so the walk wins above
  * f = √(SEARCH_CAP / (2 × members)): about 2% at a million members, 4% at 300,000, never below 500
- * members. With no sample (a never analyzed database) the planner chooses (null).
+ * members. false: the indexes, forced (`otherMatchesOrder`); true: ordered by id, which lets the
+ * planner walk; null, with no sample (a never analyzed database): ordered by id, the planner chooses.
  */
 export function walkInIdOrder(term: string, sample: NameSample): boolean | null {
   if (sample.names.length === 0) return null;
