@@ -32,14 +32,44 @@ export interface Dataset {
   seeded: unknown;
   /** What `seedFollows` returned, when this run added follows to a dataset seeded without them. */
   followsAdded: unknown;
-  /** Case 2's members: a contiguous range of ids, so pgbench can pick the same ones (\set uid random(lo, hi)). */
+  /** Case 2's members (and 5's, 6's, suggest's, the viewers of 8, 9, search): `rotationIds(rotation)`. */
   typicalIds: number[];
-  /** How full case 2's pages are. */
-  fill: { full: number; avg: number };
+  /** How those members are drawn, so pgbench draws the same ones. */
+  rotation: Rotation;
+  /** How full case 2's pages are, and the members' median connections (the same at every size: see `Rotation`). */
+  fill: { full: number; avg: number; medianConnections: number };
   /** Case 5: each viewer and the friend whose connections they look at. */
   friendPairs: Array<{ viewer: number; target: number }>;
   /** Case 7: pairs with no relation yet, each used once. */
   freshPairs: Array<{ a: number; b: number }>;
+}
+
+/** The size whose members 2–1001 are the rotation: the first seeded members, the popular end of the graph. */
+export const REFERENCE_MEMBERS = 300_000;
+
+/**
+ * The members a case rotates over: the k-th (0 ≤ k < count) is id `first + ⌊k · num / den⌋`.
+ * The seed's power-law links land on a member with a probability that depends only on the
+ * member's id over the community's size (the other end is `1 + ⌊(n − 1) · u³⌋`), so members at
+ * the same fraction of a bigger community have the same degrees: at 300k the rotation is ids
+ * 2–1001, at 1m every 10/3rd id of 2–3332 (ids 2–1001 there have twice the connections, and the
+ * same case would not be the same work). At or below 300k, num = den and the ids are contiguous.
+ */
+export interface Rotation {
+  first: number;
+  count: number;
+  num: number;
+  den: number;
+}
+
+/** The rotation of `count` members in a community of `members` (the admin left out). */
+export function rotationOf(members: number, count: number): Rotation {
+  return { first: 2, count, num: Math.max(members, REFERENCE_MEMBERS), den: REFERENCE_MEMBERS };
+}
+
+/** The rotation's ids, in draw order. */
+export function rotationIds({ first, count, num, den }: Rotation): number[] {
+  return Array.from({ length: count }, (_, k) => first + Math.floor((k * num) / den));
 }
 
 /** A small pool for the bench's own reads (two connections: one may be busy probing CPU). */
@@ -127,10 +157,12 @@ export async function prepareDataset(
     SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id LIMIT 1`.execute(db);
   if (!adminRows[0]) throw new Error('no active admin to switch the community to follow mode');
 
-  const typicalIds = Array.from({ length: options.rotation }, (_, i) => 2 + i).filter((id) => id !== celebrity.id);
-  const { rows: fill } = await sql<{ full: number; avg: number }>`
+  const rotation = rotationOf(stats[0]!.users - 1, options.rotation);
+  const typicalIds = rotationIds(rotation).filter((id) => id !== celebrity.id);
+  const { rows: fill } = await sql<{ full: number; avg: number; medianConnections: number }>`
     SELECT count(*) FILTER (WHERE requests_received_count >= 20)::int AS full,
-           avg(least(requests_received_count, 20))::float8 AS avg
+           avg(least(requests_received_count, 20))::float8 AS avg,
+           percentile_disc(0.5) WITHIN GROUP (ORDER BY connections_count)::int AS "medianConnections"
     FROM users WHERE id = ANY(${typicalIds})`.execute(db);
 
   // Case 5: each viewer looks at the connections of their best-connected friend (mutual ones first).
@@ -149,6 +181,7 @@ export async function prepareDataset(
     seeded,
     followsAdded,
     typicalIds,
+    rotation,
     fill: fill[0]!,
     friendPairs,
     freshPairs: await freshPairs(db, stats[0]!.users, celebrity.id),

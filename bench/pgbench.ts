@@ -10,6 +10,7 @@ import pg from 'pg';
 // The only bench module that knows where the page statement lives.
 import { requestPageStatement } from '../src/db/pages/request-pages.js';
 import { cpuOf } from './cpu.js';
+import type { Rotation } from './dataset.js';
 import { log, root, run } from './shell.js';
 
 export interface Floor {
@@ -22,25 +23,31 @@ export interface Floor {
 
 export interface FloorOptions {
   databaseUrl: string;
-  /** Case 2's members: pgbench draws uniformly between the lowest and the highest. */
-  userIds: number[];
+  /** Case 2's members: pgbench draws k uniformly and computes the k-th's id as `rotationIds` does. */
+  rotation: Rotation;
   connections: number;
   workers: number;
   warmupSeconds: number;
   durationSeconds: number;
 }
 
+/**
+ * pgbench's draw of one of the rotation's members into `:uid`, as `rotationIds` lists them (pgbench's
+ * `/` on integers truncates, as Math.floor does on these non-negative ones).
+ */
+export function drawLines({ first, count, num, den }: Rotation): string[] {
+  return [`\\set k random(0, ${count - 1})`, `\\set uid ${first} + (:k * ${num}) / ${den}`];
+}
+
 /** Builds the pgbench script from case 2's statement, runs it (warm-up, then measured), and returns its throughput and CPU. */
 export async function pgbenchFloor(options: FloorOptions): Promise<Floor> {
-  const { databaseUrl, userIds } = options;
+  const { databaseUrl, rotation } = options;
   // The very statement case 2 issues (it loads the viewer too: one statement per request).
   const statement = requestPageStatement({ list: 'pending', limit: 20, offset: 0 });
   // Every value a pgbench variable, so pgbench's prepared statement has the server's parameters.
   const values: Record<string, string> = { viewer: ':uid', limit: ':limit', offset: ':offset' };
 
-  const lo = Math.min(...userIds);
-  const hi = Math.max(...userIds);
-  const lines = [`\\set uid random(${lo}, ${hi})`, '\\set limit 20', '\\set offset 0'];
+  const lines = [...drawLines(rotation), '\\set limit 20', '\\set offset 0'];
   const text = statement.sql.replace(/\$(\d+)/g, (_, n: string) => {
     const value = values[statement.slots[Number(n) - 1]!];
     if (value === undefined) throw new Error(`pgbench: cannot bind parameter ${n}`);

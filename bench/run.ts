@@ -78,7 +78,7 @@ try {
 }
 
 let floor: Floor | null = null;
-if (!settings.cases || settings.cases.has('2')) floor = await pgbenchFloor({ ...settings, userIds: typicalIds });
+if (!settings.cases || settings.cases.has('2')) floor = await pgbenchFloor({ ...settings, rotation: dataset.rotation });
 await db.destroy();
 
 writeReport({ settings, dataset, results, floor, memory: summarizeMemory(samples), baseline });

@@ -18,6 +18,7 @@ export function receivedRequests({ dataset, tokens }: CaseWorld): LoadCase {
       ];
     },
     finish: () =>
-      `${fill.full} of ${typicalIds.length} users have a full page; ${fill.avg.toFixed(1)} results per page on average`,
+      `${fill.full} of ${typicalIds.length} users have a full page; ${fill.avg.toFixed(1)} results per page on average; ` +
+      `a median of ${fill.medianConnections} connections`,
   };
 }
