@@ -109,7 +109,9 @@ export async function prepareDataset(
     seed: { users: string; celebrityRequests: string; celebrityFollowers: string | undefined; seed: string };
   },
 ): Promise<Dataset> {
-  run(process.execPath, ['dist/cli/index.js', 'migrate'], { JWT_SECRET: options.jwtSecret });
+  // The CLI is given the URL: a paired run prepares two databases from one environment.
+  const cli = { DATABASE_URL: options.databaseUrl, JWT_SECRET: options.jwtSecret };
+  run(process.execPath, ['dist/cli/index.js', 'migrate'], cli);
 
   const { rows: sizeRows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE id > 1`.execute(db);
   let seeded: unknown = null;
@@ -123,17 +125,21 @@ export async function prepareDataset(
   }
   if (members === 0) {
     log(`seeding ${options.seed.users} users, ${options.seed.celebrityRequests} requests to the celebrity`);
-    const out = run(process.execPath, [
-      'dist/cli/index.js',
-      'seed',
-      '--users',
-      options.seed.users,
-      '--celebrity-requests',
-      options.seed.celebrityRequests,
-      ...(options.seed.celebrityFollowers ? ['--celebrity-followers', options.seed.celebrityFollowers] : []),
-      '--seed',
-      options.seed.seed,
-    ]);
+    const out = run(
+      process.execPath,
+      [
+        'dist/cli/index.js',
+        'seed',
+        '--users',
+        options.seed.users,
+        '--celebrity-requests',
+        options.seed.celebrityRequests,
+        ...(options.seed.celebrityFollowers ? ['--celebrity-followers', options.seed.celebrityFollowers] : []),
+        '--seed',
+        options.seed.seed,
+      ],
+      cli,
+    );
     seeded = JSON.parse(out);
   }
   const followsAdded = await addFollowsIfNone(db, options.databaseUrl, options.seed);

@@ -23,11 +23,19 @@ export interface Settings {
   pool: number;
   /** How many members case 2 (and 5, 6) rotate through. */
   rotation: number;
+  /** How many times each case runs (`--rounds`): its result is the median round's. */
+  rounds: number;
   /** The case ids to run; null runs them all. */
   cases: Set<string> | null;
   out: string;
   /** A results file's name (`--compare`): the scale targets compare this run's CPU with its. */
   compare: string | null;
+  /**
+   * `--paired URL`: a second database, of another size (`--paired-dataset`, default 300k), whose
+   * server runs each case right after this one's (the order alternating from case to case), so the
+   * scale targets compare runs minutes apart no more but seconds; its report is `<out>-paired`.
+   */
+  paired: { databaseUrl: string; dataset: DatasetName } | null;
   skipBuild: boolean;
 }
 
@@ -46,6 +54,12 @@ autocannon and prints a table (bench/results/<out>.md and .json). See docs/perfo
   --out NAME             results file name (default latest)
   --compare NAME         also hold each case's CPU to within 20% of bench/results/NAME.json
                          (e.g. a 1m run against the 300k one: the scale targets)
+  --paired URL           run every case on the database at URL too, right after this one's
+                         (order alternating), and hold this run's CPU to within 20% of its:
+                         the scale targets with the machine's drift between runs left out
+  --paired-dataset NAME  the paired database's size (default 300k)
+  --rounds N             run each case N times (paired: alternating) and report the median
+                         round by CPU per request (default 1)
   --skip-build           use dist/ as it is
   --help                 this text
 `;
@@ -68,6 +82,9 @@ const parseFlags = (args: string[]) =>
       cases: { type: 'string' },
       out: { type: 'string', default: 'latest' },
       compare: { type: 'string' },
+      paired: { type: 'string' },
+      'paired-dataset': { type: 'string', default: '300k' },
+      rounds: { type: 'string', default: '1' },
       'skip-build': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -105,6 +122,23 @@ export function readSettings(args: string[] = process.argv.slice(2)): Settings {
     process.exit(2);
   }
   const dataset = flags.users !== undefined ? null : ((flags.dataset ?? '300k') as DatasetName);
+  if (flags.paired !== undefined && flags.compare !== undefined) {
+    process.stderr.write('bench: --paired and --compare each name what the scale targets compare with; give one\n');
+    process.exit(2);
+  }
+  if (!(flags['paired-dataset'] in DATASETS)) {
+    process.stderr.write(`bench: --paired-dataset is one of ${Object.keys(DATASETS).join(', ')}\n`);
+    process.exit(2);
+  }
+  const rounds = Number(flags.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    process.stderr.write(`bench: --rounds is a positive integer, not ${flags.rounds}\n`);
+    process.exit(2);
+  }
+  if (flags.paired !== undefined && flags.paired === databaseUrl) {
+    process.stderr.write('bench: --paired names DATABASE_URL itself; give the other size its own database\n');
+    process.exit(2);
+  }
 
   const workers = Number(flags.workers);
   return {
@@ -124,9 +158,11 @@ export function readSettings(args: string[] = process.argv.slice(2)): Settings {
     // (case 2 here: PostgreSQL's CPU per request 623 µs with 10, 515–526 µs with 2). `--pool N` overrides.
     pool: Number(flags.pool ?? Math.max(1, Math.floor(availableParallelism() / workers))),
     rotation: 1000,
+    rounds,
     cases: flags.cases ? new Set(flags.cases.split(',')) : null,
     out: flags.out,
     compare: flags.compare ?? null,
+    paired: flags.paired ? { databaseUrl: flags.paired, dataset: flags['paired-dataset'] as DatasetName } : null,
     skipBuild: flags['skip-build'],
   };
 }

@@ -78,3 +78,24 @@ function unexpected(r: autocannon.Result, status: number): number {
   const stats = r.statusCodeStats ?? {};
   return Object.entries(stats).reduce((n, [code, s]) => (Number(code) === status ? n : n + (s?.count ?? 0)), 0);
 }
+
+/**
+ * One result for a case run several times (`--rounds`): the round whose CPU per request (server +
+ * PostgreSQL) is the median, with every round's errors and non-2xx added up, restored only if
+ * every round restored the dataset, and each round's CPU in its note. A single round as it is.
+ */
+export function medianRound(rounds: CaseResult[]): CaseResult {
+  if (rounds.length === 0) throw new RangeError('no round to take the median of');
+  if (rounds.length === 1) return rounds[0]!;
+  const cost = (r: CaseResult) => (r.cpuUs ? r.cpuUs.server + r.cpuUs.postgres : 0);
+  const median = [...rounds].sort((a, b) => cost(a) - cost(b))[Math.floor((rounds.length - 1) / 2)]!;
+  const each = rounds.map((r) => (r.cpuUs ? `${r.cpuUs.server} / ${r.cpuUs.postgres}` : '–')).join(', ');
+  const restored = rounds.every((r) => r.restored === undefined) ? undefined : rounds.every((r) => r.restored === true);
+  return {
+    ...median,
+    errors: rounds.reduce((n, r) => n + r.errors, 0),
+    non2xx: rounds.reduce((n, r) => n + r.non2xx, 0),
+    note: `${median.note ? `${median.note}; ` : ''}the median of ${rounds.length} rounds (server / PostgreSQL µs: ${each})`,
+    ...(restored !== undefined ? { restored } : {}),
+  };
+}

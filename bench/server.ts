@@ -18,9 +18,11 @@ export interface ServerIdentity {
   jwtSecret: string;
 }
 
-/** Picks a port and a JWT secret for this run's server. */
-export function serverIdentity(): ServerIdentity {
-  const port = 18000 + Math.floor(Math.random() * 1000);
+/** Picks a port (not one of `taken`) and a JWT secret for one of this run's servers. */
+export function serverIdentity(taken: number[] = []): ServerIdentity {
+  let port: number;
+  do port = 18000 + Math.floor(Math.random() * 1000);
+  while (taken.includes(port));
   return { port, base: `http://127.0.0.1:${port}`, jwtSecret: randomBytes(32).toString('base64url') };
 }
 
@@ -41,7 +43,7 @@ export interface Server {
 /** Starts `node dist/main.js` and resolves once /healthz answers. */
 export async function startServer(
   identity: ServerIdentity,
-  options: { workers: number; pool: number },
+  options: { databaseUrl: string; workers: number; pool: number },
 ): Promise<Server> {
   // KITH_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the server under the cases.
   const nodeArgs = (process.env.KITH_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -51,6 +53,7 @@ export async function startServer(
     env: {
       ...process.env,
       NODE_ENV: 'production',
+      DATABASE_URL: options.databaseUrl,
       JWT_SECRET: identity.jwtSecret,
       PORT: String(identity.port),
       HOST: '127.0.0.1',
