@@ -32,8 +32,8 @@ export interface Settings {
   compare: string | null;
   /**
    * `--paired URL`: a second database, of another size (`--paired-dataset`, default 300k), whose
-   * server runs each case right after this one's (the order alternating from case to case), so the
-   * scale targets compare runs minutes apart no more but seconds; its report is `<out>-paired`.
+   * server runs each case right after or before this one's (alternating), so the scale targets
+   * compare measurements seconds apart, not minutes; its report is `<out>-paired`.
    */
   paired: { databaseUrl: string; dataset: DatasetName } | null;
   skipBuild: boolean;
