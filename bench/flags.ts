@@ -54,9 +54,9 @@ autocannon and prints a table (bench/results/<out>.md and .json). See docs/perfo
   --out NAME             results file name (default latest)
   --compare NAME         also hold each case's CPU to within 20% of bench/results/NAME.json
                          (e.g. a 1m run against the 300k one: the scale targets)
-  --paired URL           run every case on the database at URL too, right after this one's
-                         (order alternating), and hold this run's CPU to within 20% of its:
-                         the scale targets with the machine's drift between runs left out
+  --paired URL           run every case on the database at URL too, right after or before
+                         this one's (alternating), and hold each case's CPU to within 20% of
+                         the paired run's: the scale targets without the drift between runs
   --paired-dataset NAME  the paired database's size (default 300k)
   --rounds N             run each case N times (paired: alternating) and report the median
                          round by CPU per request (default 1)

@@ -81,7 +81,7 @@ function unexpected(r: autocannon.Result, status: number): number {
 
 /**
  * One result for a case run several times (`--rounds`): the round whose CPU per request (server +
- * PostgreSQL) is the median, with every round's errors and non-2xx added up, restored only if
+ * PostgreSQL) is the median (of an even number, the cheaper middle one), with every round's errors and non-2xx added up, restored only if
  * every round restored the dataset, and each round's CPU in its note. A single round as it is.
  */
 export function medianRound(rounds: CaseResult[]): CaseResult {
