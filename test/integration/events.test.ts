@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { interactionMessage } from '../../src/realtime/notifications.js';
 import { SocketClient } from '../helpers/socket.js';
 import { World } from '../helpers/world.js';
 
@@ -271,6 +272,9 @@ describe('realtime', () => {
     const bobSocket = await SocketClient.open(world.baseUrl, bob.token);
     const aliceSocket = await SocketClient.open(world.baseUrl, alice.token);
     await world.act(alice.token, bob.id, 'request'); // bob: connection_request
+    // A message is built from its notification when the NOTIFY arrives; a request withdrawn before
+    // then is not pushed (see the next test). Wait for it, so the withdrawal cannot overtake it.
+    await bobSocket.waitFor(1);
     await world.act(alice.token, bob.id, 'cancel_request'); // bob: connection_cancel_request
     await world.act(alice.token, bob.id, 'request'); // bob: connection_request
     await world.act(bob.token, alice.id, 'reject'); // nothing
@@ -295,6 +299,33 @@ describe('realtime', () => {
     assert.equal(aliceSocket.messages.length, 2);
     bobSocket.close();
     aliceSocket.close();
+  });
+
+  test('a request withdrawn before its message is built pushes nothing; its withdrawal still does', async () => {
+    const alice = await world.user();
+    const bob = await world.user();
+    await world.act(alice.token, bob.id, 'request');
+    const [request] = await world.db
+      .selectFrom('notifications')
+      .select('id')
+      .where('user_id', '=', bob.id)
+      .where('type', '=', 'connection_request')
+      .execute();
+    assert.ok(request, 'the request notified bob');
+    const built = JSON.parse((await interactionMessage(world.db, bob.id, request.id)) ?? 'null');
+    assert.equal(built?.data.activity_type, 'connection_request');
+    await world.act(alice.token, bob.id, 'cancel_request');
+    assert.equal(await interactionMessage(world.db, bob.id, request.id), undefined);
+    const [withdrawal] = await world.db
+      .selectFrom('notifications')
+      .select('id')
+      .where('user_id', '=', bob.id)
+      .where('type', '=', 'connection_cancel_request')
+      .execute();
+    assert.ok(withdrawal, 'the withdrawal notified bob');
+    const pushed = JSON.parse((await interactionMessage(world.db, bob.id, withdrawal.id)) ?? 'null');
+    assert.equal(pushed?.data.activity_type, 'connection_cancel_request');
+    assert.equal(pushed?.data.count_interactions, 1, 'the withdrawn request no longer counts');
   });
 
   test('count_interactions follows a listing, which marks the listed notifications read', async () => {
