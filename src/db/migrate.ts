@@ -20,6 +20,7 @@ import * as tokenCutoff from './migrations/0019-token-cutoff.js';
 import * as versionNotify from './migrations/0020-version-notify.js';
 import * as hotUpdates from './migrations/0021-hot-updates.js';
 import * as bumpedOnce from './migrations/0022-bumped-once.js';
+import * as oneTrigramIndex from './migrations/0023-one-trigram-index.js';
 
 // Listed in code rather than read from a folder, so the compiled build needs no file lookups.
 const migrations: Record<string, Migration> = {
@@ -43,6 +44,7 @@ const migrations: Record<string, Migration> = {
   '0020-version-notify': versionNotify,
   '0021-hot-updates': hotUpdates,
   '0022-bumped-once': bumpedOnce,
+  '0023-one-trigram-index': oneTrigramIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -6,7 +6,7 @@ import { World } from '../helpers/world.js';
 /**
  * Migration 0021: members' pages keep room for the versions updates make (so a counter's update
  * touches no index), and the trigram index takes its entries straight in, so a search never reads
- * a pending list of them.
+ * a pending list of them (0023's index of both names too).
  */
 
 let world: World;
@@ -18,7 +18,8 @@ after(() => world.close());
 test('users keeps a tenth of each page free; the trigram index has no pending list', async () => {
   const { rows } = await sql<{ table: string[] | null; index: string[] | null }>`
     SELECT (SELECT reloptions FROM pg_class WHERE oid = 'users'::regclass) AS table,
-           (SELECT reloptions FROM pg_class WHERE oid = 'users_search_trgm_idx'::regclass) AS index`.execute(world.db);
+           (SELECT reloptions FROM pg_class WHERE oid = 'users_search_names_trgm_idx'::regclass) AS index
+  `.execute(world.db);
   assert.deepEqual(rows[0]?.table, ['fillfactor=90']);
   assert.deepEqual(rows[0]?.index, ['fastupdate=off']);
 });
@@ -31,7 +32,7 @@ test('renamed members and new ones leave nothing pending in the trigram index, a
     world.db,
   );
   const { rows } = await sql<{ pages: number }>`
-    SELECT gin_clean_pending_list('users_search_trgm_idx'::regclass)::int AS pages`.execute(world.db);
+    SELECT gin_clean_pending_list('users_search_names_trgm_idx'::regclass)::int AS pages`.execute(world.db);
   assert.equal(rows[0]?.pages, 0, 'pages of pending entries a search would have read');
 
   const me = await world.tokenFor(members[0]!.id);
