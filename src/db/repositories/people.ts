@@ -8,7 +8,7 @@ type Executor = Kysely<DB>;
 /**
  * Finding people and suggesting them: the SQL of `/user/search/`, `/user/autocomplete/`,
  * `/user/match/` and `/suggestion/user/`. Every statement reads a bounded number of index entries,
- * whatever the size of the community or of the viewer's graph (migration 0012 has the indexes).
+ * whatever the size of the community or of the viewer's graph (migrations 0012 and 0023 have the indexes).
  */
 
 /** Who is findable and suggestible at all: active, not deleted, not hidden by the viewer. */
@@ -174,7 +174,7 @@ function termCondition({ field, term, folded, indexed }: FoldedTerm): RawBuilder
 
 /**
  * A page of members matching every term, and how many match (at most `SEARCH_CAP`), in one
- * statement. By relevance (no `ordering`, the first term in both names or the username: the search
+ * statement after the terms' folding (`foldTerms`). By relevance (no `ordering`, the first term in both names or the username: the search
  * box and autocomplete), see `searchByRelevance`; otherwise the candidates come from two index reads
  * of at most `SEARCH_CAP + 1` rows each: the members whose folded name starts with the first term, in
  * name order (the btree index: so the best matches of a common term are always among them), and,
