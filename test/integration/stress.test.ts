@@ -8,13 +8,13 @@ import { type Member, World } from '../helpers/world.js';
 // tables as it runs; afterwards kith check is clean and every list and counter equals the model.
 // Two runs: friendship mode (every connection action and the hide toggle), then follow mode on 50
 // other members (follow and hide toggles), a quarter of the size. Bounded: 20,000 + 5,000
-// operations on PostgreSQL, 2,000 + 500 on the embedded database (one connection). The seed is
+// operations on PostgreSQL, 3,000 + 750 on the embedded database (one connection). The seed is
 // printed; KITH_STRESS_SEED=N replays a client's choices, KITH_STRESS_OPS=N and
 // KITH_STRESS_FOLLOW_OPS=N change the sizes, KITH_STRESS_MODE=friendship|follow runs only one
 // (`npm run stress` for long runs).
 
 const postgres = process.env.DATABASE_URL !== undefined;
-const OPS = Number(process.env.KITH_STRESS_OPS ?? (postgres ? 20_000 : 2_000));
+const OPS = Number(process.env.KITH_STRESS_OPS ?? (postgres ? 20_000 : 3_000));
 const FOLLOW_OPS = Number(process.env.KITH_STRESS_FOLLOW_OPS ?? Math.ceil(OPS / 4));
 const MODE = process.env.KITH_STRESS_MODE ?? 'both';
 const SEED = Number(process.env.KITH_STRESS_SEED ?? Math.floor(Math.random() * 1_000_000));
@@ -69,8 +69,14 @@ if (MODE !== 'follow') {
     }
     assert.deepEqual(result.serverErrors, [], `seed ${SEED}`);
     assert.deepEqual(result.inconsistent.slice(0, 10), [], `seed ${SEED}`);
-    for (const state of ['connected', 'received_rejected', 'sent_rejected', 'sent_withheld', 'received_withheld']) {
-      assert.ok(result.reached.has(state as never), `the run reached ${state}`);
+    // The kinds of pair the run must have made, from either side (the two sides of a kind are one
+    // code path, the ids swapped). Random pairs rarely go deep (most get one or two moves, and a
+    // hide turns a rejection into a withheld request): per side, about 4% of the 2,000-operation
+    // runs missed a rejected state; a rejection from either side in 3,000 operations, none of
+    // 20,000 seeds replayed through the model alone.
+    for (const kind of ['connected', 'rejected', 'withheld']) {
+      const made = [...result.reached].some((state) => state === kind || state.endsWith(`_${kind}`));
+      assert.ok(made, `the run made a pair ${kind}, seed ${SEED}`);
     }
 
     // Quiet now: the graph's invariants, then every list and counter against the model.
