@@ -22,6 +22,9 @@ test('users keeps a tenth of each page free; the trigram index has no pending li
   `.execute(world.db);
   assert.deepEqual(rows[0]?.table, ['fillfactor=90']);
   assert.deepEqual(rows[0]?.index, ['fastupdate=off']);
+  const { rows: old } = await sql<{ gone: boolean }>`
+    SELECT to_regclass('users_search_trgm_idx') IS NULL AS gone`.execute(world.db);
+  assert.equal(old[0]?.gone, true, "0012's index of one column per name, replaced by 0023's");
 });
 
 test('renamed members and new ones leave nothing pending in the trigram index, and are found at once', async () => {

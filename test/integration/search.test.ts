@@ -49,6 +49,8 @@ describe('GET /api/v2/user/search/', () => {
       [`username=${t}`, [zoe.id, elodie.id]],
       [`real_name=${t}`, [elodie.id]],
       [`username=${t}&real_name=zoe`, [zoe.id]],
+      // In the two names joined as the trigram index has them (`…_zoe zoe angstrom`), in neither name.
+      [`user=${encodeURIComponent(`${t}_zoe zoe`)}`, []],
     ];
     for (const [query, expected] of cases) {
       const page = await search(query, me.token);

@@ -138,7 +138,7 @@ export function distinctivePart(term: string, names: string[]): string {
  */
 const foldedNames = sql`kith_fold(u.username || ' ' || u.real_name)`;
 
-/** A term as the search uses it: `folded` as the names are, `indexed` the folded part the trigram index is asked for. */
+/** A term as the search uses it: `folded` as names are; `indexed`, the folded part the trigram index is asked for. */
 interface FoldedTerm {
   field: SearchField | 'both';
   term: string;
@@ -158,9 +158,8 @@ async function foldTerms(db: Executor, terms: SearchFilter['terms'], indexed: st
   if (terms.length === 0) return [];
   const texts = [indexed, ...terms.map((t) => t.term)];
   const { rows } = await sql<{ folded: string[] }>`
-    SELECT array(SELECT kith_fold(t) FROM unnest(${texts}::text[]) WITH ORDINALITY AS x(t, i) ORDER BY i) AS folded`.execute(
-    db,
-  );
+    SELECT array(SELECT kith_fold(t) FROM unnest(${texts}::text[]) WITH ORDINALITY AS x(t, i) ORDER BY i)
+      AS folded`.execute(db);
   const [first, ...folded] = rows[0]!.folded;
   return terms.map((t, i) => ({ ...t, folded: folded[i]!, indexed: i === 0 ? first! : folded[i]! }));
 }
@@ -174,12 +173,13 @@ function termCondition({ field, term, folded, indexed }: FoldedTerm): RawBuilder
 
 /**
  * A page of members matching every term, and how many match (at most `SEARCH_CAP`), in one
- * statement after the terms' folding (`foldTerms`). By relevance (no `ordering`, the first term in both names or the username: the search
- * box and autocomplete), see `searchByRelevance`; otherwise the candidates come from two index reads
- * of at most `SEARCH_CAP + 1` rows each: the members whose folded name starts with the first term, in
- * name order (the btree index: so the best matches of a common term are always among them), and,
- * only when those are not already more than the cap, the members matching every term, in id order
- * (the trigram index, or the prefix indexes for short terms). Only those are ranked.
+ * statement after the terms' folding (`foldTerms`). By relevance (no `ordering`, the first term in
+ * both names or the username: the search box and autocomplete), see `searchByRelevance`; otherwise
+ * the candidates come from two index reads of at most `SEARCH_CAP + 1` rows each: the members whose
+ * folded name starts with the first term, in name order (the btree index: so the best matches of a
+ * common term are always among them), and, only when those are not already more than the cap, the
+ * members matching every term, in id order (the trigram index, or the prefix indexes for short
+ * terms). Only those are ranked.
  */
 export async function searchMembers(
   db: Executor,
