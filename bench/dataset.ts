@@ -32,7 +32,10 @@ export interface Dataset {
   seeded: unknown;
   /** What `seedFollows` returned, when this run added follows to a dataset seeded without them. */
   followsAdded: unknown;
-  /** Case 2's members (and 2-304's, 5's, 6's, suggest's; the viewers of 8, 9, 9b and the searches): `rotationIds(rotation)`. */
+  /**
+   * Case 2's members (and 2-304's, 5's, 6's, suggest's; the viewers of 8, 9, 9b and the searches):
+   * `rotationIds(rotation)`.
+   */
   typicalIds: number[];
   /** How those members are drawn, so pgbench draws the same ones. */
   rotation: Rotation;

@@ -81,8 +81,9 @@ function unexpected(r: autocannon.Result, status: number): number {
 
 /**
  * One result for a case run several times (`--rounds`): the round whose CPU per request (server +
- * PostgreSQL) is the median (of an even number, the cheaper middle one), with every round's errors and non-2xx added up, restored only if
- * every round restored the dataset, and each round's CPU in its note. A single round as it is.
+ * PostgreSQL) is the median (of an even number of rounds, the cheaper middle one), with every
+ * round's errors and non-2xx added up, restored only if every round restored the dataset, and each
+ * round's CPU in its note. A single round as it is.
  */
 export function medianRound(rounds: CaseResult[]): CaseResult {
   if (rounds.length === 0) throw new RangeError('no round to take the median of');

@@ -182,7 +182,7 @@ export function writeReport(outcome: RunOutcome): void {
       workers: settings.workers,
       pool: settings.pool,
       rotation: dataset.typicalIds.length,
-      rotationIds: `${dataset.typicalIds[0]}–${dataset.typicalIds.at(-1)}: the k-th ${dataset.rotation.first} + ⌊k · ${dataset.rotation.num} / ${dataset.rotation.den}⌋`,
+      rotationIds: `${dataset.typicalIds[0]}–${dataset.typicalIds.at(-1)}, the k-th id ${dataset.rotation.first} + ⌊k · ${dataset.rotation.num} / ${dataset.rotation.den}⌋`,
     },
     dataset: {
       name: settings.dataset,

@@ -41,3 +41,8 @@ test('errors of every round count, and a dataset is restored only if every round
   assert.match(result.note!, /^case 7; the median of 3 rounds/);
   assert.equal(medianRound([round(1, 1), round(2, 2)]).restored, undefined);
 });
+
+test('of an even number of rounds, the cheaper of the two middle ones', () => {
+  const result = medianRound([round(700, 700), round(100, 100), round(400, 400), round(300, 300)]);
+  assert.deepEqual(result.cpuUs, { server: 300, postgres: 300, client: 50 });
+});
