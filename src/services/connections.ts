@@ -1,10 +1,9 @@
 import type { Database } from '../db/database.js';
-import { type LockedPair, lockPair } from '../db/repositories/pairs.js';
+import { type Executor, type LockedPair, loadPair, lockPair } from '../db/repositories/pairs.js';
 import type { Community } from '../db/repositories/users.js';
 import { type ConnectionAction, type ConnectionStatus, pairStateOf, plan } from '../domain/connection-state.js';
 import { AppError, notFound } from '../domain/errors.js';
-import { executePlan } from './effects.js';
-import type { Transaction } from './transaction.js';
+import { executePlan, PairChanged } from './effects.js';
 
 const tooManyPending = ({ maxPendingRequests }: ActLimits) =>
   new AppError(
@@ -26,11 +25,20 @@ export interface ActLimits {
 export type Admit = (found: { community: Community; tokens_not_before: number } | undefined) => Promise<void>;
 
 /**
- * Applies one friendship action of `me` towards `them` in one transaction of four round trips: BEGIN,
- * one statement that locks both members and loads them and the pair (`lockPair`), the plan of the state
- * machine, one statement that writes it (rows, both members' counters and JSON, the event, its
- * deliveries and notification: `executePlan`), COMMIT. A move that would add a request to the
- * `maxPendingRequests` `me` has waiting is refused (400 `too_many_pending_requests`).
+ * Moves of a pair whose optimistic write found a member changed since the load and that were made
+ * again under the locks, in this process (`kith_pair_move_conflicts_total`).
+ */
+export const moveConflicts = { count: 0 };
+
+/** How a move is made: optimistic first (`movePair`), or at once as after a conflict (tests of that path). */
+export interface MoveOptions {
+  underLocks?: boolean;
+}
+
+/**
+ * Applies one friendship action of `me` towards `them` (see `movePair`: two round trips, six when
+ * the pair changed meanwhile). A move that would add a request to the `maxPendingRequests` `me` has
+ * waiting is refused (400 `too_many_pending_requests`).
  */
 export function act(
   db: Database,
@@ -39,14 +47,15 @@ export function act(
   action: ConnectionAction,
   limits: ActLimits,
   admit: Admit,
+  options: MoveOptions = {},
 ): Promise<ConnectionStatus> {
-  return move(db, me, them, () => action, limits, admit);
+  return move(db, me, them, () => action, limits, admit, options);
 }
 
 /**
  * Hides them from me, or shows them again when I hide them already (`POST /user/{id}/hide/`): the
  * `user_hides` row, and their waiting request to me taken out of my sight or brought back, in the
- * transaction and under the locks of every other move of the pair (see `plan`'s 'hide'/'unhide').
+ * statement and under the locks of every other move of the pair (see `plan`'s 'hide'/'unhide').
  * Returns whether I hide them now.
  */
 export async function toggleHide(db: Database, me: number, them: number, admit: Admit): Promise<boolean> {
@@ -66,31 +75,43 @@ export async function toggleHide(db: Database, me: number, them: number, admit: 
 }
 
 /**
- * Opens the transaction of a move of the pair: locks and loads it (`lockPair`), lets `admit` decide
- * on the acting member, refuses a move towards oneself or a member who is not active, and hands the
- * pair, as it stands under the locks, to `decide`.
+ * Makes a move of the pair: loads it, lets `admit` decide on the acting member, refuses a move
+ * towards oneself or a member who is not active, and hands the pair to `decide`, whose write
+ * (`executePlan`) is atomic with what it decided on. Optimistic first, in two round trips and no
+ * transaction: the pair loaded from one snapshot (`loadPair`), then one statement that locks both
+ * members and writes the plan only if neither changed since. When one did (a move of either member
+ * committed in between: `PairChanged`, nothing written), the move is made again in a transaction
+ * under the locks (`lockPair`: BEGIN, lock and load, write, COMMIT), where it cannot lose again.
  */
 export function movePair<T>(
   db: Database,
   me: number,
   them: number,
   admit: Admit,
-  decide: (tx: Transaction, locked: LockedPair) => Promise<T>,
+  decide: (db: Executor, pair: LockedPair) => Promise<T>,
+  { underLocks = false }: MoveOptions = {},
 ): Promise<T> {
-  return retryingDeadlocks(() =>
-    db.transaction().execute(async (tx) => {
-      let locked = await lockPair(tx, me, them);
-      const member = locked.members.get(me);
-      await admit(
-        member?.is_active ? { community: locked.community, tokens_not_before: member.tokens_not_before } : undefined,
-      );
-      if (me === them) throw new AppError(400, 'self_connection', 'You cannot do this with yourself.');
-      if (!locked.members.get(them)?.is_active) throw notFound('User not found.');
-      // A move of the pair committed while this one waited for the locks: read the pair again, under them.
-      if (locked.stale) locked = await lockPair(tx, me, them);
-      return decide(tx, locked);
-    }),
-  );
+  const decideOn = async (executor: Executor, pair: LockedPair) => {
+    const member = pair.members.get(me);
+    await admit(
+      member?.is_active ? { community: pair.community, tokens_not_before: member.tokens_not_before } : undefined,
+    );
+    if (me === them) throw new AppError(400, 'self_connection', 'You cannot do this with yourself.');
+    if (!pair.members.get(them)?.is_active) throw notFound('User not found.');
+    // A move of the pair committed while this one waited for the locks: read the pair again, under them.
+    return decide(executor, pair.stale ? await lockPair(executor, me, them) : pair);
+  };
+  return retryingDeadlocks(async () => {
+    if (!underLocks) {
+      try {
+        return await decideOn(db, await loadPair(db, me, them));
+      } catch (error) {
+        if (!(error instanceof PairChanged)) throw error;
+        moveConflicts.count += 1;
+      }
+    }
+    return db.transaction().execute(async (tx) => decideOn(tx, await lockPair(tx, me, them)));
+  });
 }
 
 /** How many times a move PostgreSQL chose as a deadlock's victim is run again. */
@@ -112,7 +133,7 @@ async function retryingDeadlocks<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** One move of the pair: lock and load it, let `choose` pick the action, plan it and execute the plan. */
+/** One move of the pair: load it, let `choose` pick the action, plan it and execute the plan. */
 function move(
   db: Database,
   me: number,
@@ -120,16 +141,24 @@ function move(
   choose: (locked: LockedPair) => ConnectionAction,
   limits: ActLimits,
   admit: Admit,
+  options: MoveOptions = {},
 ): Promise<ConnectionStatus> {
-  return movePair(db, me, them, admit, async (tx, locked) => {
-    const decided = plan(pairStateOf(me, locked), choose(locked), { me, them }, locked.hides);
-    if (!decided.ok) throw new AppError(400, 'invalid_connection_action', decided.reason);
-    // My row is locked: the counter cannot move under this check.
-    const sent = locked.members.get(me)?.requests_sent_count ?? 0;
-    if (limits.maxPendingRequests > 0 && sent >= limits.maxPendingRequests) {
-      if (decided.effects.some((effect) => effect.kind === 'insert_request')) throw tooManyPending(limits);
-    }
-    await executePlan(tx, decided.effects, { me, them, locked });
-    return decided.status;
-  });
+  return movePair(
+    db,
+    me,
+    them,
+    admit,
+    async (executor, locked) => {
+      const decided = plan(pairStateOf(me, locked), choose(locked), { me, them }, locked.hides);
+      if (!decided.ok) throw new AppError(400, 'invalid_connection_action', decided.reason);
+      // My row is locked, or the write checks it did not change: the counter cannot move under this check.
+      const sent = locked.members.get(me)?.requests_sent_count ?? 0;
+      if (limits.maxPendingRequests > 0 && sent >= limits.maxPendingRequests) {
+        if (decided.effects.some((effect) => effect.kind === 'insert_request')) throw tooManyPending(limits);
+      }
+      await executePlan(executor, decided.effects, { me, them, locked });
+      return decided.status;
+    },
+    options,
+  );
 }

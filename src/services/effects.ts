@@ -1,12 +1,17 @@
 import { storedUserParts, USER_COLUMNS } from '../contracts/user.js';
-import { applyPairWrites, type LockedPair, type MemberCounters, type PairWrites } from '../db/repositories/pairs.js';
+import {
+  applyPairWrites,
+  type Executor,
+  type LockedPair,
+  type MemberCounters,
+  type PairWrites,
+} from '../db/repositories/pairs.js';
 import type { UserRow } from '../db/schema.js';
 import type { Effect, UserCounterDelta } from '../domain/effects.js';
 import type { GraphEvent } from '../domain/events.js';
 import { graphEventWrite } from '../events/outbox.js';
-import type { Transaction } from './transaction.js';
 
-/** The pair a plan's effects act on, as `lockPair` loaded it under both members' locks. */
+/** The pair a plan's effects act on, as `lockPair` loaded it under both members' locks, or `loadPair` without. */
 export interface EffectPair {
   me: number;
   them: number;
@@ -136,8 +141,24 @@ export function pairWrites(effects: readonly Effect[], { me, them, locked }: Eff
   return { ...writes, members, ...(event && { event: graphEventWrite(event, after, request) }) };
 }
 
-/** Executes a plan's effects in one statement (`applyPairWrites`); a plan without effects writes nothing. */
-export async function executePlan(tx: Transaction, effects: readonly Effect[], pair: EffectPair): Promise<void> {
+/**
+ * The pair a move was planned on changed before its write (an optimistic move's members are no
+ * longer the rows `loadPair` found): nothing was written; the move is made again under the locks.
+ */
+export class PairChanged extends Error {
+  constructor() {
+    super('the pair changed after it was loaded');
+  }
+}
+
+/**
+ * Executes a plan's effects in one statement (`applyPairWrites`); a plan without effects writes
+ * nothing. A pair loaded without locks (`loadPair`) is written only if neither member changed since
+ * it was loaded; otherwise nothing is written and `PairChanged` is thrown.
+ */
+export async function executePlan(db: Executor, effects: readonly Effect[], pair: EffectPair): Promise<void> {
   if (effects.length === 0) return;
-  await applyPairWrites(tx, pairWrites(effects, pair));
+  const { locked } = pair;
+  const applied = await applyPairWrites(db, pairWrites(effects, pair), locked.underLocks ? undefined : locked.versions);
+  if (!applied) throw new PairChanged();
 }

@@ -9,16 +9,15 @@ import { executePlan } from './effects.js';
 const missingUser = () => notFound('User not found.');
 
 /**
- * Follows `them`, or unfollows them when `me` already does (the contract's toggle), in one
- * transaction of four round trips, as every move of a pair (`movePair`): both members locked in id
- * order and the pair loaded, the follow plan written in one statement (the row, both counters, the
- * event and its notification).
+ * Follows `them`, or unfollows them when `me` already does (the contract's toggle), as every move of
+ * a pair (`movePair`): the pair loaded, the follow plan written in one statement that locks both
+ * members in id order (the row, both counters, the event and its notification).
  */
 export function toggleFollow(db: Database, me: number, them: number, admit: Admit): Promise<FollowStatus> {
-  return movePair(db, me, them, admit, async (tx, locked) => {
+  return movePair(db, me, them, admit, async (executor, locked) => {
     const decided = planFollow(locked.follows.byMe ? 'following' : 'none', 'follow', { me, them });
     if (!decided.ok) throw new AppError(400, 'invalid_connection_action', decided.reason);
-    await executePlan(tx, decided.effects, { me, them, locked });
+    await executePlan(executor, decided.effects, { me, them, locked });
     return decided.status;
   });
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { type AppOptions, buildApp } from '../../src/app.js';
 import { openAndPrepare } from '../../src/bootstrap.js';
@@ -91,6 +92,19 @@ export async function insertMember(
     ...overrides,
   });
   return { ...row, token: await signAccessToken(JWT_SECRET, row.id, 3600) };
+}
+
+/** Resolves once some other backend of the world's database waits for a lock (bounded: 10 s; PostgreSQL). */
+export async function someoneWaitsForALock(db: DatabaseHandle['db']) {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(db);
+    if (rows[0]!.n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('nobody waited for a lock within 10 s');
 }
 
 export interface RequestOptions {

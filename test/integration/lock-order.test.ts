@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { deleteMember, setRole } from '../../src/services/member-admin.js';
 import type { Transaction } from '../../src/services/transaction.js';
-import { ok, World } from '../helpers/world.js';
+import { ok, someoneWaitsForALock, World } from '../helpers/world.js';
 
 /**
  * Every transaction that locks members' rows takes them in id order (the order of `lockPair`), so
@@ -18,19 +18,6 @@ describe('lock order', { skip: process.env.DATABASE_URL ? false : 'two transacti
     world = await World.start();
   });
   after(() => world.close());
-
-  /** Resolves once some other backend of this database waits for a lock (bounded: 10 s). */
-  async function someoneWaits() {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const { rows } = await sql<{ n: number }>`
-        SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(world.db);
-      if (rows[0]!.n > 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error('nobody waited for a lock within 10 s');
-  }
 
   const lock = (tx: Transaction, id: number) =>
     sql`SELECT id FROM users WHERE id = ${id} FOR NO KEY UPDATE`.execute(tx);
@@ -50,7 +37,7 @@ describe('lock order', { skip: process.env.DATABASE_URL ? false : 'two transacti
     await held;
     const changing = change();
     // Whether the change waits for the first member or for a later one, the move takes its second now.
-    await someoneWaits();
+    await someoneWaitsForALock(world.db);
     release();
     const [moved, changed] = await Promise.allSettled([move, changing]);
     assert.equal(moved.status, 'fulfilled', `the move failed: ${moved.status === 'rejected' && moved.reason}`);
@@ -97,7 +84,7 @@ describe('lock order', { skip: process.env.DATABASE_URL ? false : 'two transacti
     await held;
     // The deletion finds no relation yet, and waits for the member's row.
     const deleting = deleteMember(world.db, { id: deleted.id });
-    await someoneWaits();
+    await someoneWaitsForALock(world.db);
     // A second move of the pair queues for the other member's row while the first still holds it.
     let firstLocked!: () => void;
     const secondHasFirst = new Promise<void>((resolve) => (firstLocked = resolve));
@@ -162,7 +149,7 @@ describe('lock order', { skip: process.env.DATABASE_URL ? false : 'two transacti
         .catch((error: Error) => assert.equal(error.message, 'rolled back on purpose'));
       await held;
       const requesting = server.act(sender.token, b.id, 'request');
-      await someoneWaits();
+      await someoneWaitsForALock(world.db);
       release();
       await crossing;
       await ok(requesting);

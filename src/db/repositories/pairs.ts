@@ -11,7 +11,8 @@ import { COMMUNITY_COLUMNS, type Community, readCommunity } from './users.js';
  * everything the move's plan produced. Both are one statement each, whatever the move.
  */
 
-type Executor = Kysely<DB>;
+/** The database, or a transaction on it. */
+export type Executor = Kysely<DB>;
 
 /** Everything a move of the pair decides on, from my (`me`) side, read under both members' locks. */
 export interface LockedPair {
@@ -31,6 +32,10 @@ export interface LockedPair {
    * (it waited for them): the pair's rows above may predate it, the members' rows do not.
    */
   stale: boolean;
+  /** Each member's row version as loaded (`xmin`): a row that changed since has another. */
+  versions: ReadonlyMap<number, string>;
+  /** Loaded under both members' locks (`lockPair`), or from a snapshot alone (`loadPair`). */
+  underLocks: boolean;
 }
 
 type Row = Partial<UserRow> & {
@@ -63,11 +68,24 @@ type Row = Partial<UserRow> & {
  * as a locked row newer than the one the snapshot sees (`stale`): the caller loads again, under the
  * locks it now holds. Re-locking rows this transaction holds does not wait.
  */
-export async function lockPair(db: Executor, me: number, them: number): Promise<LockedPair> {
+export function lockPair(db: Executor, me: number, them: number): Promise<LockedPair> {
+  return readPair(db, me, them, true);
+}
+
+/**
+ * Loads what `lockPair` loads, from one snapshot, without locking anything: the first statement of
+ * an optimistic move (`applyPairWrites` with `expect`), which writes only if neither member's row
+ * changed since (`versions`).
+ */
+export function loadPair(db: Executor, me: number, them: number): Promise<LockedPair> {
+  return readPair(db, me, them, false);
+}
+
+async function readPair(db: Executor, me: number, them: number, lock: boolean): Promise<LockedPair> {
   const query = sql<Row>`
     WITH locked AS MATERIALIZED (
       SELECT u.*, u.xmin::text AS locked_version FROM users u
-      WHERE u.id IN (${me}::int, ${them}::int) ORDER BY u.id FOR NO KEY UPDATE
+      WHERE u.id IN (${me}::int, ${them}::int) ORDER BY u.id ${lock ? sql`FOR NO KEY UPDATE` : sql``}
     ), pair AS (
       SELECT r.id AS r_id, r.from_user_id AS r_from_user_id, r.to_user_id AS r_to_user_id, r.created AS r_created,
              r.rejected AS r_rejected, r.viewed AS r_viewed, r.withheld AS r_withheld,
@@ -82,11 +100,12 @@ export async function lockPair(db: Executor, me: number, them: number): Promise<
         ON least(r.from_user_id, r.to_user_id) = least(${me}::int, ${them}::int)
        AND greatest(r.from_user_id, r.to_user_id) = greatest(${me}::int, ${them}::int)
     )
-    SELECT l.*, (SELECT s.xmin::text FROM users s WHERE s.id = l.id) AS seen_version, p.*
+    SELECT l.*, ${lock ? sql`(SELECT s.xmin::text FROM users s WHERE s.id = l.id)` : sql`l.locked_version`} AS seen_version, p.*
     FROM pair p LEFT JOIN locked l ON true`;
   const { rows } = await db.executeQuery<Row>(prepared(query.compile(db)));
   const first = rows[0]!;
   const members = new Map<number, UserRow>();
+  const versions = new Map<number, string>();
   let stale = false;
   for (const row of rows) {
     if (row.id === null || row.id === undefined) continue;
@@ -111,6 +130,7 @@ export async function lockPair(db: Executor, me: number, them: number): Promise<
     } = row;
     if (locked_version !== seen_version) stale = true;
     members.set(row.id, user as UserRow);
+    versions.set(row.id, locked_version!);
   }
   const request =
     first.r_id === null
@@ -132,6 +152,8 @@ export async function lockPair(db: Executor, me: number, them: number): Promise<
     hides: { byMe: first.hidden_by_me, byThem: first.hidden_by_them },
     follows: { byMe: first.following, byThem: first.followed_by },
     stale,
+    versions,
+    underLocks: lock,
   };
 }
 
@@ -185,69 +207,101 @@ export interface PairWrites {
 
 /**
  * Writes a move of the pair in one statement (data-modifying CTEs, which all see one snapshot: no
- * two of them touch the same row), in the caller's transaction, under the pair's locks: the request,
- * connection, hide and follow rows, the notification withdrawn, both members' counters and list JSON,
- * the event, its deliveries, its notification and the NOTIFYs (sent by PostgreSQL on commit). The
- * per-day counts follow by trigger, at the end of the statement.
+ * two of them touch the same row): the request, connection, hide and follow rows, the notification
+ * withdrawn, both members' counters and list JSON, the event, its deliveries, its notification and
+ * the NOTIFYs (sent by PostgreSQL on commit). The per-day counts follow by trigger, at the end of the
+ * statement. Returns whether it wrote.
+ *
+ * Either in the caller's transaction, under the pair's locks (`lockPair`): it always writes. Or on
+ * its own, after `loadPair`, with `expect`, the members' row versions the plan was made from: the
+ * statement first locks both members in id order (the order of `lockPair`) and writes nothing unless
+ * both rows are still those versions. Every change of the pair writes both members' rows, so equal
+ * versions mean the pair is as loaded, and the locks keep it so until the statement commits. (A row
+ * changed after this statement's snapshot was taken is locked in its newest version, whose version
+ * differs: nothing is written.)
  */
-export async function applyPairWrites(db: Executor, writes: PairWrites): Promise<void> {
+export async function applyPairWrites(
+  db: Executor,
+  writes: PairWrites,
+  expect?: ReadonlyMap<number, string>,
+): Promise<boolean> {
   const { me, them } = writes;
   const ctes: RawBuilder<unknown>[] = [];
   const cte = (name: string, body: RawBuilder<unknown>) => ctes.push(sql`${sql.raw(name)} AS (${body})`);
+  // Every write below is conditioned on `ok`: true under the caller's locks, the guard's verdict otherwise.
+  let ok = sql`true`;
+  if (expect) {
+    const values = sql.join([...expect].map(([id, version]) => sql`(${id}::int, ${version}::text)`));
+    cte(
+      'guard',
+      sql`SELECT count(*) = ${expect.size}::int AS ok
+          FROM (SELECT u.id, u.xmin::text AS version FROM users u
+                WHERE u.id IN (${sql.join([...expect.keys()].map((id) => sql`${id}::int`))})
+                ORDER BY u.id FOR NO KEY UPDATE) l
+          JOIN (VALUES ${values}) AS e(id, version) ON e.id = l.id AND e.version = l.version`,
+    );
+    ok = sql`(SELECT ok FROM guard)`;
+  }
 
   const request = writes.request;
   if (request?.kind === 'insert') {
     cte(
       'request_insert',
       sql`INSERT INTO connection_requests (from_user_id, to_user_id, rejected, viewed, withheld)
-          VALUES (${me}::int, ${them}::int, NULL, NULL, ${request.withheld}::boolean) RETURNING id`,
+          SELECT ${me}::int, ${them}::int, NULL, NULL, ${request.withheld}::boolean WHERE ${ok} RETURNING id`,
     );
   } else if (request?.kind === 'delete') {
-    cte('request_delete', sql`DELETE FROM connection_requests WHERE id = ${request.id}::int`);
+    cte('request_delete', sql`DELETE FROM connection_requests WHERE id = ${request.id}::int AND ${ok}`);
   } else if (request?.kind === 'update') {
     const set: RawBuilder<unknown>[] = [];
     if (request.rejected !== undefined) set.push(request.rejected ? sql`rejected = now()` : sql`rejected = NULL`);
     if (request.withheld !== undefined) set.push(sql`withheld = ${request.withheld}::boolean`);
     if (request.viewed) set.push(sql`viewed = coalesce(viewed, now())`);
-    cte('request_update', sql`UPDATE connection_requests SET ${sql.join(set)} WHERE id = ${request.id}::int`);
+    cte('request_update', sql`UPDATE connection_requests SET ${sql.join(set)} WHERE id = ${request.id}::int AND ${ok}`);
   }
   if (writes.connection === 'insert') {
     cte(
       'connection_insert',
       sql`INSERT INTO connections (user_id, friend_id, created)
-          VALUES (${me}::int, ${them}::int, now()), (${them}::int, ${me}::int, now())`,
+          SELECT v.user_id, v.friend_id, now() FROM (VALUES (${me}::int, ${them}::int), (${them}::int, ${me}::int))
+            AS v(user_id, friend_id) WHERE ${ok}`,
     );
   } else if (writes.connection === 'delete') {
     cte(
       'connection_delete',
-      sql`DELETE FROM connections WHERE (user_id, friend_id) IN ((${me}::int, ${them}::int), (${them}::int, ${me}::int))`,
+      sql`DELETE FROM connections
+          WHERE (user_id, friend_id) IN ((${me}::int, ${them}::int), (${them}::int, ${me}::int)) AND ${ok}`,
     );
   }
   if (writes.hide === 'insert') {
-    cte('hide_insert', sql`INSERT INTO user_hides (hider_id, hidden_id) VALUES (${me}::int, ${them}::int)`);
+    cte('hide_insert', sql`INSERT INTO user_hides (hider_id, hidden_id) SELECT ${me}::int, ${them}::int WHERE ${ok}`);
   } else if (writes.hide === 'delete') {
-    cte('hide_delete', sql`DELETE FROM user_hides WHERE hider_id = ${me}::int AND hidden_id = ${them}::int`);
+    cte('hide_delete', sql`DELETE FROM user_hides WHERE hider_id = ${me}::int AND hidden_id = ${them}::int AND ${ok}`);
   }
   if (writes.follow === 'insert') {
     cte(
       'follow_insert',
-      sql`INSERT INTO follows (follower_id, followed_id, created) VALUES (${me}::int, ${them}::int, now())`,
+      sql`INSERT INTO follows (follower_id, followed_id, created) SELECT ${me}::int, ${them}::int, now() WHERE ${ok}`,
     );
   } else if (writes.follow === 'delete') {
-    cte('follow_delete', sql`DELETE FROM follows WHERE follower_id = ${me}::int AND followed_id = ${them}::int`);
+    cte(
+      'follow_delete',
+      sql`DELETE FROM follows WHERE follower_id = ${me}::int AND followed_id = ${them}::int AND ${ok}`,
+    );
   }
   // Two deletes of notifications at most, never of the same row: a request's and a follow's.
   if (writes.withdrawRequestNotification !== undefined) {
     cte(
       'request_notification_delete',
-      sql`DELETE FROM notifications WHERE request_id = ${writes.withdrawRequestNotification}::int AND type = 'connection_request'`,
+      sql`DELETE FROM notifications
+          WHERE request_id = ${writes.withdrawRequestNotification}::int AND type = 'connection_request' AND ${ok}`,
     );
   }
   if (writes.withdrawFollowNotification) {
     cte(
       'follow_notification_delete',
       sql`DELETE FROM notifications
-          WHERE user_id = ${them}::int AND actor_id = ${me}::int AND type = 'user_follow' AND read_at IS NULL`,
+          WHERE user_id = ${them}::int AND actor_id = ${me}::int AND type = 'user_follow' AND read_at IS NULL AND ${ok}`,
     );
   }
 
@@ -265,7 +319,7 @@ export async function applyPairWrites(db: Executor, writes: PairWrites): Promise
                              requests_received_count = v.received, followers_count = v.followers,
                              followings_count = v.followings, graph_version = nextval('kith_graph_version')
           FROM (VALUES ${values}) AS v(id, connections, sent, received, followers, followings)
-          WHERE u.id = v.id`,
+          WHERE u.id = v.id AND ${ok}`,
     );
   }
   const rendered = writes.members.filter((m) => m.json !== undefined);
@@ -277,7 +331,8 @@ export async function applyPairWrites(db: Executor, writes: PairWrites): Promise
     );
     cte(
       'members_json',
-      sql`INSERT INTO user_json (user_id, head, tail, follow_head, follow_tail) VALUES ${values}
+      sql`INSERT INTO user_json (user_id, head, tail, follow_head, follow_tail)
+          SELECT * FROM (VALUES ${values}) AS v(user_id, head, tail, follow_head, follow_tail) WHERE ${ok}
           ON CONFLICT (user_id) DO UPDATE SET head = excluded.head, tail = excluded.tail,
             follow_head = excluded.follow_head, follow_tail = excluded.follow_tail`,
     );
@@ -289,7 +344,8 @@ export async function applyPairWrites(db: Executor, writes: PairWrites): Promise
     cte(
       'event',
       sql`INSERT INTO events (type, from_user_id, to_user_id, data)
-          VALUES (${event.type}, ${event.from}::int, ${event.to}::int, ${JSON.stringify(event.data)}::jsonb) RETURNING id`,
+          SELECT ${event.type}, ${event.from}::int, ${event.to}::int, ${JSON.stringify(event.data)}::jsonb WHERE ${ok}
+          RETURNING id`,
     );
     cte(
       'deliveries',
@@ -318,7 +374,8 @@ export async function applyPairWrites(db: Executor, writes: PairWrites): Promise
            WHERE EXISTS (SELECT 1 FROM deliveries)) AS queued`,
     );
   }
-  if (ctes.length === 0) return;
+  if (ctes.length === (expect ? 1 : 0)) return true;
+  if (expect) signals.push(sql`${ok} AS applied`);
   // The members' versions were just taken above: the relations' triggers, which run when this
   // statement ends, leave them out (migration 0022).
   if (writes.members.length > 0) {
@@ -326,6 +383,7 @@ export async function applyPairWrites(db: Executor, writes: PairWrites): Promise
     signals.push(sql`set_config('kith.bumped', ${ids}, true) AS bumped`);
   }
   const query = sql`WITH ${sql.join(ctes)} SELECT ${signals.length > 0 ? sql.join(signals) : sql`1 AS done`}`;
-  // A move takes one of a few dozen shapes: each is planned once per connection.
-  await db.executeQuery(prepared(query.compile(db)));
+  // A move takes one of a few dozen shapes (twice: locked and optimistic): each is planned once per connection.
+  const { rows } = await db.executeQuery<{ applied?: boolean }>(prepared(query.compile(db)));
+  return expect ? rows[0]?.applied === true : true;
 }

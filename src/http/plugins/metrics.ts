@@ -5,6 +5,7 @@ import type { Database } from '../../db/database.js';
 import type { ReadRouter } from '../../db/replicas.js';
 import type { DeliveryQueue } from '../../db/repositories/webhooks.js';
 import { AppError } from '../../domain/errors.js';
+import { moveConflicts } from '../../services/connections.js';
 import { readWebhookQueue } from '../../services/health.js';
 
 /**
@@ -154,6 +155,15 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
   const { reads } = options;
   if (reads && reads.targets.length > 0) registerReadMetrics(registry, reads);
   registerTagCacheMetrics(registry, app);
+  new Counter({
+    name: 'kith_pair_move_conflicts_total',
+    help: 'Moves of a pair whose optimistic write found a member changed since it loaded them, made again under the locks',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(moveConflicts.count);
+    },
+  });
 
   let lastRead: { at: number; queue: Promise<DeliveryQueue | undefined> } | undefined;
   const readQueue = () => {
