@@ -227,11 +227,13 @@ export async function applyPairWrites(
 ): Promise<boolean> {
   const { me, them } = writes;
   const ctes: RawBuilder<unknown>[] = [];
-  const cte = (name: string, body: RawBuilder<unknown>) => ctes.push(sql`${sql.raw(name)} AS (${body})`);
+  const cte = (name: string, body: RawBuilder<unknown>, materialized = false) =>
+    ctes.push(sql`${sql.raw(name)} AS ${materialized ? sql`MATERIALIZED ` : sql``}(${body})`);
   // Every write below is conditioned on `ok`: true under the caller's locks, the guard's verdict otherwise.
   let ok = sql`true`;
   if (expect) {
     const values = sql.join([...expect].map(([id, version]) => sql`(${id}::int, ${version}::text)`));
+    // Materialized: evaluated once, before the first write that asks for it, however many ask.
     cte(
       'guard',
       sql`SELECT count(*) = ${expect.size}::int AS ok
@@ -239,6 +241,7 @@ export async function applyPairWrites(
                 WHERE u.id IN (${sql.join([...expect.keys()].map((id) => sql`${id}::int`))})
                 ORDER BY u.id FOR NO KEY UPDATE) l
           JOIN (VALUES ${values}) AS e(id, version) ON e.id = l.id AND e.version = l.version`,
+      true,
     );
     ok = sql`(SELECT ok FROM guard)`;
   }
